@@ -1,0 +1,57 @@
+package mimecastfake
+
+import (
+	"encoding/json"
+	"net/http"
+	"sync"
+)
+
+// Server is the fake tenant. It is safe for concurrent use.
+type Server struct {
+	opts   Options
+	mux    *http.ServeMux
+	tenant *tenant
+
+	mu     sync.Mutex
+	faults Faults
+	// stats, tokens, quota state: see auth.go, quota.go, stats.go.
+}
+
+// New builds a fake tenant from opts (zero values take the documented defaults).
+func New(opts Options) *Server {
+	opts = opts.withDefaults()
+	s := &Server{opts: opts, mux: http.NewServeMux(), faults: opts.Faults}
+	s.tenant = newTenant(opts)
+	s.routes()
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// routes registers every endpoint. Each group lives in the file named for it.
+func (s *Server) routes() {
+	s.routesAuth()      // auth.go: POST /oauth/token
+	s.routesDirectory() // directory.go: domains, users, account
+	s.routesTTP()       // ttp.go: url / attachment / impersonation logs
+	s.routesHeld()      // held.go: hold list, held release logs
+	s.routesThreats()   // threats.go: GET /threats/v1/events
+	s.routesTracking()  // tracking.go: message-finder search + get-message-info
+	s.routesArchive()   // archive.go: search, message list, detail, part, file
+	s.routesSIEM()      // siem.go: batch listing + signed files, stream endpoint
+}
+
+// apiRequest is the fake's own reading of the /api/* request envelope. pageSize is tolerated as
+// a number or a string, as the real API does.
+type apiRequest struct {
+	Meta struct {
+		Pagination struct {
+			PageSize  json.Number `json:"pageSize"`
+			PageToken string      `json:"pageToken"`
+		} `json:"pagination"`
+	} `json:"meta"`
+	Data []json.RawMessage `json:"data"`
+}
+
+// apiHandler serves one /api/* endpoint after the middleware accepted the call.
+type apiHandler func(w http.ResponseWriter, r *http.Request, req *apiRequest)
