@@ -26,5 +26,6 @@ func cliOptions() []service.CLIOptFunc {
 		service.CLIOptSetBinaryName("mimecast-connect"),
 		service.CLIOptSetProductName("mimecast-connect"),
 		service.CLIOptSetDocumentationURL("https://github.com/mimecast-connect/mimecast-connect"),
+		service.CLIOptAddCommand(demoCommand()),
 	}
 }

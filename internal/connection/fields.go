@@ -1,0 +1,99 @@
+// Package connection holds what every Mimecast component shares: the connection config fields,
+// their parsing into a mimecast.Config, and the process-wide registry that gives every component
+// naming the same (api_url, client_id) one client, so they share one token and one quota.
+package connection
+
+import (
+	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/mimecast-connect/mimecast-connect/internal/mimecast"
+
+	// The lint rules below use parse_duration, which impl/pure registers; without this import the
+	// rules fail to parse at init (see shared/benthos-notes.md §1.5).
+	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
+)
+
+// Field names shared by mimecast_threats, mimecast_archive and mimecast_enrich.
+const (
+	FieldAPIURL               = "api_url"
+	FieldAuthURL              = "auth_url"
+	FieldClientID             = "client_id"
+	FieldClientSecret         = "client_secret"
+	FieldTokenExpiryOffset    = "token_expiry_offset"
+	FieldPageSize             = "page_size"
+	FieldRetryAfterMultiplier = "retry_after_multiplier"
+	FieldMaxRetries           = "max_retries"
+	FieldMaxRetryWait         = "max_retry_wait"
+	FieldTimeout              = "timeout"
+	FieldMaxBodyBytes         = "max_body_bytes"
+	FieldTraceLevel           = "trace_level"
+	FieldStatsInterval        = "stats_interval"
+	FieldRateLimit            = "rate_limit"
+	FieldTLS                  = "tls"
+	FieldProxyURL             = "proxy_url"
+)
+
+// positiveDuration is a lint rule for a duration field that must be > 0.
+func positiveDuration(field string) string {
+	return `root = if this.type() != "string" || this.parse_duration().catch(-1) <= 0 { ["` + field +
+		` must be a positive duration such as 30s or 5m"] }`
+}
+
+// Fields returns the connection fields, to be added to a component's spec with Fields(...).
+func Fields() []*service.ConfigField {
+	return []*service.ConfigField{
+		service.NewURLField(FieldAPIURL).
+			Description("Base URL of the Mimecast API 2.0. Use `https://us-api.services.mimecast.com` or `https://uk-api.services.mimecast.com` to keep data in that region, or the address of `mimecast-connect fake-api` for a simulated tenant.").
+			Default(mimecast.DefaultAPIURL).
+			Examples("https://us-api.services.mimecast.com", "http://127.0.0.1:8089"),
+		service.NewURLField(FieldAuthURL).
+			Description("OAuth2 token endpoint. Defaults to `<api_url>/oauth/token`.").
+			Optional().Advanced(),
+		service.NewStringField(FieldClientID).
+			Description("Client ID of the Mimecast API 2.0 application (Administration > Services > API and Platform Integrations). Components that name the same `api_url` and `client_id` share one client: one token and one quota.").
+			Example("${MIMECAST_CLIENT_ID}"),
+		service.NewStringField(FieldClientSecret).
+			Description("Client secret of the API 2.0 application. Never logged, and scrubbed from `echo`.").
+			Example("${MIMECAST_CLIENT_SECRET}").
+			Secret(),
+		service.NewDurationField(FieldTokenExpiryOffset).
+			Description("Added to the access token's expiry time to decide when to refresh it; negative refreshes earlier (tokens live 30 minutes).").
+			Default("-60s").Advanced(),
+		service.NewIntField(FieldPageSize).
+			Description("Records asked for per page. Mimecast accepts up to 500 on `/api/*` lists and 100 on the SIEM and threats endpoints; larger values are capped per endpoint.").
+			Default(100).
+			LintRule(`root = if this < 1 || this > 500 { ["page_size must be between 1 and 500"] }`),
+		service.NewFloatField(FieldRetryAfterMultiplier).
+			Description("Multiplies the wait Mimecast asks for on a 429 (`X-RateLimit-Reset` or `Retry-After`). Values above 1 leave headroom for other clients of the same application.").
+			Default(1.0).Advanced().
+			LintRule(`root = if this < 1 { ["retry_after_multiplier must be at least 1"] }`),
+		service.NewIntField(FieldMaxRetries).
+			Description("Retries of a call that failed with a 5xx, a network error, a timeout or a 429, with exponential backoff and jitter, before the error is reported.").
+			Default(5).Advanced().
+			LintRule(`root = if this < 0 { ["max_retries must not be negative"] }`),
+		service.NewDurationField(FieldMaxRetryWait).
+			Description("Longest single wait between retries, whatever the server asks for.").
+			Default("5m").Advanced().LintRule(positiveDuration(FieldMaxRetryWait)),
+		service.NewDurationField(FieldTimeout).
+			Description("Timeout of one HTTP attempt (request and response headers and body).").
+			Default("60s").Advanced().LintRule(positiveDuration(FieldTimeout)),
+		service.NewIntField(FieldMaxBodyBytes).
+			Description("Largest JSON response body accepted; a larger one is an error naming the endpoint.").
+			Default(64 << 20).Advanced(),
+		service.NewStringAnnotatedEnumField(FieldTraceLevel, map[string]string{
+			mimecast.TraceNone:  "No per-call logging.",
+			mimecast.TraceCalls: "One log line per HTTP call: method, path, status and duration.",
+			mimecast.TraceAll:   "As `calls`, plus request and response bodies (truncated). Secrets and tokens are redacted at every level.",
+		}).Description("Per-call logging of the Mimecast client.").Default(mimecast.TraceNone).Advanced(),
+		service.NewDurationField(FieldStatsInterval).
+			Description("How often to log the client's totals (calls, call rate, HTTP errors, 429s). Empty or `0s` turns the log line off; the same figures are always exported as metrics.").
+			Default("5m").Advanced(),
+		service.NewStringField(FieldRateLimit).
+			Description("A `rate_limit` resource waited on before every HTTP call, on top of the client's own pacing on Mimecast's quota headers.").
+			Optional().Advanced(),
+		service.NewTLSToggledField(FieldTLS).Advanced(),
+		service.NewURLField(FieldProxyURL).
+			Description("An HTTP proxy for all calls. Without it the standard `HTTPS_PROXY`/`NO_PROXY` environment variables apply.").
+			Optional().Advanced(),
+	}
+}

@@ -1,0 +1,34 @@
+package connection
+
+import (
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+)
+
+// metrics adapts Benthos metrics to mimecast.Metrics. Labels hold endpoint paths and status codes
+// only, never anything from a credential.
+type metrics struct {
+	calls       *service.MetricCounter
+	latency     *service.MetricTimer
+	rateLimited *service.MetricCounter
+	retries     *service.MetricCounter
+}
+
+func newMetrics(m *service.Metrics) *metrics {
+	return &metrics{
+		calls:       m.NewCounter("mimecast_api_calls", "endpoint", "status"),
+		latency:     m.NewTimer("mimecast_api_call_duration_ns", "endpoint"),
+		rateLimited: m.NewCounter("mimecast_api_rate_limited", "endpoint"),
+		retries:     m.NewCounter("mimecast_api_retries", "endpoint", "reason"),
+	}
+}
+
+func (m *metrics) Call(endpoint, status string, d time.Duration) {
+	m.calls.Incr(1, endpoint, status)
+	m.latency.Timing(d.Nanoseconds(), endpoint)
+}
+
+func (m *metrics) RateLimited(endpoint string) { m.rateLimited.Incr(1, endpoint) }
+
+func (m *metrics) Retry(endpoint, reason string) { m.retries.Incr(1, endpoint, reason) }
