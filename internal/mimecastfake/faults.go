@@ -6,21 +6,21 @@ import "time"
 // run time (Server.SetFaults) and from fake-api flags. Counts apply to the next N matching
 // requests and count down; a zero value injects nothing.
 type Faults struct {
-	RateLimitBurst    int           // next N API calls get 429
-	RateLimitHeaders  string        // on those 429s: "reset" (X-RateLimit-Reset ms), "retry_after", "both" or "none"; default "reset"
-	RateLimitResetMs  int           // value of X-RateLimit-Reset / basis of Retry-After; default 1000
-	ServerErrors      int           // next N API calls get a 5xx
-	ServerErrorFor    time.Duration // every API call gets a 5xx until this much time has passed since SetFaults
-	ExpireTokens      int           // next N API calls get 401 token_expired, and the token is revoked
-	SlowResponses     int           // next N API calls are delayed by SlowBy
-	SlowBy            time.Duration // default 2s
-	TokenEndpointDown int           // next N token requests get 503
-	HTMLErrorPages    int           // next N API calls get a 502 HTML page, as a proxy would
-	FailWith200       int           // next N /api/* calls get HTTP 200 with a fail[] entry
-	ResetMidBody      int           // next N responses are cut off mid-body (connection closed)
-	TruncatedGzip     int           // next N SIEM batch files are cut mid-stream
-	MalformedLines    int           // next N SIEM batch files carry one malformed JSON line
-	DuplicateURLs     int           // next N SIEM listing pages repeat one URL
-	ExpiredURLs       int           // next N SIEM listing pages carry URLs that are already expired
-	DuplicateAcrossPages int        // next N paged /api/* lists repeat the previous page's last record
+	RateLimitBurst       int           // next N API calls get 429
+	RateLimitHeaders     string        // on those 429s: "reset" (X-RateLimit-Reset ms), "retry_after", "both" or "none"; default "reset"
+	RateLimitResetMs     int           // value of X-RateLimit-Reset / basis of Retry-After; default 1000
+	ServerErrors         int           // next N API calls get a 5xx
+	ServerErrorFor       time.Duration // every API call gets a 5xx until this much time has passed since SetFaults
+	ExpireTokens         int           // next N API calls get 401 token_expired, and the token is revoked
+	SlowResponses        int           // next N API calls are delayed by SlowBy
+	SlowBy               time.Duration // default 2s
+	TokenEndpointDown    int           // next N token requests get 503
+	HTMLErrorPages       int           // next N API calls get a 502 HTML page, as a proxy would
+	FailWith200          int           // next N /api/* calls get HTTP 200 with a fail[] entry
+	ResetMidBody         int           // next N responses are cut off mid-body (connection closed)
+	TruncatedGzip        int           // next N SIEM batch files are cut mid-stream
+	MalformedLines       int           // next N SIEM batch files carry one malformed JSON line
+	DuplicateURLs        int           // next N SIEM listing pages repeat one URL
+	ExpiredURLs          int           // next N SIEM listing pages carry URLs that are already expired
+	DuplicateAcrossPages int           // next N paged /api/* lists repeat the previous page's last record
 }

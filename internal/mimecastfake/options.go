@@ -65,7 +65,7 @@ type Sizes struct {
 	MessagesPerMailbox int           // archive messages per user; default 10
 	AttachmentBytes    int           // size of a typical attachment; default 2048
 	LargeAttachmentPct int           // percent of attachments that are 5 MB; default 0
-	EventsPerFeed      int           // backlog per feed (and per SIEM type) before Anchor; default 100
+	EventsPerFeed      int           // backlog per feed (and per SIEM type) before Anchor; default 100, -1 for none
 	LiveEventsPerHour  int           // new events per feed per hour after Anchor; default 0
 	Span               time.Duration // backlog spread over [Anchor-Span, Anchor]; default 72h
 }
@@ -84,4 +84,81 @@ type Options struct {
 	Anchor time.Time
 	// Now is the clock used for token expiry, quota windows, URL expiry and live records.
 	Now func() time.Time
+	// ThreatsShape picks the response shape of GET /threats/v1/events, which the notes could not
+	// confirm: ThreatsShapeData (default) or ThreatsShapeEvents.
+	ThreatsShape string
+}
+
+// Shapes of GET /threats/v1/events (see Options.ThreatsShape).
+const (
+	// ThreatsShapeData is {"data":[...],"meta":{"pagination":{"pageSize","totalCount","next"}}}.
+	ThreatsShapeData = "data"
+	// ThreatsShapeEvents is {"events":[...],"total":N,"nextPage":"..."}.
+	ThreatsShapeEvents = "events"
+)
+
+// withDefaults fills every zero field with its documented default. It never mutates o's slices.
+func (o Options) withDefaults() Options {
+	if len(o.Clients) == 0 {
+		o.Clients = []ClientApp{{ID: DefaultClientID, Secret: DefaultClientSecret}}
+	} else {
+		o.Clients = append([]ClientApp(nil), o.Clients...)
+	}
+	for i := range o.Clients {
+		if o.Clients[i].Products == nil {
+			o.Clients[i].Products = AllProducts
+		}
+	}
+	if o.TokenTTL <= 0 {
+		o.TokenTTL = 30 * time.Minute
+	}
+	if o.Quota.Window <= 0 {
+		o.Quota.Window = time.Minute
+	}
+	s := &o.Sizes
+	if s.Domains <= 0 {
+		s.Domains = 3
+	}
+	if s.LocalDomains <= 0 {
+		s.LocalDomains = 1
+	}
+	if s.LocalDomains > s.Domains {
+		s.LocalDomains = s.Domains
+	}
+	if s.UsersPerDomain <= 0 {
+		s.UsersPerDomain = 5
+	}
+	if s.MessagesPerMailbox <= 0 {
+		s.MessagesPerMailbox = 10
+	}
+	if s.AttachmentBytes <= 0 {
+		s.AttachmentBytes = 2048
+	}
+	if s.LargeAttachmentPct < 0 {
+		s.LargeAttachmentPct = 0
+	}
+	if s.EventsPerFeed < 0 {
+		s.EventsPerFeed = 0
+	} else if s.EventsPerFeed == 0 {
+		s.EventsPerFeed = 100
+	}
+	if s.LiveEventsPerHour < 0 {
+		s.LiveEventsPerHour = 0
+	}
+	if s.Span <= 0 {
+		s.Span = 72 * time.Hour
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Anchor.IsZero() {
+		// With an injected clock the anchor follows it, so tests see the backlog end at "now".
+		o.Anchor = o.Now().Truncate(time.Minute)
+	}
+	o.Anchor = o.Anchor.UTC()
+	if o.ThreatsShape == "" {
+		o.ThreatsShape = ThreatsShapeData
+	}
+	o.Faults = o.Faults.withDefaults()
+	return o
 }

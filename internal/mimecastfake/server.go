@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"sync"
+	"time"
 )
 
 // Server is the fake tenant. It is safe for concurrent use.
@@ -12,19 +13,39 @@ type Server struct {
 	mux    *http.ServeMux
 	tenant *tenant
 
-	mu     sync.Mutex
-	faults Faults
-	// stats, tokens, quota state: see auth.go, quota.go, stats.go.
+	mu          sync.Mutex // guards faults and faultsSetAt
+	faults      Faults
+	faultsSetAt time.Time
+
+	authMu sync.Mutex // guards tokens
+	tokens map[string]issuedToken
+
+	quotaMu sync.Mutex // guards quotas
+	quotas  map[string]*quotaWindow
+
+	statsMu sync.Mutex // guards stats and inFlight
+	stats   statsState
 }
 
 // New builds a fake tenant from opts (zero values take the documented defaults).
 func New(opts Options) *Server {
 	opts = opts.withDefaults()
-	s := &Server{opts: opts, mux: http.NewServeMux(), faults: opts.Faults}
+	s := &Server{
+		opts:   opts,
+		mux:    http.NewServeMux(),
+		faults: opts.Faults,
+		tokens: map[string]issuedToken{},
+		quotas: map[string]*quotaWindow{},
+	}
+	s.faultsSetAt = s.now()
+	s.stats.reset()
 	s.tenant = newTenant(opts)
 	s.routes()
 	return s
 }
+
+// now is the tenant clock (Options.Now); every time-dependent behaviour reads it.
+func (s *Server) now() time.Time { return s.opts.Now() }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
@@ -39,6 +60,7 @@ func (s *Server) routes() {
 	s.routesTracking()  // tracking.go: message-finder search + get-message-info
 	s.routesArchive()   // archive.go: search, message list, detail, part, file
 	s.routesSIEM()      // siem.go: batch listing + signed files, stream endpoint
+	s.routesControl()   // stats.go: /_fake/faults and /_fake/stats for out-of-process tests
 }
 
 // apiRequest is the fake's own reading of the /api/* request envelope. pageSize is tolerated as
