@@ -19,7 +19,7 @@ import (
 func demoCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "demo",
-		Usage: "Run a pipeline (default ./config/demo.yaml) against an embedded simulated Mimecast tenant",
+		Usage: "Run a pipeline (default ./config/threats_demo.yaml) against an embedded simulated Mimecast tenant",
 		Description: "Starts the simulated tenant of `fake-api` on a free loopback port, exports\n" +
 			"MIMECAST_API_URL, MIMECAST_CLIENT_ID and MIMECAST_CLIENT_SECRET for it, and runs the\n" +
 			"pipeline config as `run` would. Stop it with Ctrl-C.",
@@ -28,7 +28,7 @@ func demoCommand() *cli.Command {
 			&cli.Int64Flag{Name: "seed", Value: 1, Usage: "seed of the simulated tenant"},
 		},
 		Action: func(c *cli.Context) error {
-			path := "./config/demo.yaml"
+			path := "./config/threats_demo.yaml"
 			if c.Args().Len() > 0 {
 				path = c.Args().First()
 			}
