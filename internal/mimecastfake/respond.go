@@ -82,3 +82,17 @@ func writeGatewayFail(w http.ResponseWriter, status int, code, message string) {
 func writeSIEMError(w http.ResponseWriter, status int, code, message string) {
 	writeJSON(w, status, map[string]any{"error": map[string]any{"code": code, "message": message}})
 }
+
+// writeFieldFail writes a validation failure of one data item: HTTP 200 with the item echoed in
+// fail[0].key and the offending field named, as the API does for bad dates or enum values.
+func writeFieldFail(w http.ResponseWriter, key json.RawMessage, code, field, message string) {
+	e := map[string]any{"code": code, "message": message, "retryable": false}
+	if field != "" {
+		e["field"] = field
+	}
+	entry := map[string]any{"errors": []any{e}}
+	if len(key) > 0 {
+		entry["key"] = key
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"meta": map[string]any{"status": http.StatusOK}, "data": []any{}, "fail": []any{entry}})
+}

@@ -92,3 +92,24 @@ func titleASCII(s string) string {
 	}
 	return string(s[0]-32) + s[1:]
 }
+
+// messageReceived is when message n of mailbox m reached the tenant. Messages of a mailbox are
+// spread evenly over [Anchor-Span, Anchor] (Sizes.MessagesPerMailbox of them); n beyond that
+// continues at the same pace after Anchor, so live alert events can reference mail that arrived
+// after the backlog. The archive, message tracking and the alert feeds all read it, so an event's
+// message is found where and when the event says.
+func (t *tenant) messageReceived(m, n int) time.Time {
+	step := t.sizes.Span / time.Duration(max(1, t.sizes.MessagesPerMailbox))
+	jitter := time.Duration(splitmix64(uint64(t.seed)^uint64(m)*0x9E3779B97F4A7C15^uint64(n)*0xC2B2AE3D27D4EB4F) % uint64(max(step, 1)))
+	return t.anchor.Add(-t.sizes.Span + time.Duration(n)*step + jitter).Truncate(time.Second)
+}
+
+// messageBefore is the newest message of mailbox m received at or before at (0 if none is).
+func (t *tenant) messageBefore(m int, at time.Time) int {
+	step := t.sizes.Span / time.Duration(max(1, t.sizes.MessagesPerMailbox))
+	n := max(0, int(at.Sub(t.anchor.Add(-t.sizes.Span))/max(step, 1)))
+	for n > 0 && t.messageReceived(m, n).After(at) {
+		n--
+	}
+	return n
+}
