@@ -25,6 +25,8 @@ type Server struct {
 
 	statsMu sync.Mutex // guards stats and inFlight
 	stats   statsState
+
+	archive archiveState // archive_state.go: mailboxes and mail changed at run time
 }
 
 // New builds a fake tenant from opts (zero values take the documented defaults).
