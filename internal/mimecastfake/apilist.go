@@ -61,7 +61,7 @@ func (s *Server) openAPIPage(w http.ResponseWriter, endpoint string, req *apiReq
 func (s *Server) servePage(w http.ResponseWriter, endpoint, token string, cur pageCursor, size int, walk recordWalk,
 	render func(i int) any, wrap func(records []any, total int) any,
 ) {
-	p := nextPage(cur, walk, size, s.duplicateAcrossPages(token))
+	p := nextPage(cur, walk, size, token != "" && s.duplicateAcrossPages())
 	recs := make([]any, len(p.indices))
 	for k, i := range p.indices {
 		recs[k] = render(i)
@@ -70,12 +70,10 @@ func (s *Server) servePage(w http.ResponseWriter, endpoint, token string, cur pa
 	writeEnvelope(w, wrap(recs, p.total), &respPagination{PageSize: len(recs), TotalCount: p.total, Next: p.next})
 }
 
-// duplicateAcrossPages consumes the DuplicateAcrossPages fault for a follow-up page (one asked
-// for with a token): that page starts with the previous page's last record again, as the hold
-// list does on real tenants.
-func (s *Server) duplicateAcrossPages(token string) bool {
-	return token != "" && s.takeFault(faultDuplicateAcrossPages)
-}
+// duplicateAcrossPages consumes the DuplicateAcrossPages fault. List handlers ask it only for
+// a follow-up page (one asked for with a token), which then starts with the previous page's
+// last record again, as the hold list does on real tenants.
+func (s *Server) duplicateAcrossPages() bool { return s.takeFault(faultDuplicateAcrossPages) }
 
 // wrapList is the "data" of endpoints whose data[] is the list itself.
 func wrapList(records []any, _ int) any { return records }

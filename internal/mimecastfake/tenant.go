@@ -3,6 +3,7 @@ package mimecastfake
 import (
 	"fmt"
 	"hash/fnv"
+	"sort"
 	"time"
 )
 
@@ -93,23 +94,22 @@ func titleASCII(s string) string {
 	return string(s[0]-32) + s[1:]
 }
 
-// messageReceived is when message n of mailbox m reached the tenant. Messages of a mailbox are
-// spread evenly over [Anchor-Span, Anchor] (Sizes.MessagesPerMailbox of them); n beyond that
-// continues at the same pace after Anchor, so live alert events can reference mail that arrived
-// after the backlog. The archive, message tracking and the alert feeds all read it, so an event's
-// message is found where and when the event says.
+// messageReceived is when generated message n (< Sizes.MessagesPerMailbox) of mailbox m reached
+// the tenant: the messages of a mailbox are spread evenly over [Anchor-Span, Anchor]. It is the
+// same instant the archive reports (archive_state.go messageTimeLocked; a test pins the two
+// together), so an alert event's message is found where and when the event says.
 func (t *tenant) messageReceived(m, n int) time.Time {
-	step := t.sizes.Span / time.Duration(max(1, t.sizes.MessagesPerMailbox))
-	jitter := time.Duration(splitmix64(uint64(t.seed)^uint64(m)*0x9E3779B97F4A7C15^uint64(n)*0xC2B2AE3D27D4EB4F) % uint64(max(step, 1)))
-	return t.anchor.Add(-t.sizes.Span + time.Duration(n)*step + jitter).Truncate(time.Second)
+	base := int64(max(1, t.sizes.MessagesPerMailbox))
+	spanMs := t.sizes.Span.Milliseconds()
+	lo := spanMs * int64(n) / base
+	hi := spanMs * int64(n+1) / base
+	off := lo + int64(detHash(t.seed, kindMsgTime, m, n, 0)%uint64(max(hi-lo, 1)))
+	return t.anchor.Add(-t.sizes.Span).Add(time.Duration(off) * time.Millisecond).Truncate(time.Second)
 }
 
-// messageBefore is the newest message of mailbox m received at or before at (0 if none is).
+// messageBefore is the newest generated message of mailbox m received at or before at (0 when
+// even the first one is later): alert events point at mail that had already arrived.
 func (t *tenant) messageBefore(m int, at time.Time) int {
-	step := t.sizes.Span / time.Duration(max(1, t.sizes.MessagesPerMailbox))
-	n := max(0, int(at.Sub(t.anchor.Add(-t.sizes.Span))/max(step, 1)))
-	for n > 0 && t.messageReceived(m, n).After(at) {
-		n--
-	}
-	return n
+	k := sort.Search(t.sizes.MessagesPerMailbox, func(n int) bool { return t.messageReceived(m, n).After(at) })
+	return max(0, k-1)
 }
