@@ -9,6 +9,10 @@ package mimecast
 import (
 	"context"
 	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
 	"time"
 )
 
@@ -75,3 +79,158 @@ type Config struct {
 	Now   func() time.Time
 	Sleep func(ctx context.Context, d time.Duration) error
 }
+
+// Defaults applied by withDefaults.
+const (
+	defaultTokenExpiryOffset = -60 * time.Second
+	defaultPageSize          = 100
+	defaultMaxRetryWait      = 5 * time.Minute
+	defaultMaxRetries        = 5
+	defaultTimeout           = 60 * time.Second
+	defaultMaxBodyBytes      = 64 << 20
+	maxPageSize              = 500
+)
+
+// withDefaults fills zero fields with the documented defaults. It does not validate: see validate.
+func (c *Config) withDefaults() {
+	if c.APIURL == "" {
+		c.APIURL = DefaultAPIURL
+	}
+	c.APIURL = strings.TrimRight(c.APIURL, "/")
+	if c.AuthURL == "" {
+		c.AuthURL = c.APIURL + "/oauth/token"
+	}
+	if c.TokenExpiryOffset == 0 {
+		c.TokenExpiryOffset = defaultTokenExpiryOffset
+	}
+	if c.PageSize == 0 {
+		c.PageSize = defaultPageSize
+	}
+	if c.RetryAfterMultiplier == 0 {
+		c.RetryAfterMultiplier = 1
+	}
+	if c.MaxRetryWait == 0 {
+		c.MaxRetryWait = defaultMaxRetryWait
+	}
+	if c.MaxRetries == 0 {
+		c.MaxRetries = defaultMaxRetries
+	}
+	if c.Timeout == 0 {
+		c.Timeout = defaultTimeout
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = defaultMaxBodyBytes
+	}
+	if c.TraceLevel == "" {
+		c.TraceLevel = TraceNone
+	}
+	if c.Logger == nil {
+		c.Logger = nopLogger{}
+	}
+	if c.Metrics == nil {
+		c.Metrics = nopMetrics{}
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Sleep == nil {
+		c.Sleep = sleepContext
+	}
+}
+
+// validate checks a Config after withDefaults. Errors name the Benthos field so that a user can
+// find what to fix.
+func (c *Config) validate() error {
+	if err := checkHTTPURL(c.APIURL); err != nil {
+		return fmt.Errorf("api_url: %w", err)
+	}
+	if err := checkHTTPURL(c.AuthURL); err != nil {
+		return fmt.Errorf("auth_url: %w", err)
+	}
+	if strings.TrimSpace(c.ClientID) == "" {
+		return errors.New("client_id: must not be empty")
+	}
+	if c.ClientSecret == "" {
+		return errors.New("client_secret: must not be empty")
+	}
+	if c.PageSize < 1 || c.PageSize > maxPageSize {
+		return fmt.Errorf("page_size: %d is out of range: use 1 to %d", c.PageSize, maxPageSize)
+	}
+	if c.RetryAfterMultiplier < 1 {
+		return fmt.Errorf("retry_after_multiplier: %v is below 1", c.RetryAfterMultiplier)
+	}
+	if c.MaxRetries < -1 {
+		return fmt.Errorf("max_retries: %d is negative", c.MaxRetries)
+	}
+	if c.MaxRetryWait < 0 {
+		return fmt.Errorf("max_retry_wait: %v is negative", c.MaxRetryWait)
+	}
+	if c.Timeout < 0 {
+		return fmt.Errorf("timeout: %v is negative", c.Timeout)
+	}
+	if c.MaxBodyBytes < 0 {
+		return fmt.Errorf("max_body_bytes: %d is negative", c.MaxBodyBytes)
+	}
+	switch c.TraceLevel {
+	case TraceNone, TraceCalls, TraceAll:
+	default:
+		return fmt.Errorf("trace_level: %q is not one of %s, %s, %s", c.TraceLevel, TraceNone, TraceCalls, TraceAll)
+	}
+	if c.StatsInterval < 0 {
+		return fmt.Errorf("stats_interval: %v is negative", c.StatsInterval)
+	}
+	if c.ProxyURL != "" {
+		u, err := url.Parse(c.ProxyURL)
+		if err != nil || u.Scheme == "" || u.Host == "" {
+			return fmt.Errorf("proxy_url: %q is not an absolute URL such as http://proxy:3128", redactURL(c.ProxyURL))
+		}
+	}
+	return nil
+}
+
+// retries is MaxRetries with -1 ("none") mapped to 0.
+func (c *Config) retries() int {
+	return max(c.MaxRetries, 0)
+}
+
+func checkHTTPURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL", redactURL(raw))
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an absolute http(s) URL such as %s", redactURL(raw), DefaultAPIURL)
+	}
+	if u.User != nil {
+		return errors.New("must not hold credentials: use client_id and client_secret")
+	}
+	return nil
+}
+
+// sleepContext is the real Config.Sleep: it returns early, with the context's error, when ctx ends.
+func sleepContext(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+type nopLogger struct{}
+
+func (nopLogger) Debugf(string, ...any) {}
+func (nopLogger) Infof(string, ...any)  {}
+func (nopLogger) Warnf(string, ...any)  {}
+func (nopLogger) Errorf(string, ...any) {}
+
+type nopMetrics struct{}
+
+func (nopMetrics) Call(string, string, time.Duration) {}
+func (nopMetrics) RateLimited(string)                 {}
+func (nopMetrics) Retry(string, string)               {}

@@ -1,0 +1,358 @@
+package mimecast
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+)
+
+// Client talks to one Mimecast API 2.0 application. It is safe for concurrent use; all callers
+// share one token and one quota. Close it when done.
+type Client struct {
+	cfg    Config
+	apiURL *url.URL
+
+	// The three paths a call can take (see New for their layers).
+	api    http.RoundTripper // JSON answers, read whole inside the attempt
+	stream http.RoundTripper // /api/* answers that are files
+	files  *http.Client      // pre-signed URLs: no token, redirects allowed
+
+	tokens *tokenSource
+	quota  *quota
+	counts *counters
+	redact *redactor
+
+	transports []*http.Transport
+	stop       context.CancelFunc
+	statsDone  chan struct{}
+	closeOnce  sync.Once
+}
+
+// downloadEndpoint names pre-signed downloads in metrics and errors: their URLs are per file
+// and carry a signature, so they make neither a good label nor a safe one.
+const downloadEndpoint = "siem_batch_file"
+
+// New checks cfg, fills its defaults and builds the client. It makes no network call: the first
+// token is fetched by the first API call.
+func New(cfg Config) (*Client, error) {
+	cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	apiURL, _ := url.Parse(cfg.APIURL) // validated above
+	proxy := http.ProxyFromEnvironment
+	if cfg.ProxyURL != "" {
+		u, _ := url.Parse(cfg.ProxyURL) // validated above
+		proxy = http.ProxyURL(u)
+	}
+	life, stop := context.WithCancel(context.Background())
+	c := &Client{
+		cfg:    cfg,
+		apiURL: apiURL,
+		quota:  newQuota(cfg.Now, cfg.MaxRetryWait),
+		counts: &counters{},
+		redact: newRedactor(cfg.ClientSecret),
+		stop:   stop,
+	}
+	apiBase, filesBase := newBaseTransport(&cfg, proxy), newBaseTransport(&cfg, proxy)
+	c.transports = []*http.Transport{apiBase, filesBase}
+
+	// Token requests: counted and traced, never paced (the token endpoint is not part of the
+	// API quota) and never retried here (the API call that needs the token retries).
+	tokenHTTP := &http.Client{
+		Transport:     layers(apiBase, captureLayer, c.statsLayer, c.traceLayer(false), c.bufferLayer, c.timeoutLayer(false)),
+		CheckRedirect: refuseRedirect,
+	}
+	c.tokens = newTokenSource(life, &cfg, tokenHTTP, c.redact, func() { c.counts.tokenFetches.Add(1) })
+
+	// An API call goes down these layers in this order; see each transport_*.go.
+	c.api = layers(apiBase, c.retryLayer, c.authLayer, c.rateLimitLayer, c.paceLayer, c.statsLayer,
+		c.traceLayer(false), c.bufferLayer, c.timeoutLayer(false))
+	c.stream = layers(apiBase, c.retryLayer, c.authLayer, c.rateLimitLayer, c.paceLayer, c.statsLayer,
+		c.traceLayer(false), c.timeoutLayer(true))
+	// Pre-signed URLs are not on the API host and not under its quota: no auth, no pacing.
+	c.files = &http.Client{
+		Transport:     layers(filesBase, c.retryLayer, c.rateLimitLayer, c.statsLayer, c.traceLayer(true), c.timeoutLayer(true)),
+		CheckRedirect: downloadRedirect,
+	}
+
+	if cfg.StatsInterval > 0 {
+		c.statsDone = make(chan struct{})
+		go func() {
+			defer close(c.statsDone)
+			logStats(life, cfg.StatsInterval, c.counts, cfg.Logger)
+		}()
+	}
+	return c, nil
+}
+
+// Close stops the stats log line and any token request under way, and closes idle connections.
+// Calls made after Close fail. Safe to call more than once.
+func (c *Client) Close() {
+	c.closeOnce.Do(func() {
+		c.stop()
+		if c.statsDone != nil {
+			<-c.statsDone
+		}
+		for _, t := range c.transports {
+			t.CloseIdleConnections()
+		}
+	})
+}
+
+// PageSize is the configured number of records per page (page_size).
+func (c *Client) PageSize() int { return c.cfg.PageSize }
+
+// Stats returns the client's totals since New.
+func (c *Client) Stats() Stats { return c.counts.snapshot() }
+
+// layer wraps a RoundTripper in one concern, like oauth2.Transport wraps one in auth.
+type layer func(next http.RoundTripper) http.RoundTripper
+
+// layers stacks ls on base; the first layer is the outermost, the one a request meets first.
+func layers(base http.RoundTripper, ls ...layer) http.RoundTripper {
+	rt := base
+	for i := len(ls) - 1; i >= 0; i-- {
+		rt = ls[i](rt)
+	}
+	return rt
+}
+
+func (c *Client) retryLayer(next http.RoundTripper) http.RoundTripper {
+	return &retryTransport{
+		next:       next,
+		maxRetries: c.cfg.retries(),
+		maxWait:    c.cfg.MaxRetryWait,
+		multiplier: c.cfg.RetryAfterMultiplier,
+		now:        c.cfg.Now,
+		sleep:      c.cfg.Sleep,
+		onRetry: func(endpoint, reason string) {
+			c.counts.retries.Add(1)
+			c.cfg.Metrics.Retry(endpoint, reason)
+		},
+	}
+}
+
+func (c *Client) authLayer(next http.RoundTripper) http.RoundTripper {
+	return &authTransport{next: next, tokens: c.tokens, api: c.apiURL}
+}
+
+func (c *Client) rateLimitLayer(next http.RoundTripper) http.RoundTripper {
+	if c.cfg.RateLimit == nil {
+		return next
+	}
+	return &rateLimitTransport{next: next, wait: c.cfg.RateLimit}
+}
+
+func (c *Client) paceLayer(next http.RoundTripper) http.RoundTripper {
+	return &paceTransport{next: next, quota: c.quota, sleep: c.cfg.Sleep}
+}
+
+func (c *Client) statsLayer(next http.RoundTripper) http.RoundTripper {
+	return &statsTransport{next: next, counts: c.counts, metrics: c.cfg.Metrics}
+}
+
+func (c *Client) traceLayer(hideQuery bool) layer {
+	return func(next http.RoundTripper) http.RoundTripper {
+		if c.cfg.TraceLevel == TraceNone {
+			return next
+		}
+		return &traceTransport{next: next, all: c.cfg.TraceLevel == TraceAll, log: c.cfg.Logger, redact: c.redact, hideQuery: hideQuery}
+	}
+}
+
+func (c *Client) bufferLayer(next http.RoundTripper) http.RoundTripper {
+	return &bufferTransport{next: next, maxBody: c.cfg.MaxBodyBytes}
+}
+
+func (c *Client) timeoutLayer(stream bool) layer {
+	return func(next http.RoundTripper) http.RoundTripper {
+		return &timeoutTransport{next: next, timeout: c.cfg.Timeout, stream: stream}
+	}
+}
+
+func captureLayer(next http.RoundTripper) http.RoundTripper { return captureTransport{next: next} }
+
+func newBaseTransport(cfg *Config, proxy func(*http.Request) (*url.URL, error)) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.Proxy = proxy
+	if cfg.TLSConfig != nil {
+		t.TLSClientConfig = cfg.TLSConfig.Clone()
+	}
+	// Inputs and the enrich processor share one client; keep enough warm connections for them.
+	t.MaxIdleConnsPerHost = 16
+	return t
+}
+
+// refuseRedirect: the token endpoint answers directly; a redirect means a wrong auth_url, and
+// following it would post the client secret elsewhere.
+func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// downloadRedirect follows a few redirects of a pre-signed URL (storage services use them).
+// There is no Authorization header on this path; deleting it anyway keeps that true if a
+// layer ever adds one.
+func downloadRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 5 {
+		return errors.New("stopped after 5 redirects")
+	}
+	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
+		return fmt.Errorf("refusing a redirect to a %s URL", req.URL.Scheme)
+	}
+	req.Header.Del("Authorization")
+	return nil
+}
+
+type endpointKey struct{}
+
+// withEndpoint names the call for metrics, traces and errors.
+func withEndpoint(ctx context.Context, endpoint string) context.Context {
+	return context.WithValue(ctx, endpointKey{}, endpoint)
+}
+
+func endpointOf(req *http.Request) string {
+	if e, ok := req.Context().Value(endpointKey{}).(string); ok {
+		return e
+	}
+	return req.URL.Path
+}
+
+// send builds a request for an API path and sends it down rt. API calls never follow a redirect:
+// the usual one is http:// to https://, which would turn a POST into a GET, and a redirect to
+// another host must not see the token. The 3xx becomes an error that says what to fix.
+func (c *Client) send(ctx context.Context, rt http.RoundTripper, method, path string, query url.Values, body []byte) (*http.Response, error) {
+	if !strings.HasPrefix(path, "/") {
+		return nil, fmt.Errorf("calling mimecast %q: path must start with /", path)
+	}
+	target := c.cfg.APIURL + path
+	if len(query) > 0 {
+		target += "?" + query.Encode()
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(withEndpoint(ctx, path), method, target, rd)
+	if err != nil {
+		return nil, fmt.Errorf("building request for %s: %w", path, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", userAgent)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		return nil, c.callError(path, err)
+	}
+	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
+		discard(resp)
+		return nil, &APIError{
+			Endpoint:   path,
+			StatusCode: resp.StatusCode,
+			Err:        fmt.Errorf("redirected to %s: set api_url to the address that answers", redactURL(resp.Header.Get("Location"))),
+		}
+	}
+	return resp, nil
+}
+
+const userAgent = "mimecast-connect"
+
+// callError is the error of a call that got no usable answer: already an *APIError (scrubbed), the
+// caller's cancellation as is, otherwise a transport failure as an *APIError.
+func (c *Client) callError(endpoint string, err error) error {
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) {
+		// http.Client wraps errors with the URL, which for a download holds its signature.
+		err = urlErr.Err
+	}
+	var apiErr *APIError
+	if errors.As(err, &apiErr) {
+		c.redact.apiError(apiErr)
+		return err
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errClientClosed) {
+		return err
+	}
+	var hookErr *rateLimitError
+	if errors.As(err, &hookErr) {
+		return err
+	}
+	return &APIError{Endpoint: endpoint, Retryable: retryableError(err), Err: errors.New(c.redact.String(err.Error()))}
+}
+
+// getJSON: a GET through the API stack, error shapes checked before out is filled.
+func (c *Client) getJSON(ctx context.Context, path string, query url.Values, out any) error {
+	resp, err := c.send(ctx, c.api, http.MethodGet, path, query, nil)
+	if err != nil {
+		return err
+	}
+	body := bufferedBytes(resp)
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return errorFromBody(c.redact, path, resp.StatusCode, body)
+	}
+	bad := func(err error) error {
+		return c.redact.apiError(&APIError{Endpoint: path, StatusCode: resp.StatusCode, Body: c.redact.snippet(body, snippetLen), Err: err})
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return bad(errors.New("empty response body"))
+	}
+	if !json.Valid(body) {
+		return bad(describeJSONError(body, nil))
+	}
+	if isErrorShape(body) {
+		return errorFromBody(c.redact, path, resp.StatusCode, body)
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return bad(fmt.Errorf("decoding response: %w", err))
+	}
+	return nil
+}
+
+// isErrorShape reports an error sent with a 2xx status: a non-empty fail[] or a SIEM error object.
+func isErrorShape(body []byte) bool {
+	var probe struct {
+		Fail  []json.RawMessage `json:"fail"`
+		Error json.RawMessage   `json:"error"`
+	}
+	if json.Unmarshal(body, &probe) != nil {
+		return false
+	}
+	return len(probe.Fail) > 0 || jsonKind(probe.Error) == '{'
+}
+
+// download GETs a pre-signed URL on the files path.
+func (c *Client) download(ctx context.Context, rawURL string) (io.ReadCloser, error) {
+	if err := checkHTTPURL(rawURL); err != nil {
+		return nil, fmt.Errorf("downloading %s: %w", downloadEndpoint, errors.New("URL is not an absolute http(s) URL"))
+	}
+	req, err := http.NewRequestWithContext(withEndpoint(ctx, downloadEndpoint), http.MethodGet, rawURL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("downloading %s: %w", downloadEndpoint, errors.New("URL is not valid"))
+	}
+	req.Header.Set("User-Agent", userAgent)
+	resp, err := c.files.Do(req)
+	if err != nil {
+		return nil, c.callError(downloadEndpoint, err)
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+		return resp.Body, nil
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, errorBodyLimit))
+	e := errorFromBody(c.redact, downloadEndpoint, resp.StatusCode, b)
+	e.download = true
+	if e.Expired() {
+		e.Err = errors.New("the pre-signed URL has expired or the file is gone")
+	}
+	return nil, e
+}

@@ -1,0 +1,127 @@
+package mimecast
+
+import (
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"unicode/utf8"
+)
+
+const redacted = "[redacted]"
+
+// The patterns catch credentials by their shape, whatever their value: JSON fields of token
+// responses, form fields of token requests and Authorization header values.
+var (
+	jsonCredential = regexp.MustCompile(`("(?:access_token|refresh_token|id_token|client_secret)"\s*:\s*)"(?:[^"\\]|\\.)*"`)
+	formCredential = regexp.MustCompile(`((?:^|[&?\s])(?:client_secret|access_token|refresh_token)=)[^&\s]*`)
+	bearerValue    = regexp.MustCompile(`(?i)\b(bearer\s+)[^\s",;]+`)
+)
+
+// redactText removes credentials recognisable by shape.
+func redactText(s string) string {
+	s = jsonCredential.ReplaceAllString(s, `${1}"`+redacted+`"`)
+	s = formCredential.ReplaceAllString(s, "${1}"+redacted)
+	return bearerValue.ReplaceAllString(s, "${1}"+redacted)
+}
+
+// redactor also removes the exact values the client knows to be secret: the client secret and
+// the access tokens it was given, wherever they appear (a server echoing them in an error, a URL).
+type redactor struct {
+	mu      sync.RWMutex
+	secrets []string
+}
+
+// keepTokens bounds how many past access tokens are remembered; a token lives 30 minutes, so a
+// few cover any log line still being written about an old one.
+const keepTokens = 4
+
+// minSecretLen avoids redacting every occurrence of a trivially short value.
+const minSecretLen = 4
+
+func newRedactor(clientSecret string) *redactor {
+	r := &redactor{}
+	if len(clientSecret) >= minSecretLen {
+		r.secrets = []string{clientSecret}
+	}
+	return r
+}
+
+// addToken remembers an access token; the client secret (first entry) is always kept.
+func (r *redactor) addToken(tok string) {
+	if len(tok) < minSecretLen {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.secrets = append(r.secrets, tok)
+	if extra := len(r.secrets) - 1 - keepTokens; extra > 0 {
+		r.secrets = append(r.secrets[:1], r.secrets[1+extra:]...)
+	}
+}
+
+func (r *redactor) String(s string) string {
+	s = redactText(s)
+	if r == nil {
+		return s
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, secret := range r.secrets {
+		s = strings.ReplaceAll(s, secret, redacted)
+	}
+	return s
+}
+
+// apiError scrubs the server-provided parts of e in place and returns it.
+func (r *redactor) apiError(e *APIError) *APIError {
+	if e == nil {
+		return nil
+	}
+	e.Body = r.String(e.Body)
+	for i, m := range e.Messages {
+		e.Messages[i] = r.String(m)
+	}
+	return e
+}
+
+// snippetLen is how much of an undecodable body an error or a trace line shows.
+const snippetLen = 200
+
+// snippet returns the start of b for an error message or a trace line: credentials removed
+// first (so that a cut cannot leave half a token), then at most n bytes cut on a rune boundary.
+// A nil redactor removes credentials by shape only.
+func (r *redactor) snippet(b []byte, n int) string {
+	// Credentials are short; redacting a bounded prefix is enough and keeps a 64 MiB body cheap.
+	if len(b) > 4*n+1024 {
+		b = b[:4*n+1024]
+	}
+	s := strings.ToValidUTF8(string(b), "?")
+	if r != nil {
+		s = r.String(s)
+	} else {
+		s = redactText(s)
+	}
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// redactURL drops the query (pre-signed URLs carry their signature there) and any user info.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	u.User = nil
+	if u.RawQuery != "" {
+		u.RawQuery = redacted
+	}
+	u.Fragment = ""
+	return u.String()
+}

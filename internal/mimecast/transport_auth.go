@@ -1,0 +1,86 @@
+package mimecast
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// authTransport adds the bearer token to requests for the API host, and only that host: a
+// request elsewhere (a redirect, a pre-signed URL) goes out without it. A 401 on a token that was
+// obtained before the call, or any 401 saying token_expired, invalidates the token and repeats
+// the call once with a fresh one; a second 401 is the caller's.
+type authTransport struct {
+	next   http.RoundTripper
+	tokens *tokenSource
+	api    *url.URL // scheme and host that may see the token
+}
+
+func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !sameOrigin(req.URL, t.api) {
+		return t.next.RoundTrip(req)
+	}
+	tok, cached, err := t.tokens.token(req.Context())
+	if err != nil {
+		return nil, err
+	}
+	resp, err := t.next.RoundTrip(withBearer(req, tok))
+	if err != nil || resp.StatusCode != http.StatusUnauthorized {
+		return resp, err
+	}
+	// A token fetched for this very call that is refused will be refused again, unless the
+	// server says it expired.
+	if refresh := cached || saysTokenExpired(resp); !refresh || !replayable(req) {
+		return resp, nil
+	}
+	again, err := replay(req)
+	if err != nil {
+		return resp, nil
+	}
+	discard(resp)
+	t.tokens.invalidate(tok)
+	if tok, _, err = t.tokens.token(req.Context()); err != nil {
+		return nil, err
+	}
+	return t.next.RoundTrip(withBearer(again, tok))
+}
+
+func withBearer(req *http.Request, tok *token) *http.Request {
+	r := req.Clone(req.Context())
+	r.Header.Set("Authorization", "Bearer "+tok.access)
+	return r
+}
+
+func sameOrigin(a, b *url.URL) bool {
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Host, b.Host)
+}
+
+// saysTokenExpired peeks at a 401 body for the gateway's token_expired code, leaving the body
+// readable for the layers above.
+func saysTokenExpired(resp *http.Response) bool {
+	body := bufferedBytes(resp)
+	if body == nil {
+		head, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		resp.Body = readCloser{Reader: io.MultiReader(strings.NewReader(string(head)), resp.Body), Closer: resp.Body}
+		body = head
+	}
+	var probe struct {
+		Fail []FailEntry `json:"fail"`
+	}
+	if json.Unmarshal(body, &probe) != nil {
+		return false
+	}
+	for _, f := range probe.Fail {
+		if strings.EqualFold(f.Code, "token_expired") {
+			return true
+		}
+		for _, e := range f.Errors {
+			if strings.EqualFold(e.Code, "token_expired") {
+				return true
+			}
+		}
+	}
+	return false
+}

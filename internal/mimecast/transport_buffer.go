@@ -1,0 +1,65 @@
+package mimecast
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+)
+
+// bufferTransport reads a JSON answer completely inside the attempt. That puts a connection
+// reset or a stall in the middle of the body inside the attempt too, where the retry layer sees
+// it, and bounds what a misbehaving server can make the client hold in memory.
+type bufferTransport struct {
+	next    http.RoundTripper
+	maxBody int64
+}
+
+// bufferedBody is the body of a buffered answer; layers above read its bytes without consuming it.
+type bufferedBody struct {
+	*bytes.Reader
+	data []byte
+}
+
+func (*bufferedBody) Close() error { return nil }
+
+// bufferedBytes returns the body of an answer that came through bufferTransport.
+func bufferedBytes(resp *http.Response) []byte {
+	if b, ok := resp.Body.(*bufferedBody); ok {
+		return b.data
+	}
+	return nil
+}
+
+func (t *bufferTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, t.maxBody+1))
+	if err != nil {
+		var apiErr *APIError
+		if errors.As(err, &apiErr) {
+			return nil, err
+		}
+		return nil, &APIError{
+			Endpoint:   endpointOf(req),
+			StatusCode: resp.StatusCode,
+			Retryable:  true,
+			Err:        fmt.Errorf("reading response body: %w", err),
+		}
+	}
+	if int64(len(data)) > t.maxBody {
+		return nil, &APIError{
+			Endpoint:   endpointOf(req),
+			StatusCode: resp.StatusCode,
+			Body:       (*redactor)(nil).snippet(data, snippetLen),
+			Err:        fmt.Errorf("response body is larger than max_body_bytes (%d bytes)", t.maxBody),
+		}
+	}
+	resp.Body = &bufferedBody{Reader: bytes.NewReader(data), data: data}
+	resp.ContentLength = int64(len(data))
+	return resp, nil
+}

@@ -1,0 +1,194 @@
+package mimecast
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// paceTransport keeps the client inside Mimecast's quota, so that the retry layer's 429 handling
+// is the exception. It learns the quota from X-RateLimit-Limit/Remaining/Reset on any answer
+// (some tenants send them only with a 429) and holds calls back when little is left. One quota is
+// shared by every goroutine of the client: the quota belongs to the API application.
+type paceTransport struct {
+	next  http.RoundTripper
+	quota *quota
+	sleep func(ctx context.Context, d time.Duration) error
+}
+
+func (t *paceTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	for {
+		r := t.quota.reserve()
+		switch {
+		case r.changed != nil:
+			select {
+			case <-r.changed:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			continue
+		case r.again:
+			if err := t.sleep(ctx, r.delay); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if r.delay > 0 {
+			if err := t.sleep(ctx, r.delay); err != nil {
+				t.quota.done(nil, r.probe)
+				return nil, err
+			}
+		}
+		resp, err := t.next.RoundTrip(req)
+		t.quota.done(resp, r.probe)
+		return resp, err
+	}
+}
+
+// quota is the client's estimate of the application's call quota. remaining is kept
+// conservative: the server's figure minus the calls still in flight (the server may or may not
+// have counted them yet), and never raised within a window by an answer that arrives late.
+type quota struct {
+	now     func() time.Time
+	maxWait time.Duration
+
+	mu        sync.Mutex
+	limit     int       // calls per window; 0 until a header says
+	remaining int       // calls left in this window; -1 unknown (no pacing)
+	resetAt   time.Time // end of the window; zero unknown
+	nextAt    time.Time // next free slot while spreading the last calls of a window
+	inflight  int
+	probing   bool
+	changed   chan struct{} // closed and replaced whenever an answer comes back
+}
+
+// reservation says what a call must do before it goes: wait for an answer to come back
+// (changed), or sleep delay and then ask again (again) or go.
+type reservation struct {
+	delay   time.Duration
+	again   bool
+	changed <-chan struct{}
+	probe   bool
+}
+
+// windowSlack: a Reset that moves the end of the window by more than this starts a new window;
+// smaller moves are network latency.
+const windowSlack = time.Second
+
+func newQuota(now func() time.Time, maxWait time.Duration) *quota {
+	return &quota{now: now, maxWait: maxWait, remaining: -1, changed: make(chan struct{})}
+}
+
+func (q *quota) reserve() reservation {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	now := q.now()
+	if !q.resetAt.IsZero() && !now.Before(q.resetAt) {
+		// A new window. With a known limit we can count it down ourselves; its end is unknown
+		// until an answer says.
+		q.resetAt, q.nextAt = time.Time{}, time.Time{}
+		q.remaining = -1
+		if q.limit > 0 {
+			q.remaining = max(q.limit-q.inflight, 0)
+		}
+	}
+	switch {
+	case q.remaining < 0:
+		q.inflight++
+		return reservation{}
+	case q.remaining == 0 && !q.resetAt.IsZero():
+		return reservation{delay: q.resetAt.Sub(now), again: true}
+	case q.remaining == 0:
+		// The window's calls are used up but its end is unknown (the server sends headers only
+		// with a 429): let one call find out, hold the others until it is back.
+		if q.probing {
+			return reservation{changed: q.changed}
+		}
+		q.probing = true
+		q.inflight++
+		return reservation{probe: true}
+	}
+	q.remaining--
+	q.inflight++
+	if q.resetAt.IsZero() || q.remaining >= max(1, q.limit/10) {
+		return reservation{}
+	}
+	// Few calls left: spread them over the rest of the window rather than spend them at once,
+	// which leaves room for other users of the same application.
+	slot := now
+	if q.nextAt.After(slot) {
+		slot = q.nextAt
+	}
+	q.nextAt = slot.Add(q.resetAt.Sub(now) / time.Duration(q.remaining+1))
+	return reservation{delay: slot.Sub(now)}
+}
+
+// done records the end of a call and what its answer says about the quota.
+func (q *quota) done(resp *http.Response, probe bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.inflight--
+	learned := resp != nil && q.observe(resp)
+	if probe {
+		q.probing = false
+		if resp != nil && !learned {
+			// The probe went through and said nothing: the window is larger than we assumed.
+			q.remaining = -1
+		}
+	}
+	close(q.changed)
+	q.changed = make(chan struct{})
+}
+
+// observe updates the estimate from an answer's headers; it reports whether they said anything.
+func (q *quota) observe(resp *http.Response) bool {
+	h := resp.Header
+	now := q.now()
+	limit, hasLimit := headerNumber(h, "X-RateLimit-Limit")
+	rem, hasRem := headerNumber(h, "X-RateLimit-Remaining")
+	resetMs, hasReset := headerNumber(h, "X-RateLimit-Reset")
+	var reset time.Duration
+	if hasReset {
+		reset = time.Duration(max(resetMs, 0) * float64(time.Millisecond))
+	}
+	if resp.StatusCode == http.StatusTooManyRequests {
+		rem, hasRem = 0, true
+		if !hasReset {
+			if d, ok := serverWait(h, now); ok {
+				reset = d
+			} else {
+				reset = rateLimitDefault
+			}
+			hasReset = true
+		}
+	}
+	if !hasLimit && !hasRem && !hasReset {
+		return false
+	}
+	if hasLimit && limit >= 1 {
+		q.limit = int(limit)
+	}
+	estimate := -1
+	if hasRem {
+		estimate = max(int(rem)-q.inflight, 0)
+	}
+	if hasReset {
+		resetAt := now.Add(min(reset, q.maxWait))
+		if q.resetAt.IsZero() || resetAt.After(q.resetAt.Add(windowSlack)) {
+			q.resetAt, q.nextAt = resetAt, time.Time{}
+			if hasRem {
+				q.remaining = estimate
+			}
+			return true
+		}
+		if resetAt.After(q.resetAt) {
+			q.resetAt = resetAt
+		}
+	}
+	if hasRem && (q.remaining < 0 || estimate < q.remaining) {
+		q.remaining = estimate
+	}
+	return true
+}
