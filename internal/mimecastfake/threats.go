@@ -189,6 +189,13 @@ var (
 	threatSeverity = map[string]string{"malware": "critical", "phishing": "high", "suspicious": "medium", "spam": "low", "unwanted": "low"}
 )
 
+func addrDomain(addr string) string {
+	if k := strings.LastIndexByte(addr, '@'); k >= 0 {
+		return addr[k+1:]
+	}
+	return ""
+}
+
 func (s *Server) threatEvent(f alertFeed, i int) map[string]any {
 	c := threatCore(f, i)
 	var mail mailRef
@@ -215,7 +222,7 @@ func (s *Server) threatEvent(f alertFeed, i int) map[string]any {
 		"messageId":        mail.messageID,
 		"subject":          mail.subject,
 		"senderAddress":    mail.from.Email,
-		"senderDomain":     domainOf(mail.from.Email),
+		"senderDomain":     addrDomain(mail.from.Email),
 		"recipientAddress": mail.to.Email,
 		"senderIp":         mail.senderIP,
 	}
@@ -229,9 +236,3 @@ func (s *Server) threatEvent(f alertFeed, i int) map[string]any {
 	return ev
 }
 
-func domainOf(addr string) string {
-	if k := strings.LastIndexByte(addr, '@'); k >= 0 {
-		return addr[k+1:]
-	}
-	return ""
-}
