@@ -27,5 +27,6 @@ func cliOptions() []service.CLIOptFunc {
 		service.CLIOptSetProductName("mimecast-connect"),
 		service.CLIOptSetDocumentationURL("https://github.com/mimecast-connect/mimecast-connect"),
 		service.CLIOptAddCommand(demoCommand()),
+		service.CLIOptAddCommand(fakeAPICommand()),
 	}
 }

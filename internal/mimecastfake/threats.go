@@ -235,4 +235,3 @@ func (s *Server) threatEvent(f alertFeed, i int) map[string]any {
 	}
 	return ev
 }
-
