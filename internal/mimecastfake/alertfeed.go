@@ -65,9 +65,11 @@ func (f alertFeed) at(i int) time.Time {
 		}
 		return f.start.Add(time.Duration(i)*f.step + jitter).Truncate(time.Second)
 	}
+	// Live record j falls in [Anchor+j*liveStep+1s, Anchor+(j+1)*liveStep): strictly after the
+	// step boundary even in whole seconds, so exactly j records are visible at Anchor+j*liveStep.
 	j := i - f.backlog
-	jitter := time.Duration(f.rnd(i, 1) % uint64(f.liveStep))
-	return f.anchor.Add(time.Duration(j+1)*f.liveStep - jitter).Truncate(time.Second)
+	jitter := time.Duration(f.rnd(i, 1) % uint64(f.liveStep-time.Second))
+	return f.anchor.Add(time.Duration(j)*f.liveStep + time.Second + jitter).Truncate(time.Second)
 }
 
 // available is the number of records that exist at horizon: the backlog plus the live records
@@ -77,9 +79,9 @@ func (f alertFeed) available(horizon time.Time) int {
 	if f.liveStep == 0 || !horizon.After(f.anchor) {
 		return n
 	}
-	// Live record j is at or before Anchor+(j+1)*liveStep; bound the search a little past that.
+	// Live record j is before Anchor+(j+1)*liveStep, so at most this many are visible.
 	maxLive := int(horizon.Sub(f.anchor)/f.liveStep) + 1
-	return n + sort.Search(maxLive+1, func(j int) bool { return f.at(n + j).After(horizon) })
+	return n + sort.Search(maxLive, func(j int) bool { return f.at(n + j).After(horizon) })
 }
 
 // between returns [lo, hi): the records with from <= at(i) <= to that exist at horizon.

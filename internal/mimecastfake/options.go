@@ -66,8 +66,9 @@ type Sizes struct {
 	AttachmentBytes    int           // size of a typical attachment; default 2048
 	LargeAttachmentPct int           // percent of attachments that are 5 MB; default 0
 	EventsPerFeed      int           // backlog per feed (and per SIEM type) before Anchor; default 100, -1 for none
-	LiveEventsPerHour  int           // new events per feed per hour after Anchor; default 0
+	LiveEventsPerHour  int           // new events per feed per hour after Anchor; default 0, at most 1800
 	Span               time.Duration // backlog spread over [Anchor-Span, Anchor]; default 72h
+	SIEMEventsPerFile  int           // events per SIEM batch file (fewer in the last file of a window); default 500
 }
 
 // Options configure a fake tenant. The zero value is a small, healthy tenant with one client
@@ -87,6 +88,12 @@ type Options struct {
 	// ThreatsShape picks the response shape of GET /threats/v1/events, which the notes could not
 	// confirm: ThreatsShapeData (default) or ThreatsShapeEvents.
 	ThreatsShape string
+	// ArchiveSearchFlat makes /api/archive/search answer with the documented flat data[] of
+	// messages instead of the data[0].items wrapper real tenants send (notes §4.1), to test a
+	// client's tolerance of both.
+	ArchiveSearchFlat bool
+	// SIEMURLTTL is how long the pre-signed SIEM batch file URLs stay valid; default 15m.
+	SIEMURLTTL time.Duration
 }
 
 // Shapes of GET /threats/v1/events (see Options.ThreatsShape).
@@ -142,9 +149,8 @@ func (o Options) withDefaults() Options {
 	} else if s.EventsPerFeed == 0 {
 		s.EventsPerFeed = 100
 	}
-	if s.LiveEventsPerHour < 0 {
-		s.LiveEventsPerHour = 0
-	}
+	// At most one live record per two seconds: records are timestamped in whole seconds.
+	s.LiveEventsPerHour = min(max(s.LiveEventsPerHour, 0), 1800)
 	if s.Span <= 0 {
 		s.Span = 72 * time.Hour
 	}
