@@ -374,8 +374,16 @@ func (s *Server) impersonationMatches(f alertFeed, i int, flt impersonationLogFi
 
 func (s *Server) impersonationRecord(f alertFeed, i int) map[string]any {
 	c := impersonationCore(f, i)
-	msg := s.ttpMessage(f, i, false, false)
-	victim := msg.to[0]
+	var mail mailRef
+	if c.action == "none" {
+		// Tagged but delivered: the alert is about mail in the recipient's mailbox.
+		msg := s.ttpMessage(f, i, false, false)
+		mail = mailRef{messageID: msg.msgID, from: msg.from, to: msg.to[0], subject: msg.subject}
+	} else {
+		// Held or bounced mail never reached the mailbox; tracking knows it as alert mail.
+		mail = s.alertMailRef(feedImpersonationLogs, i)
+	}
+	victim := mail.to
 	results := make([]map[string]any, 0, len(c.identifiers))
 	for _, id := range c.identifiers {
 		similar, str := "corp0-example.com", "corp0.example.com"
@@ -391,9 +399,9 @@ func (s *Server) impersonationRecord(f alertFeed, i int) map[string]any {
 	}
 	return map[string]any{
 		"id":                   fmt.Sprintf("MTOKEN:eNq%016x", f.rnd(i, 30)),
-		"senderAddress":        msg.from.Email,
+		"senderAddress":        mail.from.Email,
 		"recipientAddress":     victim.Email,
-		"subject":              msg.subject,
+		"subject":              mail.subject,
 		"definition":           fmt.Sprintf("IP - %d hit (Tag email)", len(c.identifiers)),
 		"hits":                 len(c.identifiers),
 		"identifiers":          c.identifiers,
@@ -403,7 +411,7 @@ func (s *Server) impersonationRecord(f alertFeed, i int) map[string]any {
 		"senderIpAddress":      fakeIP(f.rnd(i, 9)),
 		"eventTime":            formatAPITime(f.at(i)),
 		"impersonationResults": results,
-		"messageId":            msg.msgID,
+		"messageId":            mail.messageID,
 	}
 }
 
