@@ -58,7 +58,7 @@ func (s *Server) openAPIPage(w http.ResponseWriter, endpoint string, req *apiReq
 
 // servePage renders one page of walk with render and writes the envelope. wrap turns the
 // rendered records into the value of "data" (flat list or wrapper object).
-func (s *Server) servePage(w http.ResponseWriter, endpoint, token string, cur pageCursor, size int, walk recordWalk,
+func (s *Server) servePage(w http.ResponseWriter, token string, cur pageCursor, size int, walk recordWalk,
 	render func(i int) any, wrap func(records []any, total int) any,
 ) {
 	p := nextPage(cur, walk, size, token != "" && s.duplicateAcrossPages())
@@ -66,7 +66,6 @@ func (s *Server) servePage(w http.ResponseWriter, endpoint, token string, cur pa
 	for k, i := range p.indices {
 		recs[k] = render(i)
 	}
-	s.notePageServed(endpoint, token)
 	writeEnvelope(w, wrap(recs, p.total), &respPagination{PageSize: len(recs), TotalCount: p.total, Next: p.next})
 }
 

@@ -172,7 +172,8 @@ func serveCutOff(w http.ResponseWriter, r *http.Request, h http.HandlerFunc) {
 // statusRecorder remembers the status a handler sent, for Stats.
 type statusRecorder struct {
 	http.ResponseWriter
-	status int
+	status         int
+	servedEnvelope bool // writeEnvelope answered: a successful /api/* response
 }
 
 func (s *statusRecorder) WriteHeader(code int) {

@@ -30,13 +30,24 @@ func (s *Server) handleAPI(path, product string, h apiHandler) {
 			}
 		}
 		h(w, r, &req)
+		// A follow-up page counts as served when the handler answered with an envelope, so
+		// Stats.PagesServedTwice covers every /api/* list without each handler reporting it.
+		if rec, ok := w.(*statusRecorder); ok && rec.servedEnvelope {
+			s.notePageServed(path, req.Meta.Pagination.PageToken)
+		}
 	}))
 }
 
 // handleREST registers a REST-style endpoint (pattern like "GET /siem/v1/batch/events/cg") of
 // product, behind the same middleware as handleAPI.
 func (s *Server) handleREST(pattern, path, product string, h http.HandlerFunc) {
-	s.mux.Handle(pattern, s.guard(path, product, h))
+	s.mux.Handle(pattern, s.guard(path, product, func(w http.ResponseWriter, r *http.Request) {
+		h(w, r)
+		// REST lists page with ?nextPage=; errors there are never 200.
+		if rec, ok := w.(*statusRecorder); ok && rec.status == http.StatusOK {
+			s.notePageServed(path, r.URL.Query().Get("nextPage"))
+		}
+	}))
 }
 
 // handlePublic registers an endpoint that takes no bearer token (pre-signed downloads). It is
@@ -56,6 +67,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // a one-element list holding a wrapper object, as each endpoint does); pag may be nil for
 // unpaged endpoints.
 func writeEnvelope(w http.ResponseWriter, data any, pag *respPagination) {
+	if rec, ok := w.(*statusRecorder); ok {
+		rec.servedEnvelope = true
+	}
 	meta := map[string]any{"status": http.StatusOK}
 	if pag != nil {
 		meta["pagination"] = pag

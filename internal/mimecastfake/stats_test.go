@@ -2,6 +2,7 @@ package mimecastfake
 
 import (
 	"net/http"
+	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -59,4 +60,26 @@ func TestStatsRecordHighestConcurrency(t *testing.T) {
 	require.Equal(t, 3, h.srv.Stats().MaxConcurrent)
 	urlLogsCall(h)
 	assert.Equal(t, 3, h.srv.Stats().MaxConcurrent, "the high-water mark stays")
+}
+
+func TestPagesServedTwiceCoversRESTAndOtherLists(t *testing.T) {
+	h := newFakeHarness(t, Options{})
+	_, body := h.get("/threats/v1/events", since(url.Values{"pageSize": {"10"}}))
+	next := body["meta"].(map[string]any)["pagination"].(map[string]any)["next"].(string)
+	h.get("/threats/v1/events", since(url.Values{"pageSize": {"10"}, "nextPage": {next}}))
+	h.get("/threats/v1/events", since(url.Values{"pageSize": {"10"}, "nextPage": {next}}))
+	require.Equal(t, 1, h.srv.Stats().PagesServedTwice)
+
+	_, body = h.post("/api/user/get-internal-users", apiBody(5, "", nil))
+	next, _ = body["meta"].(map[string]any)["pagination"].(map[string]any)["next"].(string)
+	require.NotEmpty(t, next)
+	h.post("/api/user/get-internal-users", apiBody(5, next, nil))
+	h.post("/api/user/get-internal-users", apiBody(5, next, nil))
+	assert.Equal(t, 2, h.srv.Stats().PagesServedTwice)
+
+	h.srv.SetFaults(Faults{FailWith200: 1})
+	_, body = h.post("/api/ttp/url/get-logs", apiBody(5, "", since2020))
+	h.post("/api/ttp/url/get-logs", apiBody(5, "bogus", since2020))
+	h.post("/api/ttp/url/get-logs", apiBody(5, "bogus", since2020))
+	assert.Equal(t, 2, h.srv.Stats().PagesServedTwice, "failed calls serve no page")
 }

@@ -159,7 +159,6 @@ func (s *Server) handleThreatEvents(w http.ResponseWriter, r *http.Request) {
 	for k, i := range p.indices {
 		events[k] = s.threatEvent(f, i)
 	}
-	s.notePageServed(endpoint, token)
 	if s.opts.ThreatsShape == ThreatsShapeEvents {
 		body := map[string]any{"events": events, "total": p.total}
 		if p.next != "" {

@@ -102,7 +102,7 @@ func (s *Server) handleURLLogs(w http.ResponseWriter, _ *http.Request, req *apiR
 				(scan == "" || scan == "all" || (scan == "malicious") == c.malicious)
 		}
 	}
-	s.servePage(w, endpoint, req.Meta.Pagination.PageToken, cur, size, walk,
+	s.servePage(w, req.Meta.Pagination.PageToken, cur, size, walk,
 		func(i int) any { return s.urlClickRecord(f, i) }, wrapNamed("clickLogs"))
 }
 
@@ -207,7 +207,7 @@ func (s *Server) handleAttachmentLogs(w http.ResponseWriter, _ *http.Request, re
 				(result == "" || result == "all" || attachmentResults[f.pick(i, 4, len(attachmentResults))] == result)
 		}
 	}
-	s.servePage(w, endpoint, req.Meta.Pagination.PageToken, cur, size, walk,
+	s.servePage(w, req.Meta.Pagination.PageToken, cur, size, walk,
 		func(i int) any { return s.attachmentRecord(f, i) }, wrapNamed("attachmentLogs"))
 }
 
@@ -331,7 +331,7 @@ func (s *Server) handleImpersonationLogs(w http.ResponseWriter, _ *http.Request,
 	if flt.TaggedMalicious != nil || flt.SearchField != "" || len(flt.Identifiers) > 0 || len(flt.Actions) > 0 {
 		walk.match = func(i int) bool { return s.impersonationMatches(f, i, flt) }
 	}
-	s.servePage(w, endpoint, req.Meta.Pagination.PageToken, cur, size, walk,
+	s.servePage(w, req.Meta.Pagination.PageToken, cur, size, walk,
 		func(i int) any { return s.impersonationRecord(f, i) },
 		func(recs []any, total int) any {
 			// resultCount sits beside the list, as in the notes' sample; the fake reports the
