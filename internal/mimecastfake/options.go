@@ -81,7 +81,8 @@ type Options struct {
 	Sizes    Sizes
 	Faults   Faults
 	// Anchor is the tenant's "now" at creation: backlog records are timestamped before it, live
-	// ones after. Default: time.Now() truncated to the minute. IDs never depend on it.
+	// ones after. Default: Now() (the injected clock, else time.Now()) truncated to the minute.
+	// IDs never depend on it.
 	Anchor time.Time
 	// Now is the clock used for token expiry, quota windows, URL expiry and live records.
 	Now func() time.Time

@@ -2,6 +2,8 @@ package mimecastfake
 
 import (
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 )
 
@@ -20,7 +22,8 @@ func (s *Server) handleAPI(path, product string, h apiHandler) {
 	s.mux.Handle("POST "+path, s.guard(path, product, func(w http.ResponseWriter, r *http.Request) {
 		var req apiRequest
 		if r.ContentLength != 0 {
-			if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			// An empty chunked body (ContentLength -1) is an empty request, not malformed JSON.
+			if err := json.NewDecoder(r.Body).Decode(&req); err != nil && !errors.Is(err, io.EOF) {
 				writeJSON(w, http.StatusBadRequest, map[string]any{
 					"meta": map[string]any{"status": 400}, "data": []any{},
 					"fail": []any{map[string]any{"errors": []any{map[string]any{
