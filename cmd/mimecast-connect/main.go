@@ -8,6 +8,8 @@ import (
 
 	_ "github.com/redpanda-data/benthos/v4/public/components/io"
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
+
+	_ "github.com/mimecast-connect/mimecast-connect/metrics"
 )
 
 // Version and DateBuilt are set at build time with -ldflags "-X main.Version=... -X main.DateBuilt=...".
