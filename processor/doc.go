@@ -1,0 +1,2 @@
+// Package processor holds the mimecast_enrich processor.
+package processor
