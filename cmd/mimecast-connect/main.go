@@ -9,6 +9,8 @@ import (
 	_ "github.com/redpanda-data/benthos/v4/public/components/io"
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 
+	_ "github.com/mimecast-connect/mimecast-connect/input"
+
 	_ "github.com/mimecast-connect/mimecast-connect/metrics"
 )
 

@@ -1,0 +1,245 @@
+package input
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/mimecast-connect/mimecast-connect/internal/mimecast"
+)
+
+// sources builds one threatSource per selected feed (two for held_messages, one per event type
+// for siem).
+func (in *threatsInput) sources() []threatSource {
+	var out []threatSource
+	for _, feed := range in.cfg.feeds {
+		switch feed {
+		case feedSIEM:
+			for _, t := range in.cfg.siemTypes {
+				out = append(out, &siemSource{in: in, eventType: t})
+			}
+		case feedHeld:
+			out = append(out, in.window(feedHeld+"_queue", feedHeld, 0, in.heldQueuePage),
+				in.window(feedHeld+"_releases", feedHeld, 0, in.heldReleasesPage))
+		case feedThreatEvents:
+			out = append(out, in.window(feed, feed, 0, in.threatEventsPage))
+		case feedURLProtect:
+			out = append(out, in.window(feed, feed, 0, in.urlClicksPage))
+		case feedAttachment:
+			out = append(out, in.window(feed, feed, 0, in.attachmentLogsPage))
+		case feedImpersonation:
+			out = append(out, in.window(feed, feed, 0, in.impersonationLogsPage))
+		}
+	}
+	return out
+}
+
+func (in *threatsInput) window(name, feed string, retention time.Duration, page windowPageFunc) *windowSource {
+	return &windowSource{
+		sourceName: name, feedName: feed, retention: retention, overlap: in.cfg.overlap,
+		now: in.now, page: page, log: in.log,
+	}
+}
+
+// record reduces a client record to a threatRecord; the classification is the caller's.
+func record(r mimecast.Record) threatRecord {
+	rec := threatRecord{raw: r.RawJSON(), id: r.ID(), decodeErr: r.DecodeErr()}
+	if rec.decodeErr == nil {
+		rec.eventTime = r.EventTime()
+		rec.messageID = r.MessageID()
+	}
+	return rec
+}
+
+func pageRecords[T mimecast.Record](items []T, classify func(T, *threatRecord)) []threatRecord {
+	out := make([]threatRecord, 0, len(items))
+	for _, it := range items {
+		rec := record(it)
+		if rec.decodeErr == nil {
+			classify(it, &rec)
+		}
+		out = append(out, rec)
+	}
+	return out
+}
+
+func (in *threatsInput) threatEventsPage(ctx context.Context, from, to time.Time, token string) ([]threatRecord, string, error) {
+	page, err := in.cfg.conn.Client.ThreatEventsPage(in.cfg.conn.Context(ctx), mimecast.ThreatEventsRequest{
+		Start: from, End: to, Analysis: in.cfg.threatTypes, Status: in.cfg.statuses, Source: in.cfg.sources,
+	}, token)
+	if err != nil {
+		return nil, "", fmt.Errorf("fetching threat events: %w", err)
+	}
+	return pageRecords(page.Items, func(e mimecast.ThreatEvent, r *threatRecord) {
+		r.threatType = pickThreatType(e.Analysis, in.cfg.threatTypes)
+		r.status = strings.ToLower(e.Status)
+		r.source = strings.ToLower(e.Source)
+	}), page.Next, nil
+}
+
+// pickThreatType chooses the record's category among the analysis verdicts: the first one the
+// selection asks for, else the first.
+func pickThreatType(analysis, want []string) string {
+	for _, a := range analysis {
+		if slices.Contains(want, strings.ToLower(a)) {
+			return strings.ToLower(a)
+		}
+	}
+	if len(analysis) > 0 {
+		return strings.ToLower(analysis[0])
+	}
+	return ""
+}
+
+func (in *threatsInput) urlClicksPage(ctx context.Context, from, to time.Time, token string) ([]threatRecord, string, error) {
+	page, err := in.cfg.conn.Client.URLClickLogsPage(in.cfg.conn.Context(ctx), mimecast.URLLogsRequest{From: from, To: to, OldestFirst: true}, token)
+	if err != nil {
+		return nil, "", fmt.Errorf("fetching url protect logs: %w", err)
+	}
+	return pageRecords(page.Items, func(c mimecast.URLClick, r *threatRecord) {
+		r.threatType, r.status, r.source = "url", urlClickStatus(c.Action), feedURLProtect
+	}), page.Next, nil
+}
+
+func (in *threatsInput) attachmentLogsPage(ctx context.Context, from, to time.Time, token string) ([]threatRecord, string, error) {
+	page, err := in.cfg.conn.Client.AttachmentLogsPage(in.cfg.conn.Context(ctx), mimecast.AttachmentLogsRequest{From: from, To: to, OldestFirst: true}, token)
+	if err != nil {
+		return nil, "", fmt.Errorf("fetching attachment protect logs: %w", err)
+	}
+	return pageRecords(page.Items, func(a mimecast.AttachmentLog, r *threatRecord) {
+		r.threatType, r.status, r.source = attachmentThreatType(a.Verdict()), attachmentStatus(a.Verdict()), feedAttachment
+	}), page.Next, nil
+}
+
+func (in *threatsInput) impersonationLogsPage(ctx context.Context, from, to time.Time, token string) ([]threatRecord, string, error) {
+	page, err := in.cfg.conn.Client.ImpersonationLogsPage(in.cfg.conn.Context(ctx), mimecast.ImpersonationLogsRequest{From: from, To: to, OldestFirst: true}, token)
+	if err != nil {
+		return nil, "", fmt.Errorf("fetching impersonation protect logs: %w", err)
+	}
+	return pageRecords(page.Items, func(l mimecast.ImpersonationLog, r *threatRecord) {
+		r.threatType, r.status, r.source = "impersonation", impersonationStatus(l.Action), feedImpersonation
+	}), page.Next, nil
+}
+
+func (in *threatsInput) heldQueuePage(ctx context.Context, from, to time.Time, token string) ([]threatRecord, string, error) {
+	page, err := in.cfg.conn.Client.HeldMessagesPage(in.cfg.conn.Context(ctx), mimecast.HoldListRequest{Start: from, End: to}, token)
+	if err != nil {
+		return nil, "", fmt.Errorf("fetching hold queue: %w", err)
+	}
+	return pageRecords(page.Items, func(h mimecast.HeldMessage, r *threatRecord) {
+		r.threatType, r.status, r.source = heldThreatType(h.ReasonCode, h.Reason), "held", "hold_queue"
+	}), page.Next, nil
+}
+
+func (in *threatsInput) heldReleasesPage(ctx context.Context, from, to time.Time, token string) ([]threatRecord, string, error) {
+	page, err := in.cfg.conn.Client.HeldReleaseLogsPage(in.cfg.conn.Context(ctx), mimecast.HeldReleaseLogsRequest{Start: from, End: to}, token)
+	if err != nil {
+		return nil, "", fmt.Errorf("fetching held release logs: %w", err)
+	}
+	return pageRecords(page.Items, func(h mimecast.HeldReleaseLog, r *threatRecord) {
+		r.threatType, r.status, r.source = heldThreatType("", h.HeldReason), strings.ToLower(h.Status), "release_log"
+	}), page.Next, nil
+}
+
+// siemChunk is how many SIEM events make one batch: files hold hundreds to thousands of events,
+// and a whole file in one batch would hold it all in memory.
+const siemChunk = 500
+
+// siemSource reads the SIEM batch files of one event type. Its checkpoint is the listing's
+// @nextPage: a listing page is committed once every event of every file on it was delivered.
+type siemSource struct {
+	in        *threatsInput
+	eventType string
+}
+
+func (s *siemSource) name() string { return "siem_" + strings.ReplaceAll(s.eventType, " ", "_") }
+func (s *siemSource) feed() string { return feedSIEM }
+
+func (s *siemSource) start(now time.Time, lookback time.Duration) feedState {
+	return feedState{Cursor: clampLookback(s.in.log, s.name(), now, lookback, siemRetention)}
+}
+
+func (s *siemSource) fetch(ctx context.Context, st feedState, emit emitFunc) (feedState, bool, error) {
+	client, cctx := s.in.cfg.conn.Client, s.in.cfg.conn.Context(ctx)
+	req := mimecast.SIEMBatchRequest{Type: s.eventType}
+	if st.Token == "" {
+		req.Start = st.Cursor
+	}
+	list, err := client.SIEMBatchFilesPage(cctx, req, st.Token)
+	if err != nil {
+		return st, false, fmt.Errorf("listing siem %s batch files: %w", s.eventType, err)
+	}
+	if list.DuplicateURLs > 0 {
+		s.in.log.Debugf("%s: %d duplicated batch URLs on one listing page, each fetched once", s.name(), list.DuplicateURLs)
+	}
+	nst := st
+	for _, f := range list.Files {
+		newest, err := s.readFile(ctx, f.URL, emit)
+		if err != nil {
+			if errors.Is(err, mimecast.ErrBatchURLExpired) {
+				// The page is listed again with fresh URLs; events already delivered from it
+				// are recognised by their ids.
+				s.in.log.Warnf("%s: %v; listing the page again", s.name(), err)
+			}
+			return st, false, err
+		}
+		if newest.After(nst.Cursor) {
+			nst.Cursor = newest
+		}
+	}
+	if list.NextPage != "" {
+		nst.Token = list.NextPage
+	}
+	if err := emit(ctx, nil, &nst); err != nil {
+		return st, false, err
+	}
+	return nst, list.IsCaughtUp || len(list.Files) == 0, nil
+}
+
+// readFile emits the events of one batch file in chunks and returns the newest event time.
+func (s *siemSource) readFile(ctx context.Context, url string, emit emitFunc) (time.Time, error) {
+	r, err := s.in.cfg.conn.Client.OpenBatchFile(s.in.cfg.conn.Context(ctx), url)
+	if err != nil {
+		return time.Time{}, err
+	}
+	defer r.Close()
+	var (
+		newest time.Time
+		chunk  = make([]threatRecord, 0, siemChunk)
+	)
+	for {
+		ev, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return newest, fmt.Errorf("reading siem batch file: %w", err)
+		}
+		rec := record(ev)
+		if rec.decodeErr == nil {
+			rec.threatType = siemThreatType(ev.Type)
+			rec.status = siemStatus(ev.Action, "")
+			rec.source = feedSIEM
+			if rec.eventTime.After(newest) {
+				newest = rec.eventTime
+			}
+		}
+		chunk = append(chunk, rec)
+		if len(chunk) == siemChunk {
+			if err := emit(ctx, chunk, nil); err != nil {
+				return newest, err
+			}
+			chunk = make([]threatRecord, 0, siemChunk)
+		}
+	}
+	if len(chunk) > 0 {
+		if err := emit(ctx, chunk, nil); err != nil {
+			return newest, err
+		}
+	}
+	return newest, nil
+}
