@@ -102,8 +102,10 @@ func (q *quota) reserve() reservation {
 		return reservation{delay: q.resetAt.Sub(now), again: true}
 	case q.remaining == 0:
 		// The window's calls are used up but its end is unknown (the server sends headers only
-		// with a 429): let one call find out, hold the others until it is back.
-		if q.probing {
+		// with a 429): once every call already sent is back, let one call find out; hold the
+		// others until it is back. A probe racing calls in flight could overtake one of them
+		// and push it into a 429.
+		if q.probing || q.inflight > 0 {
 			return reservation{changed: q.changed}
 		}
 		q.probing = true
@@ -121,7 +123,8 @@ func (q *quota) reserve() reservation {
 	if q.nextAt.After(slot) {
 		slot = q.nextAt
 	}
-	q.nextAt = slot.Add(q.resetAt.Sub(now) / time.Duration(q.remaining+1))
+	// This call and the remaining ones share what is left of the window equally.
+	q.nextAt = slot.Add(q.resetAt.Sub(slot) / time.Duration(q.remaining+1))
 	return reservation{delay: slot.Sub(now)}
 }
 
@@ -130,20 +133,21 @@ func (q *quota) done(resp *http.Response, probe bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.inflight--
-	learned := resp != nil && q.observe(resp)
+	if resp != nil {
+		q.observe(resp)
+	}
 	if probe {
+		// A probe that went through without headers proves little: the window may have rolled
+		// over, or our count was too cautious. Keep probing one call at a time until a 429
+		// tells where the window ends; that costs concurrency, never a burst of 429s.
 		q.probing = false
-		if resp != nil && !learned {
-			// The probe went through and said nothing: the window is larger than we assumed.
-			q.remaining = -1
-		}
 	}
 	close(q.changed)
 	q.changed = make(chan struct{})
 }
 
-// observe updates the estimate from an answer's headers; it reports whether they said anything.
-func (q *quota) observe(resp *http.Response) bool {
+// observe updates the estimate from an answer's headers.
+func (q *quota) observe(resp *http.Response) {
 	h := resp.Header
 	now := q.now()
 	limit, hasLimit := headerNumber(h, "X-RateLimit-Limit")
@@ -165,7 +169,7 @@ func (q *quota) observe(resp *http.Response) bool {
 		}
 	}
 	if !hasLimit && !hasRem && !hasReset {
-		return false
+		return
 	}
 	if hasLimit && limit >= 1 {
 		q.limit = int(limit)
@@ -181,7 +185,7 @@ func (q *quota) observe(resp *http.Response) bool {
 			if hasRem {
 				q.remaining = estimate
 			}
-			return true
+			return
 		}
 		if resetAt.After(q.resetAt) {
 			q.resetAt = resetAt
@@ -190,5 +194,4 @@ func (q *quota) observe(resp *http.Response) bool {
 	if hasRem && (q.remaining < 0 || estimate < q.remaining) {
 		q.remaining = estimate
 	}
-	return true
 }

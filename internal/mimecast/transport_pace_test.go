@@ -1,0 +1,212 @@
+package mimecast
+
+import (
+	"net/http"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func answer(status int, h map[string]string) *http.Response {
+	resp := &http.Response{StatusCode: status, Header: http.Header{}}
+	for k, v := range h {
+		resp.Header.Set(k, v)
+	}
+	return resp
+}
+
+func TestQuotaIsUnpacedUntilHeadersSaySomething(t *testing.T) {
+	clock := newFakeClock()
+	q := newQuota(clock.Now, time.Minute)
+	for range 100 {
+		r := q.reserve()
+		require.Equal(t, reservation{}, r)
+		q.done(answer(200, nil), false)
+	}
+}
+
+func TestQuotaWaitsForResetWhenUsedUp(t *testing.T) {
+	clock := newFakeClock()
+	q := newQuota(clock.Now, time.Minute)
+	require.Equal(t, reservation{}, q.reserve())
+	q.done(answer(200, map[string]string{"X-RateLimit-Limit": "800", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "4500"}), false)
+
+	r := q.reserve()
+	assert.True(t, r.again)
+	assert.Equal(t, 4500*time.Millisecond, r.delay)
+
+	clock.Advance(4500 * time.Millisecond)
+	assert.Equal(t, reservation{}, q.reserve(), "a new window holds the whole limit")
+}
+
+func TestQuotaSpreadsTheLastCallsOverTheWindow(t *testing.T) {
+	clock := newFakeClock()
+	q := newQuota(clock.Now, time.Minute)
+	q.reserve()
+	q.done(answer(200, map[string]string{"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "4", "X-RateLimit-Reset": "1000"}), false)
+
+	var delays []time.Duration
+	for range 4 {
+		r := q.reserve()
+		require.False(t, r.again)
+		delays = append(delays, r.delay)
+	}
+	assert.Equal(t, time.Duration(0), delays[0])
+	for i := 1; i < len(delays); i++ {
+		assert.Greater(t, delays[i], delays[i-1], "calls are spread, not sent at once: %v", delays)
+	}
+	assert.Less(t, delays[3], time.Second, "all within the window")
+	r := q.reserve()
+	assert.True(t, r.again, "the fifth call waits for the next window")
+	assert.Equal(t, time.Second, r.delay)
+}
+
+func TestQuotaCountsCallsInFlight(t *testing.T) {
+	clock := newFakeClock()
+	q := newQuota(clock.Now, time.Minute)
+	for range 3 {
+		q.reserve() // three calls in flight
+	}
+	// The first answer says 3 left; the other two calls may already have been counted or not.
+	q.done(answer(200, map[string]string{"X-RateLimit-Limit": "10", "X-RateLimit-Remaining": "3", "X-RateLimit-Reset": "1000"}), false)
+	assert.Equal(t, 1, q.remaining)
+	// A late answer from before cannot raise the estimate within the window.
+	q.done(answer(200, map[string]string{"X-RateLimit-Limit": "10", "X-RateLimit-Remaining": "5", "X-RateLimit-Reset": "1100"}), false)
+	assert.Equal(t, 1, q.remaining)
+}
+
+func TestBare429HoldsBackOtherCalls(t *testing.T) {
+	clock := newFakeClock()
+	q := newQuota(clock.Now, time.Minute)
+	q.reserve()
+	q.done(answer(http.StatusTooManyRequests, nil), false)
+	r := q.reserve()
+	assert.True(t, r.again)
+	assert.Equal(t, rateLimitDefault, r.delay)
+
+	q2 := newQuota(clock.Now, time.Minute)
+	q2.reserve()
+	q2.done(answer(http.StatusTooManyRequests, map[string]string{"Retry-After": "7"}), false)
+	assert.Equal(t, 7*time.Second, q2.reserve().delay)
+}
+
+func TestQuotaResetIsCappedAtMaxRetryWait(t *testing.T) {
+	clock := newFakeClock()
+	q := newQuota(clock.Now, 10*time.Second)
+	q.reserve()
+	q.done(answer(http.StatusTooManyRequests, map[string]string{"X-RateLimit-Reset": "99999999999"}), false)
+	assert.Equal(t, 10*time.Second, q.reserve().delay)
+}
+
+func TestQuotaProbesOnceWhenTheWindowEndIsUnknown(t *testing.T) {
+	clock := newFakeClock()
+	q := newQuota(clock.Now, time.Minute)
+	q.reserve()
+	q.done(answer(http.StatusTooManyRequests, map[string]string{"X-RateLimit-Limit": "2", "X-RateLimit-Reset": "1000"}), false)
+	clock.Advance(time.Second)
+	// New window: two calls by our count, then one probe while the others wait.
+	assert.Equal(t, reservation{}, q.reserve())
+	assert.Equal(t, reservation{}, q.reserve())
+	q.done(answer(200, nil), false)
+	q.done(answer(200, nil), false)
+	probe := q.reserve()
+	assert.True(t, probe.probe)
+	waiting := q.reserve()
+	require.NotNil(t, waiting.changed)
+	q.done(answer(http.StatusTooManyRequests, map[string]string{"X-RateLimit-Limit": "2", "X-RateLimit-Reset": "800"}), true)
+	select {
+	case <-waiting.changed:
+	default:
+		t.Fatal("waiters are woken when the probe is back")
+	}
+	r := q.reserve()
+	assert.True(t, r.again)
+	assert.Equal(t, 800*time.Millisecond, r.delay)
+}
+
+// quotaServer is an API with a fixed-window quota on the test clock, like Mimecast's per-app
+// quota: limit calls per window, then 429 with X-RateLimit-* until the window ends.
+type quotaServer struct {
+	clock         *fakeClock
+	start         time.Time
+	limit         int
+	window        time.Duration
+	alwaysHeaders bool // false: headers only on 429, as some tenants do
+
+	mu       sync.Mutex
+	used     map[int]int // calls per window
+	rejected map[int]int // 429s per window
+}
+
+func (s *quotaServer) handle(w http.ResponseWriter, _ *http.Request) {
+	s.mu.Lock()
+	now := s.clock.Now()
+	win := int(now.Sub(s.start) / s.window)
+	reset := s.start.Add(time.Duration(win+1) * s.window).Sub(now)
+	s.used[win]++
+	over := s.used[win] > s.limit
+	if over {
+		s.rejected[win]++
+	}
+	remaining := max(s.limit-s.used[win], 0)
+	s.mu.Unlock()
+	if over || s.alwaysHeaders {
+		w.Header().Set("X-RateLimit-Limit", strconv.Itoa(s.limit))
+		w.Header().Set("X-RateLimit-Remaining", strconv.Itoa(remaining))
+		w.Header().Set("X-RateLimit-Reset", strconv.FormatInt(reset.Milliseconds(), 10))
+	}
+	if over {
+		writeJSON(w, http.StatusTooManyRequests, `{"fail":[{"code":"rate_limit_exceeded","message":"Too many requests"}]}`)
+		return
+	}
+	writeJSON(w, 200, okEnvelope)
+}
+
+func TestPacingAllowsAtMostOne429PerQuotaWindow(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		alwaysHeaders bool
+		limit         int
+	}{
+		{"headers on every answer", true, 5},
+		{"headers on every answer, large quota", true, 40},
+		{"headers only with 429", false, 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := &quotaServer{limit: tc.limit, window: time.Second, alwaysHeaders: tc.alwaysHeaders,
+				used: map[int]int{}, rejected: map[int]int{}}
+			r := newRig(t, srv.handle, func(c *Config) { c.MaxRetries = 10 })
+			srv.clock, srv.start = r.clock, r.clock.Now()
+
+			const workers, perWorker = 4, 30
+			var wg sync.WaitGroup
+			for range workers {
+				wg.Go(func() {
+					for range perWorker {
+						_, err := r.client.CallAPI(t.Context(), "/api/x", nil, Pagination{})
+						assert.NoError(t, err)
+					}
+				})
+			}
+			wg.Wait()
+
+			srv.mu.Lock()
+			defer srv.mu.Unlock()
+			windows := len(srv.used)
+			assert.GreaterOrEqual(t, windows, workers*perWorker/tc.limit, "the calls needed that many windows")
+			for win, n := range srv.rejected {
+				if win == 0 && !tc.alwaysHeaders {
+					// Nothing is known before the first 429: every worker may hit it once.
+					assert.LessOrEqual(t, n, workers, "window 0")
+					continue
+				}
+				assert.LessOrEqual(t, n, 1, "429s in window %d", win)
+			}
+			t.Logf("%d windows, 429s per window: %v", windows, srv.rejected)
+		})
+	}
+}
