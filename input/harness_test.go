@@ -11,6 +11,9 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/require"
 
+	// The file cache (checkpoints that survive a restart) lives in the io components.
+	_ "github.com/redpanda-data/benthos/v4/public/components/io"
+
 	"github.com/mimecast-connect/mimecast-connect/internal/mimecastfake"
 )
 

@@ -26,6 +26,10 @@ func (in *threatsInput) sources() []threatSource {
 			out = append(out, in.window(feedHeld+"_queue", feedHeld, 0, in.heldQueuePage),
 				in.window(feedHeld+"_releases", feedHeld, 0, in.heldReleasesPage))
 		case feedThreatEvents:
+			if why := in.threatEventsUnselectable(); why != "" {
+				in.log.Infof("threat_events is not polled: %s", why)
+				continue
+			}
 			out = append(out, in.window(feed, feed, 0, in.threatEventsPage))
 		case feedURLProtect:
 			out = append(out, in.window(feed, feed, 0, in.urlClicksPage))
@@ -67,9 +71,49 @@ func pageRecords[T mimecast.Record](items []T, classify func(T, *threatRecord)) 
 	return out
 }
 
+// The values /threats/v1/events filters on; it rejects others with a 400, so only these are
+// sent, and the rest of a selection is applied locally (where it matches nothing of this feed).
+var (
+	threatAPIAnalyses = []string{"malware", "phishing", "spam", "suspicious", "unwanted"}
+	threatAPIStatuses = []string{"blocked", "rejected", "delivered", "held", "bounced", "unknown"}
+	threatAPISources  = []string{"email", "url"}
+)
+
+func apiSelection(selected, known []string) []string {
+	var out []string
+	for _, s := range selected {
+		if slices.Contains(known, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// threatEventsUnselectable says why no threat event can pass the selections, or "".
+func (in *threatsInput) threatEventsUnselectable() string {
+	for _, sel := range []struct {
+		field    string
+		selected []string
+		known    []string
+	}{
+		{tfThreatTypes, in.cfg.threatTypes, threatAPIAnalyses},
+		{tfStatuses, in.cfg.statuses, threatAPIStatuses},
+		{tfThreatSources, in.cfg.sources, threatAPISources},
+	} {
+		if len(sel.selected) > 0 && len(apiSelection(sel.selected, sel.known)) == 0 {
+			return fmt.Sprintf("%s %v has none of the values threat events carry (%s)", sel.field, sel.selected, strings.Join(sel.known, ", "))
+		}
+	}
+	return ""
+}
+
 func (in *threatsInput) threatEventsPage(ctx context.Context, from, to time.Time, token string) ([]threatRecord, string, error) {
 	page, err := in.cfg.conn.Client.ThreatEventsPage(in.cfg.conn.Context(ctx), mimecast.ThreatEventsRequest{
-		Start: from, End: to, Analysis: in.cfg.threatTypes, Status: in.cfg.statuses, Source: in.cfg.sources,
+		Start:    from,
+		End:      to,
+		Analysis: apiSelection(in.cfg.threatTypes, threatAPIAnalyses),
+		Status:   apiSelection(in.cfg.statuses, threatAPIStatuses),
+		Source:   apiSelection(in.cfg.sources, threatAPISources),
 	}, token)
 	if err != nil {
 		return nil, "", fmt.Errorf("fetching threat events: %w", err)
