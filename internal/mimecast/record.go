@@ -1,0 +1,211 @@
+package mimecast
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+)
+
+// Record is what every feed record offers an input: a stable identity for de-duplication, the
+// time the event happened, the email's Message-ID when the record carries one, and what Mimecast
+// sent. A record whose DecodeErr is non-nil could not be decoded: only RawJSON and ID are
+// meaningful, and the input should emit it as an error-flagged message rather than drop it.
+type Record interface {
+	ID() string
+	EventTime() time.Time
+	MessageID() string
+	RawJSON() json.RawMessage
+	DecodeErr() error
+}
+
+// RawRecord is embedded in every record type. Raw is the record's JSON exactly as Mimecast sent
+// it (one element of the list, or one NDJSON line); Err is set when it could not be decoded, in
+// which case every other field of the record is zero.
+type RawRecord struct {
+	Raw json.RawMessage `json:"-"`
+	Err error           `json:"-"`
+}
+
+// RawJSON returns the record as Mimecast sent it.
+func (r RawRecord) RawJSON() json.RawMessage { return r.Raw }
+
+// DecodeErr returns why the record could not be decoded, or nil.
+func (r RawRecord) DecodeErr() error { return r.Err }
+
+func (r *RawRecord) setRaw(raw json.RawMessage, err error) {
+	r.Raw = raw
+	r.Err = err
+}
+
+// idOrHash is the identity rule of §6.1 of the API notes: Mimecast's own id when the record has
+// one, otherwise a hash of the record's content, because TTP logs and SIEM lines carry no id and
+// are re-delivered across polls and pages.
+func (r RawRecord) idOrHash(id string) string {
+	if id != "" && r.Err == nil {
+		return id
+	}
+	return ContentHash(r.Raw)
+}
+
+// ContentHash is the SHA-256 (hex) of raw's canonical JSON: object keys sorted, no insignificant
+// whitespace, strings re-escaped, numbers kept as written. The same record re-sent with another
+// key order or spacing gets the same hash. Bytes that are not JSON are hashed as they are.
+func ContentHash(raw []byte) string {
+	sum := sha256.Sum256(canonicalJSON(raw))
+	return hex.EncodeToString(sum[:])
+}
+
+func canonicalJSON(raw []byte) []byte {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return raw
+	}
+	if _, err := dec.Token(); err == nil {
+		return raw // trailing data: not one JSON value
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return raw
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+}
+
+// recordPtr is satisfied by a pointer to any record type (they all embed RawRecord).
+type recordPtr[T any] interface {
+	*T
+	setRaw(json.RawMessage, error)
+	DecodeErr() error
+}
+
+// normalizer is implemented by records that fold field variants after decoding (eventType into
+// type, upper-case routes into lower case, ...). Raw is already set when normalize runs.
+type normalizer interface {
+	normalize()
+}
+
+// decodeRecord decodes one record tolerantly (see coerce.go). It never fails: a record that
+// cannot be decoded comes back zero with Raw and Err set.
+func decodeRecord[T any, P recordPtr[T]](raw json.RawMessage) T {
+	var rec T
+	raw = bytes.TrimSpace(raw)
+	if err := decodeTolerant(raw, &rec); err != nil {
+		rec = *new(T)
+		P(&rec).setRaw(raw, err)
+		return rec
+	}
+	P(&rec).setRaw(raw, nil)
+	if n, ok := any(P(&rec)).(normalizer); ok {
+		n.normalize()
+	}
+	return rec
+}
+
+// decodeRecords decodes every element of a JSON array; one bad element does not affect the
+// others.
+func decodeRecords[T any, P recordPtr[T]](list json.RawMessage) ([]T, error) {
+	elems, err := splitArray(list)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, 0, len(elems))
+	for _, e := range elems {
+		out = append(out, decodeRecord[T, P](e))
+	}
+	return out, nil
+}
+
+// decodeObject decodes a single-object response (message detail, account): there is no page to
+// protect, so a decode failure is the call's error.
+func decodeObject[T any, P recordPtr[T]](raw json.RawMessage) (*T, error) {
+	rec := decodeRecord[T, P](raw)
+	if err := P(&rec).DecodeErr(); err != nil {
+		return nil, err
+	}
+	return &rec, nil
+}
+
+// Address is an email address as the /api/* endpoints write it ({emailAddress, displayableName});
+// a bare string is accepted as the address.
+type Address struct {
+	EmailAddress    string `json:"emailAddress,omitempty"`
+	DisplayableName string `json:"displayableName,omitempty"`
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (a *Address) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case len(b) == 0 || string(b) == "null":
+		*a = Address{}
+		return nil
+	case b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*a = Address{EmailAddress: s}
+		return nil
+	case b[0] == '{':
+		// Field names vary between endpoints (emailAddress, email, address); keep the first found.
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(b, &m); err != nil {
+			return err
+		}
+		*a = Address{
+			EmailAddress:    firstString(m, "emailAddress", "email", "address"),
+			DisplayableName: firstString(m, "displayableName", "displayName", "name"),
+		}
+		return nil
+	default:
+		// A number or a list where an address belongs: not worth failing the record over.
+		*a = Address{}
+		return nil
+	}
+}
+
+// String returns the email address.
+func (a Address) String() string { return a.EmailAddress }
+
+func firstString(m map[string]json.RawMessage, keys ...string) string {
+	for _, k := range keys {
+		for mk, v := range m {
+			if !strings.EqualFold(mk, k) {
+				continue
+			}
+			var s string
+			if json.Unmarshal(v, &s) == nil && s != "" {
+				return s
+			}
+		}
+	}
+	return ""
+}
+
+// errNotObject marks a list element that is not a JSON object (null, a string, a number).
+var errNotObject = errors.New("record is not a JSON object")
+
+// Every feed record satisfies Record.
+var (
+	_ Record = URLClick{}
+	_ Record = AttachmentLog{}
+	_ Record = ImpersonationLog{}
+	_ Record = HeldMessage{}
+	_ Record = HeldReleaseLog{}
+	_ Record = ThreatEvent{}
+	_ Record = SIEMEvent{}
+	_ Record = InternalDomain{}
+	_ Record = InternalUser{}
+	_ Record = ArchiveItem{}
+	_ Record = ArchiveMessage{}
+	_ Record = MessageDetail{}
+	_ Record = TrackedEmail{}
+	_ Record = MessageInfo{}
+)
