@@ -3,10 +3,8 @@ package input
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
-	"sync"
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
@@ -42,46 +40,24 @@ func (s *feedState) prune(horizon time.Time) {
 }
 
 // checkpointStore loads and saves feed states, in a cache resource when one is configured and in
-// memory otherwise.
+// memory otherwise (see kvStore).
 type checkpointStore struct {
-	mgr       *service.Resources
-	cacheName string
-	prefix    string
-
-	mu     sync.Mutex
-	memory map[string][]byte
+	kv     *kvStore
+	prefix string
 }
 
 func newCheckpointStore(mgr *service.Resources, cacheName, prefix string) *checkpointStore {
-	return &checkpointStore{mgr: mgr, cacheName: cacheName, prefix: prefix, memory: map[string][]byte{}}
+	return &checkpointStore{kv: newKVStore(mgr, cacheName), prefix: prefix}
 }
 
 func (c *checkpointStore) key(source string) string { return c.prefix + "_" + source }
 
 // load returns the saved state of source, and false when there is none (first run).
 func (c *checkpointStore) load(ctx context.Context, source string) (feedState, bool, error) {
-	var (
-		raw    []byte
-		getErr error
-	)
 	key := c.key(source)
-	if c.cacheName == "" {
-		c.mu.Lock()
-		raw = c.memory[key]
-		c.mu.Unlock()
-	} else {
-		if err := c.mgr.AccessCache(ctx, c.cacheName, func(cache service.Cache) { raw, getErr = cache.Get(ctx, key) }); err != nil {
-			return feedState{}, false, fmt.Errorf("accessing checkpoint cache %q: %w", c.cacheName, err)
-		}
-		if errors.Is(getErr, service.ErrKeyNotFound) {
-			return feedState{}, false, nil
-		}
-		if getErr != nil {
-			return feedState{}, false, fmt.Errorf("reading checkpoint %q: %w", key, getErr)
-		}
-	}
-	if raw == nil {
-		return feedState{}, false, nil
+	raw, ok, err := c.kv.get(ctx, key)
+	if err != nil || !ok {
+		return feedState{}, false, err
 	}
 	var st feedState
 	if err := json.Unmarshal(raw, &st); err != nil {
@@ -100,19 +76,5 @@ func (c *checkpointStore) save(ctx context.Context, source string, st feedState)
 	if err != nil {
 		return fmt.Errorf("encoding checkpoint: %w", err)
 	}
-	key := c.key(source)
-	if c.cacheName == "" {
-		c.mu.Lock()
-		c.memory[key] = raw
-		c.mu.Unlock()
-		return nil
-	}
-	var setErr error
-	if err := c.mgr.AccessCache(ctx, c.cacheName, func(cache service.Cache) { setErr = cache.Set(ctx, key, raw, nil) }); err != nil {
-		return fmt.Errorf("accessing checkpoint cache %q: %w", c.cacheName, err)
-	}
-	if setErr != nil {
-		return fmt.Errorf("writing checkpoint %q: %w", key, setErr)
-	}
-	return nil
+	return c.kv.set(ctx, c.key(source), raw)
 }
