@@ -28,7 +28,7 @@ type sourceRunner struct {
 	read      feedState
 	seen      map[string]int64
 	committed feedState
-	tracker   ackTracker
+	tracker   ackTracker[feedState]
 	resetReq  bool
 
 	saveMu    sync.Mutex
@@ -216,55 +216,9 @@ func (r *sourceRunner) nacked(gen uint64) {
 	}
 	r.gen++
 	// Sequence numbers keep counting across generations so that savedSeq stays comparable.
-	r.tracker = ackTracker{next: r.tracker.next, low: r.tracker.next}
+	r.tracker = ackTracker[feedState]{next: r.tracker.next, low: r.tracker.next}
 	r.resetReq = true
 	r.in.log.Debugf("%s: a batch was rejected; reading again from the last checkpoint", r.src.name())
-}
-
-// ackTracker orders acknowledgements: a state is committed only once every earlier chunk is done.
-type ackTracker struct {
-	next    uint64 // next sequence number to hand out
-	low     uint64 // lowest sequence number not yet done
-	pending map[uint64]trackedChunk
-}
-
-type trackedChunk struct {
-	commit *feedState
-}
-
-func (t *ackTracker) add() uint64 {
-	seq := t.next
-	t.next++
-	return seq
-}
-
-// done marks seq acknowledged and returns the newest commit state that is now safe, the sequence
-// number it belongs to, and whether there is one.
-func (t *ackTracker) done(seq uint64, commit *feedState) (feedState, uint64, bool) {
-	if t.pending == nil {
-		t.pending = map[uint64]trackedChunk{}
-	}
-	t.pending[seq] = trackedChunk{commit: commit}
-	var (
-		last  *feedState
-		upTo  uint64
-		found bool
-	)
-	for {
-		c, ok := t.pending[t.low]
-		if !ok {
-			break
-		}
-		delete(t.pending, t.low)
-		if c.commit != nil {
-			last, upTo, found = c.commit, t.low+1, true
-		}
-		t.low++
-	}
-	if !found {
-		return feedState{}, 0, false
-	}
-	return *last, upTo, true
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {
