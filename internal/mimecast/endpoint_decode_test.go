@@ -393,3 +393,13 @@ func TestSIEMEventLineDecode(t *testing.T) {
 }
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
+
+func TestThreatEventTakesFlatSenderAndRecipientAddresses(t *testing.T) {
+	page, err := decodeThreatEventsBody(json.RawMessage(`{"data":[{"id":"e1","timestamp":"2024-06-05T11:50:06.389Z","senderAddress":"a@ext.example","recipientAddress":"b@corp.example"}]}`))
+	require.NoError(t, err)
+	events := page.Items
+	require.Len(t, events, 1)
+	assert.Equal(t, "a@ext.example", events[0].Sender.EmailAddress)
+	require.Len(t, events[0].Recipients, 1)
+	assert.Equal(t, "b@corp.example", events[0].Recipients[0].EmailAddress)
+}

@@ -84,6 +84,24 @@ type ThreatEvent struct {
 var threatTimeFields = []string{"eventTime", "createdAt", "detectedAt", "receivedAt", "date", "time"}
 
 func (e *ThreatEvent) normalize() {
+	// The field names of /threats/v1/events are unconfirmed: take flat senderAddress /
+	// recipientAddress strings when the sender / recipients objects are absent.
+	if e.Sender.EmailAddress == "" {
+		if v, ok := objectMember(e.Raw, "senderAddress"); ok {
+			var s string
+			if json.Unmarshal(v, &s) == nil {
+				e.Sender.EmailAddress = s
+			}
+		}
+	}
+	if len(e.Recipients) == 0 {
+		if v, ok := objectMember(e.Raw, "recipientAddress"); ok {
+			var s string
+			if json.Unmarshal(v, &s) == nil && s != "" {
+				e.Recipients = []Address{{EmailAddress: s}}
+			}
+		}
+	}
 	if !e.Timestamp.IsZero() {
 		return
 	}
