@@ -240,3 +240,11 @@ func containsLine(body, line string) bool {
 	}
 	return false
 }
+
+func TestPrometheusIsTheDefaultExporterOnceRegistered(t *testing.T) {
+	// Core Benthos picks prometheus as the default `metrics` type whenever one
+	// is registered globally; the exporter's docs promise this.
+	data, err := service.GlobalEnvironment().FullConfigSchema("", "").TemplateData("metrics")
+	require.NoError(t, err)
+	assert.Contains(t, data.AdvancedConfigYAML, "metrics:\n  prometheus:")
+}

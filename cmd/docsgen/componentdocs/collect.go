@@ -9,6 +9,7 @@ package componentdocs
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -89,8 +90,8 @@ func Collect(env *service.Environment) ([]Page, error) {
 			pages = append(pages, p)
 		})
 	}
-	if len(errs) > 0 {
-		return nil, errs[0]
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	rank := map[string]int{}
 	for i, k := range kinds {
