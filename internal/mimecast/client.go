@@ -67,14 +67,14 @@ func New(cfg Config) (*Client, error) {
 	// Token requests: counted and traced, never paced (the token endpoint is not part of the
 	// API quota) and never retried here (the API call that needs the token retries).
 	tokenHTTP := &http.Client{
-		Transport:     layers(apiBase, captureLayer, c.statsLayer, c.traceLayer(false), c.bufferLayer, c.timeoutLayer(false)),
+		Transport:     layers(apiBase, captureLayer, c.statsLayer, c.traceLayer(false), bufferLayer(tokenBodyLimit), c.timeoutLayer(false)),
 		CheckRedirect: refuseRedirect,
 	}
 	c.tokens = newTokenSource(life, &cfg, tokenHTTP, c.redact, func() { c.counts.tokenFetches.Add(1) })
 
 	// An API call goes down these layers in this order; see each transport_*.go.
 	c.api = layers(apiBase, c.retryLayer, c.authLayer, c.rateLimitLayer, c.paceLayer, c.statsLayer,
-		c.traceLayer(false), c.bufferLayer, c.timeoutLayer(false))
+		c.traceLayer(false), bufferLayer(c.cfg.MaxBodyBytes), c.timeoutLayer(false))
 	c.stream = layers(apiBase, c.retryLayer, c.authLayer, c.rateLimitLayer, c.paceLayer, c.statsLayer,
 		c.traceLayer(false), c.timeoutLayer(true))
 	// Pre-signed URLs are not on the API host and not under its quota: no auth, no pacing.
@@ -168,9 +168,15 @@ func (c *Client) traceLayer(hideQuery bool) layer {
 	}
 }
 
-func (c *Client) bufferLayer(next http.RoundTripper) http.RoundTripper {
-	return &bufferTransport{next: next, maxBody: c.cfg.MaxBodyBytes}
+func bufferLayer(maxBody int64) layer {
+	return func(next http.RoundTripper) http.RoundTripper {
+		return &bufferTransport{next: next, maxBody: maxBody}
+	}
 }
+
+// tokenBodyLimit bounds a token response, as the oauth2 package does; max_body_bytes is about
+// API data and may be set below what a token response needs.
+const tokenBodyLimit = 1 << 20
 
 func (c *Client) timeoutLayer(stream bool) layer {
 	return func(next http.RoundTripper) http.RoundTripper {

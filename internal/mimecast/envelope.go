@@ -224,7 +224,7 @@ func failError(r *redactor, endpoint string, status int, fails []FailEntry) *API
 	e := &APIError{Endpoint: endpoint, StatusCode: status, Retryable: retryableStatus(status)}
 	allRetryable, sawError := true, false
 	add := func(code, msg string) {
-		if len(e.Codes) < maxFailEntries {
+		if (code != "" || msg != "") && len(e.Codes) < maxFailEntries {
 			e.Codes = append(e.Codes, code)
 			e.Messages = append(e.Messages, truncate(msg, snippetLen))
 		}
