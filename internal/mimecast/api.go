@@ -74,14 +74,18 @@ func (c *Client) GetJSON(ctx context.Context, path string, query url.Values, out
 }
 
 // PostStream POSTs an /api/* request whose success response is a raw stream (archive
-// get-message-part, get-file). A JSON body (by Content-Type) is decoded as an envelope and
-// returned as an error. The caller closes the stream.
+// get-message-part, get-file). A JSON body (by Content-Type) carrying a non-empty fail[] is
+// returned as an error; any other body is the stream. A read that waits on the server for longer
+// than Timeout fails; a slow reader does not. The caller closes the stream.
 func (c *Client) PostStream(ctx context.Context, path string, item any) (io.ReadCloser, string, error) {
 	return c.postStream(ctx, path, item)
 }
 
 // Download GETs a pre-signed URL WITHOUT the bearer token (and never follows a redirect with
-// it). 403/404 return an *APIError with Expired() true. The caller closes the stream.
+// it). 403/404 return an *APIError with Expired() true; 5xx and network errors are retried.
+// The body is as stored after Go undoes any Content-Encoding: a gzip file served as
+// application/gzip arrives compressed, so sniff the gzip magic (1f 8b). Errors never contain
+// the URL (its query is a signature). The caller closes the stream.
 func (c *Client) Download(ctx context.Context, rawURL string) (io.ReadCloser, error) {
 	return c.download(ctx, rawURL)
 }

@@ -94,7 +94,7 @@ func New(cfg Config) (*Client, error) {
 }
 
 // Close stops the stats log line and any token request under way, and closes idle connections.
-// Calls made after Close fail. Safe to call more than once.
+// Do not use the client after Close. Safe to call more than once.
 func (c *Client) Close() {
 	c.closeOnce.Do(func() {
 		c.stop()

@@ -3,6 +3,8 @@ package mimecast
 import (
 	"crypto/x509"
 	"errors"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -171,13 +173,15 @@ func TestProxyURLCarriesAllCalls(t *testing.T) {
 }
 
 func TestTLSConfigIsUsedAndCertificateErrorsAreNotRetried(t *testing.T) {
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.URL.Path == "/oauth/token" {
 			serveToken(w, req, 1, 1799)
 			return
 		}
 		writeJSON(w, 200, okEnvelope)
 	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake is expected
+	srv.StartTLS()
 	defer srv.Close()
 	clock := newFakeClock()
 	base := Config{APIURL: srv.URL, ClientID: rigClientID, ClientSecret: rigClientSecret, Now: clock.Now, Sleep: clock.Sleep}

@@ -52,7 +52,7 @@ type Config struct {
 	ClientSecret string
 
 	// TokenExpiryOffset is added to a token's expiry time: a negative value refreshes earlier.
-	// Default -60s.
+	// Default -60s (zero means the default; use 1ns to refresh exactly at expiry).
 	TokenExpiryOffset time.Duration
 
 	PageSize             int           // default 100
@@ -75,7 +75,9 @@ type Config struct {
 	Logger  Logger  // nil = discard
 	Metrics Metrics // nil = discard
 
-	// Clock hooks for tests; nil = real time.
+	// Clock hooks for tests; nil = real time. Now judges token expiry and quota windows; every
+	// wait (backoff, 429, quota pacing) goes through Sleep, which must return ctx's error at once
+	// when ctx ends.
 	Now   func() time.Time
 	Sleep func(ctx context.Context, d time.Duration) error
 }
