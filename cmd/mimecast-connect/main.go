@@ -10,6 +10,7 @@ import (
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 
 	_ "github.com/mimecast-connect/mimecast-connect/input"
+	_ "github.com/mimecast-connect/mimecast-connect/processor"
 
 	_ "github.com/mimecast-connect/mimecast-connect/metrics"
 )

@@ -1,0 +1,213 @@
+package processor
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/mimecast-connect/mimecast-connect/internal/connection"
+)
+
+// Lookups accepted in `lookups`.
+const (
+	lookupTracking    = "tracking"
+	lookupMessageInfo = "message_info"
+	lookupContent     = "content"
+)
+
+var allLookups = []string{lookupTracking, lookupMessageInfo, lookupContent}
+
+// on_forbidden values.
+const (
+	onForbiddenSkip = "skip"
+	onForbiddenFail = "fail"
+)
+
+const (
+	efMessageID      = "message_id"
+	efLookups        = "lookups"
+	efSearchWindow   = "search_window"
+	efTargetField    = "target_field"
+	efCache          = "cache"
+	efCacheTTL       = "cache_ttl"
+	efMaxConcurrency = "max_concurrency"
+	efOnForbidden    = "on_forbidden"
+)
+
+// maxSearchWindow is Message Finder's documented reach (shared/mimecast-api.md §3.1, §5.7).
+const maxSearchWindow = 30 * 24 * time.Hour
+
+func enrichFields() []*service.ConfigField {
+	return []*service.ConfigField{
+		service.NewInterpolatedStringField(efMessageID).
+			Description("The email's Message-ID (the RFC 5322 header, with or without angle brackets). An event for which this is empty (or `null`, what a missing metadata key interpolates to) passes through untouched and is counted in `mimecast_enrich_no_message_id`. The default reads the metadata `mimecast_threats` sets.").
+			Default(`${! meta("mimecast_message_id") }`).
+			Example(`${! this.messageId }`).
+			Example(`${! json("MsgId") }`),
+		service.NewStringListField(efLookups).
+			Description("What to look up: `tracking` (Message Finder search: where the message went and its status), `message_info` (get-message-info for each tracked hit: delivery per recipient, policies, spam verdict) and `content` (the archived headers and bodies; needs Archive | Search Content View). `tracking` and `message_info` need Gateway | Tracking | Read.").
+			Default([]any{lookupTracking, lookupMessageInfo}).
+			Example([]any{lookupTracking, lookupMessageInfo, lookupContent}).
+			LintRule(listLintRule(allLookups, "unknown lookup")),
+		service.NewDurationField(efSearchWindow).
+			Description("How far back Message Finder looks for the message. 30 days (720h) is its documented limit.").
+			Default("720h").
+			LintRule(`root = if this.type() != "string" || this.parse_duration().catch(-1) <= 0 || this.parse_duration().catch(0) > 2592000000000000 { ["search_window must be a positive duration of at most 720h"] }`),
+		service.NewStringField(efTargetField).
+			Description("Where the result goes in the JSON body: a dot-separated path of object keys, created as needed. The body must be a JSON object.").
+			Default("mimecast").
+			Example("enrichment.mimecast"),
+		service.NewStringField(efCache).
+			Description("A cache resource for results, so that a burst of events about one message costs one lookup. Results with `found: false` are cached too; errors and lookups left out by `on_forbidden: skip` are not. Keys are `mimecast_enrich_` and a SHA-256 of the lookups and the message id, safe as file names.").
+			Optional().
+			Example("mimecast_lookups"),
+		service.NewDurationField(efCacheTTL).
+			Description("How long a cached result is used. Without it the cache's own default applies. Keep it short enough for the status of held mail to stay current (a held message is released or rejected within hours).").
+			Optional().
+			Example("10m").
+			LintRule(`root = if this.type() != "string" || this.parse_duration().catch(-1) <= 0 { ["cache_ttl must be a positive duration such as 10m"] }`),
+		service.NewIntField(efMaxConcurrency).
+			Description("How many message ids of one batch are looked up at once. Lookups also wait for the client's quota pacing and the `rate_limit` resource.").
+			Default(4).
+			LintRule(`root = if this < 1 || this > 64 { ["max_concurrency must be between 1 and 64"] }`),
+		service.NewStringAnnotatedEnumField(efOnForbidden, map[string]string{
+			onForbiddenSkip: "Leave the forbidden lookup out: when Message Finder itself is refused the event passes through unchanged, when only `content` is refused the result has no `content` key. A warning is logged once and `mimecast_enrich_forbidden` counts the events.",
+			onForbiddenFail: "Flag the event with an error naming the missing permission, for `catch` or `try` to handle.",
+		}).
+			Description("What to do when Mimecast answers 403: the API application lacks the product or role for a lookup. The refused lookup is not asked again for 5 minutes, to spare the quota.").
+			Default(onForbiddenSkip),
+	}
+}
+
+// listLintRule rejects list entries outside allowed. Benthos runs a list field's rule on the list
+// and on each element, so the rule accepts both.
+func listLintRule(allowed []string, what string) string {
+	return `root = (if this.type() == "array" { this } else { [this] }).filter(v -> !["` +
+		strings.Join(allowed, `","`) + `"].contains(v)).map_each(v -> "` + what + ` " + v.string() + ": use one of ` +
+		strings.Join(allowed, ", ") + `")`
+}
+
+// enrichConfig is the parsed configuration of mimecast_enrich.
+type enrichConfig struct {
+	conn           *connection.Conn
+	messageID      *service.InterpolatedString
+	lookups        lookupSet
+	searchWindow   time.Duration
+	targetPath     []string
+	cacheName      string
+	cacheTTL       *time.Duration
+	maxConcurrency int
+	onForbidden    string
+}
+
+// lookupSet is the parsed `lookups`.
+type lookupSet struct{ tracking, messageInfo, content bool }
+
+// search reports whether a Message Finder search is needed: message_info takes the search's ids.
+func (l lookupSet) search() bool { return l.tracking || l.messageInfo }
+
+// String lists the lookups in a fixed order; it is part of the cache key.
+func (l lookupSet) String() string {
+	var names []string
+	for _, x := range []struct {
+		on   bool
+		name string
+	}{{l.tracking, lookupTracking}, {l.messageInfo, lookupMessageInfo}, {l.content, lookupContent}} {
+		if x.on {
+			names = append(names, x.name)
+		}
+	}
+	return strings.Join(names, ",")
+}
+
+func enrichConfigFromParsed(conf *service.ParsedConfig, mgr *service.Resources) (*enrichConfig, error) {
+	c := &enrichConfig{}
+	var err error
+	if c.messageID, err = conf.FieldInterpolatedString(efMessageID); err != nil {
+		return nil, err
+	}
+	names, err := conf.FieldStringList(efLookups)
+	if err != nil {
+		return nil, err
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("%s: empty: name at least one of %s", efLookups, strings.Join(allLookups, ", "))
+	}
+	for _, n := range names {
+		switch n {
+		case lookupTracking:
+			c.lookups.tracking = true
+		case lookupMessageInfo:
+			c.lookups.messageInfo = true
+		case lookupContent:
+			c.lookups.content = true
+		default:
+			return nil, fmt.Errorf("%s: unknown lookup %q: use any of %s", efLookups, n, strings.Join(allLookups, ", "))
+		}
+	}
+	if c.searchWindow, err = conf.FieldDuration(efSearchWindow); err != nil {
+		return nil, err
+	}
+	if c.searchWindow <= 0 || c.searchWindow > maxSearchWindow {
+		return nil, fmt.Errorf("%s: %v is out of range: use a positive duration of at most 720h (Message Finder's limit)", efSearchWindow, c.searchWindow)
+	}
+	target, err := conf.FieldString(efTargetField)
+	if err != nil {
+		return nil, err
+	}
+	if c.targetPath, err = parseTargetPath(target); err != nil {
+		return nil, err
+	}
+	if conf.Contains(efCache) {
+		if c.cacheName, err = conf.FieldString(efCache); err != nil {
+			return nil, err
+		}
+		if c.cacheName != "" && !mgr.HasCache(c.cacheName) {
+			return nil, fmt.Errorf("%s: cache resource %q is not defined: add it under cache_resources or pass its file with -r", efCache, c.cacheName)
+		}
+	}
+	if conf.Contains(efCacheTTL) {
+		ttl, err := conf.FieldDuration(efCacheTTL)
+		if err != nil {
+			return nil, err
+		}
+		if ttl <= 0 {
+			return nil, fmt.Errorf("%s: %v is not positive: use a duration such as 10m", efCacheTTL, ttl)
+		}
+		if c.cacheName == "" {
+			return nil, fmt.Errorf("%s is set without %s: name the cache resource to keep results in", efCacheTTL, efCache)
+		}
+		c.cacheTTL = &ttl
+	}
+	if c.maxConcurrency, err = conf.FieldInt(efMaxConcurrency); err != nil {
+		return nil, err
+	}
+	if c.maxConcurrency < 1 || c.maxConcurrency > 64 {
+		return nil, fmt.Errorf("%s: %d is out of range: use 1 to 64", efMaxConcurrency, c.maxConcurrency)
+	}
+	if c.onForbidden, err = conf.FieldString(efOnForbidden); err != nil {
+		return nil, err
+	}
+	if !slices.Contains([]string{onForbiddenSkip, onForbiddenFail}, c.onForbidden) {
+		return nil, fmt.Errorf("%s: %q: use skip or fail", efOnForbidden, c.onForbidden)
+	}
+	// Last, so that a config error above does not leave a client handle open.
+	if c.conn, err = connection.FromParsed(conf, mgr); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// parseTargetPath splits target_field on dots; every segment must be a non-empty key.
+func parseTargetPath(target string) ([]string, error) {
+	path := strings.Split(target, ".")
+	for _, seg := range path {
+		if strings.TrimSpace(seg) == "" {
+			return nil, fmt.Errorf("%s: %q has an empty segment: use object keys separated by dots, such as mimecast or enrichment.mimecast", efTargetField, target)
+		}
+	}
+	return path, nil
+}
