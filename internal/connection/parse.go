@@ -38,6 +38,10 @@ func ConfigFromParsed(conf *service.ParsedConfig, mgr *service.Resources) (mimec
 	if c.TokenExpiryOffset, err = conf.FieldDuration(FieldTokenExpiryOffset); err != nil {
 		return c, "", err
 	}
+	if c.TokenExpiryOffset == 0 {
+		// mimecast.Config reads 0 as "use the default"; a user's 0s means "at expiry".
+		c.TokenExpiryOffset = -time.Nanosecond
+	}
 	if c.PageSize, err = conf.FieldInt(FieldPageSize); err != nil {
 		return c, "", err
 	}
