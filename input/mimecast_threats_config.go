@@ -123,11 +123,10 @@ func threatsFields() []*service.ConfigField {
 }
 
 // listLintRule rejects list entries outside allowed. Benthos runs a list field's rule on the list
-// and on each element, so the rule accepts both.
+// and on each element; only the element run reports, so each bad entry is named once.
 func listLintRule(allowed []string, what string) string {
-	return `root = (if this.type() == "array" { this } else { [this] }).filter(v -> !["` +
-		strings.Join(allowed, `","`) + `"].contains(v)).map_each(v -> "` + what + ` " + v.string() + ": use one of ` +
-		strings.Join(allowed, ", ") + `")`
+	return `root = if this.type() != "array" && !["` + strings.Join(allowed, `","`) + `"].contains(this) { ["` +
+		what + ` " + this.string() + ": use one of ` + strings.Join(allowed, ", ") + `"] }`
 }
 
 func positiveDurationRule(field string) string {
