@@ -18,10 +18,20 @@ func (p *enrichProcessor) cacheKey(id string) string {
 	return "mimecast_enrich_" + hex.EncodeToString(sum[:])
 }
 
+// initCache makes the first access to the cache resource alone. Benthos v4.60.0 builds a cache
+// resource lazily on first access, under a read lock (internal/manager/live_resources.go RAccess),
+// so two pipeline threads that both touch it first race on the result.
+func (p *enrichProcessor) initCache(ctx context.Context) {
+	p.cacheInit.Do(func() {
+		_ = p.mgr.AccessCache(ctx, p.cfg.cacheName, func(service.Cache) {})
+	})
+}
+
 // cachedResult returns the cached result of id, or nil. As in Benthos' `cached` processor the
 // cache is an optimisation: a failed or unreadable read is logged and counted, and the lookup
 // goes to Mimecast instead of failing the event.
 func (p *enrichProcessor) cachedResult(ctx context.Context, id string) []byte {
+	p.initCache(ctx)
 	var (
 		raw  []byte
 		gErr error

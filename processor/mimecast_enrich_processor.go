@@ -23,6 +23,8 @@ type enrichProcessor struct {
 	flights *flightGroup
 	gate    *forbiddenGate
 	now     func() time.Time
+
+	cacheInit sync.Once
 }
 
 func newEnrichProcessor(cfg *enrichConfig, mgr *service.Resources) *enrichProcessor {
