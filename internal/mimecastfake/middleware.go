@@ -174,6 +174,7 @@ type statusRecorder struct {
 	http.ResponseWriter
 	status         int
 	servedEnvelope bool // writeEnvelope answered: a successful /api/* response
+	emptyPage      bool // the answer holds no records (see markEmptyPage)
 }
 
 func (s *statusRecorder) WriteHeader(code int) {

@@ -36,7 +36,7 @@ func (s *Server) handleAPI(path, product string, h apiHandler) {
 		// A follow-up page counts as served when the handler answered with an envelope, so
 		// Stats.PagesServedTwice covers every /api/* list without each handler reporting it.
 		if rec, ok := w.(*statusRecorder); ok && rec.servedEnvelope {
-			s.notePageServed(path, req.Meta.Pagination.PageToken)
+			s.notePageServed(path, req.Meta.Pagination.PageToken, rec.emptyPage)
 		}
 	}))
 }
@@ -48,7 +48,7 @@ func (s *Server) handleREST(pattern, path, product string, h http.HandlerFunc) {
 		h(w, r)
 		// REST lists page with ?nextPage=; errors there are never 200.
 		if rec, ok := w.(*statusRecorder); ok && rec.status == http.StatusOK {
-			s.notePageServed(path, r.URL.Query().Get("nextPage"))
+			s.notePageServed(path, r.URL.Query().Get("nextPage"), rec.emptyPage)
 		}
 	}))
 }

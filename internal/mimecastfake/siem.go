@@ -168,6 +168,9 @@ func (s *Server) siemBatchList(w http.ResponseWriter, r *http.Request) {
 		// The same URL twice on one page, as rapid7 has seen (it de-dupes with OrderedDict).
 		entries = append(entries[:1], entries...)
 	}
+	if len(entries) == 0 {
+		markEmptyPage(w)
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"value": entries, "@nextPage": cur.token("cg-batch"), "isCaughtUp": caughtUp})
 }
 
@@ -328,6 +331,9 @@ func (s *Server) siemStream(w http.ResponseWriter, r *http.Request) {
 		caughtUp = caughtUp && cur[ti] >= limit[ti]
 	}
 	tok := cur.token("cg-stream")
+	if len(events) == 0 {
+		markEmptyPage(w)
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"value": events, "@nextPage": tok, "@nextLink": tok, "pageSize": len(events), "isCaughtUp": caughtUp,
 	})

@@ -111,16 +111,33 @@ func (s *Server) noteTokenIssued() {
 
 // notePageServed records that the page asked for with token was served on endpoint. First pages
 // (empty token) are not tracked: asking for page one again is a new crawl, not a re-fetch.
-func (s *Server) notePageServed(endpoint, token string) {
+//
+// A token whose earlier answers were all empty is not counted when asked for again: that is how
+// a caught-up client polls a cursor (the SIEM batch listing hands back the same @nextPage until
+// new files exist), not a re-fetch of data it already had.
+func (s *Server) notePageServed(endpoint, token string, empty bool) {
 	if token == "" {
 		return
 	}
 	s.statsMu.Lock()
 	defer s.statsMu.Unlock()
 	k := endpoint + "\x00" + token
-	s.stats.pages[k]++
-	if s.stats.pages[k] == 2 {
+	if s.stats.pages[k] > 0 && s.stats.pages[k] != twiceCounted {
 		s.stats.twice++
+		s.stats.pages[k] = twiceCounted
+	}
+	if !empty && s.stats.pages[k] == 0 {
+		s.stats.pages[k] = 1
+	}
+}
+
+// twiceCounted marks a page already counted in PagesServedTwice.
+const twiceCounted = -1
+
+// markEmptyPage tells the stats that the page being answered holds no records.
+func markEmptyPage(w http.ResponseWriter) {
+	if rec, ok := w.(*statusRecorder); ok {
+		rec.emptyPage = true
 	}
 }
 

@@ -83,3 +83,14 @@ func TestPagesServedTwiceCoversRESTAndOtherLists(t *testing.T) {
 	h.post("/api/ttp/url/get-logs", apiBody(5, "bogus", since2020))
 	assert.Equal(t, 2, h.srv.Stats().PagesServedTwice, "failed calls serve no page")
 }
+
+func TestPollingACaughtUpCursorIsNotAPageServedTwice(t *testing.T) {
+	s := New(Options{Seed: 1})
+	s.notePageServed("/siem/v1/batch/events/cg", "tok-last", true)
+	s.notePageServed("/siem/v1/batch/events/cg", "tok-last", true)
+	assert.Zero(t, s.Stats().PagesServedTwice, "an empty caught-up page polled again")
+	s.notePageServed("/siem/v1/batch/events/cg", "tok-full", false)
+	s.notePageServed("/siem/v1/batch/events/cg", "tok-full", false)
+	s.notePageServed("/siem/v1/batch/events/cg", "tok-full", false)
+	assert.Equal(t, 1, s.Stats().PagesServedTwice, "a page with records fetched again counts once")
+}

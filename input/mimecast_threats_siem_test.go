@@ -1,0 +1,83 @@
+package input
+
+import (
+	"testing"
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mimecast-connect/mimecast-connect/internal/mimecastfake"
+)
+
+// siemTenant has 1,200 av events (three batch files of 500, the last partial) inside the lookback.
+func siemTenant(f mimecastfake.Faults) mimecastfake.Options {
+	return mimecastfake.Options{Seed: 11, Faults: f, Sizes: mimecastfake.Sizes{EventsPerFeed: 1200, Span: 10 * time.Hour}}
+}
+
+const siemAV = "feeds: [siem]\nsiem_event_types: [av]\n"
+
+func goodMessages(msgs []*service.Message) []*service.Message {
+	var out []*service.Message
+	for _, m := range msgs {
+		if m.GetError() == nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func TestThreatsSIEMReadsEveryBatchFileEventOnce(t *testing.T) {
+	fake, url := fakeTenant(t, siemTenant(mimecastfake.Faults{}))
+	msgs := collectAll(t, threatsYAML(url, siemAV), "", 1200)
+	require.Len(t, msgs, 1200)
+	assert.Equal(t, 1200, distinct(eventIDs(msgs)))
+	for _, m := range msgs[:5] {
+		assert.Equal(t, "siem", meta(m, metaFeed))
+		assert.Equal(t, "malware", meta(m, metaThreatType))
+	}
+	assert.Zero(t, fake.Stats().PagesServedTwice)
+}
+
+func TestThreatsSIEMDuplicatedAndExpiredURLsLoseNothing(t *testing.T) {
+	fake, url := fakeTenant(t, siemTenant(mimecastfake.Faults{DuplicateURLs: 2, ExpiredURLs: 1}))
+	msgs := collectAll(t, threatsYAML(url, siemAV), "", 1200)
+	assert.Len(t, msgs, 1200, "an expired URL is listed again, a duplicated one read once")
+	assert.Equal(t, 1200, distinct(eventIDs(msgs)))
+	f := fake.Faults()
+	assert.Zero(t, f.DuplicateURLs+f.ExpiredURLs, "both faults fired")
+}
+
+func TestThreatsSIEMTruncatedFileFlagsOneRecordAndTheRestFlows(t *testing.T) {
+	_, url := fakeTenant(t, siemTenant(mimecastfake.Faults{TruncatedGzip: 1}))
+	c := newCollector()
+	startStream(t, streamSpec{input: threatsYAML(url, siemAV)}, c)
+	c.waitFor(t, 15*time.Second, func(m []*service.Message) bool { return len(m) > 0 })
+	msgs := settle(c)
+	var bad int
+	for _, m := range msgs {
+		if m.GetError() != nil {
+			bad++
+			assert.Contains(t, m.GetError().Error(), "truncated or corrupt")
+		}
+	}
+	assert.Equal(t, 1, bad, "the cut is reported once")
+	good := goodMessages(msgs)
+	assert.Greater(t, len(good), 700, "the events before the cut and the other files still flow")
+	assert.Equal(t, len(good), distinct(eventIDs(good)))
+}
+
+func TestThreatsSIEMRestartResumesFromTheSavedPageToken(t *testing.T) {
+	fake, url := fakeTenant(t, siemTenant(mimecastfake.Faults{}))
+	dir := t.TempDir()
+	in := threatsYAML(url, siemAV+"checkpoint_cache: ckpt\n")
+	require.Len(t, collectAll(t, in, fileCache(dir), 1200), 1200)
+	listed := fake.Stats().Calls["/siem/v1/batch/events/cg"]
+
+	c := newCollector()
+	startStream(t, streamSpec{input: in, resources: fileCache(dir)}, c)
+	assert.Empty(t, settle(c))
+	assert.Greater(t, fake.Stats().Calls["/siem/v1/batch/events/cg"], listed, "it polled again")
+	assert.Zero(t, fake.Stats().PagesServedTwice, "from the saved token, not from the start")
+}
