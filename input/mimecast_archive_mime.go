@@ -58,6 +58,7 @@ type mimeAttachment struct {
 	ContentType string
 	ContentID   string
 	Inline      bool
+	Encoding    string // Content-Transfer-Encoding, lower case
 	Body        io.Reader
 }
 
@@ -180,6 +181,7 @@ func (p *mimeParser) walk(h textproto.MIMEHeader, body io.Reader, depth int) err
 		ContentType: ctype,
 		ContentID:   strings.Trim(strings.TrimSpace(h.Get("Content-Id")), "<>"),
 		Inline:      disp == "inline",
+		Encoding:    strings.ToLower(strings.TrimSpace(h.Get("Content-Transfer-Encoding"))),
 	}
 	att.Body = &partReader{r: decoded, index: att.Index}
 	if p.onAttachment != nil {

@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// crlf turns a readable test message into the CRLF form mail travels in.
-func crlf(s string) string { return strings.ReplaceAll(strings.TrimPrefix(s, "\n"), "\n", "\r\n") }
+// mimeCRLF turns a readable test message into the CRLF form mail travels in.
+func mimeCRLF(s string) string { return strings.ReplaceAll(strings.TrimPrefix(s, "\n"), "\n", "\r\n") }
 
 type seenAttachment struct {
 	name, ctype, cid string
@@ -22,7 +22,7 @@ type seenAttachment struct {
 	data             []byte
 }
 
-func parseForTest(t *testing.T, msg string) (*parsedEmail, []seenAttachment, error) {
+func parseMIMEForTest(t *testing.T, msg string) (*parsedEmail, []seenAttachment, error) {
 	t.Helper()
 	var atts []seenAttachment
 	e, err := parseEmail(strings.NewReader(msg), 1<<20, func(a *mimeAttachment) error {
@@ -49,7 +49,7 @@ func TestMIMEDecodesEncodedWordSubjectsInEveryCharset(t *testing.T) {
 		{"plain", "Quarterly report", "Quarterly report"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e, _, err := parseForTest(t, crlf("From: a@example.com\nSubject: "+tc.header+"\n\nbody\n"))
+			e, _, err := parseMIMEForTest(t, mimeCRLF("From: a@example.com\nSubject: "+tc.header+"\n\nbody\n"))
 			require.NoError(t, err)
 			assert.Equal(t, tc.want, e.Subject)
 		})
@@ -57,7 +57,7 @@ func TestMIMEDecodesEncodedWordSubjectsInEveryCharset(t *testing.T) {
 }
 
 func TestMIMEReadsAddressesDatesAndHeaders(t *testing.T) {
-	e, _, err := parseForTest(t, crlf(`
+	e, _, err := parseMIMEForTest(t, mimeCRLF(`
 From: =?UTF-8?Q?Jos=C3=A9_M=C3=BCller?= <Jose@Example.NET>
 To: "Alice" <alice@corp.example.com>, bob@corp.example.com
 Cc: undisclosed-recipients:;
@@ -92,7 +92,7 @@ func TestMIMEWalksNestedMultipartsAndDecodesBodiesAndFileNames(t *testing.T) {
 		out.WriteString(s)
 		return out.String()
 	}
-	msg := crlf(`
+	msg := mimeCRLF(`
 From: a@example.com
 Subject: nested
 MIME-Version: 1.0
@@ -137,14 +137,14 @@ Content-Transfer-Encoding: base64
 iVBO R  w0K
 --outer--
 `)
-	e, atts, err := parseForTest(t, msg)
+	e, atts, err := parseMIMEForTest(t, msg)
 	require.NoError(t, err)
 	assert.Equal(t, "Grüße, café", e.Text, "quoted-printable ISO-8859-1 body decoded")
 	assert.Equal(t, "<p>Hi</p>", e.HTML)
 	require.Len(t, atts, 3)
 	assert.Equal(t, "Résumé – 2024.pdf", atts[0].name, "RFC 2231 filename* wins over the encoded-word name")
 	assert.Equal(t, "application/pdf", atts[0].ctype)
-	assert.Equal(t, sha(pdf), sha(atts[0].data), "base64 attachment decoded byte for byte")
+	assert.Equal(t, sha256Hex(pdf), sha256Hex(atts[0].data), "base64 attachment decoded byte for byte")
 	assert.Equal(t, "会议.zip", atts[1].name, "RFC 2047 word in name= decoded")
 	assert.Equal(t, zip, atts[1].data)
 	assert.Empty(t, atts[2].name, "a nameless inline image is an attachment without a name")
@@ -153,7 +153,7 @@ iVBO R  w0K
 	assert.Equal(t, []byte{0x89, 'P', 'N', 'G', '\r', '\n'}, atts[2].data, "spaces inside base64 are ignored")
 }
 
-func sha(b []byte) string {
+func sha256Hex(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
 }
@@ -161,7 +161,7 @@ func sha(b []byte) string {
 func TestMIMETruncatesLongBodies(t *testing.T) {
 	long := strings.Repeat("x", 100)
 	var got *parsedEmail
-	got, err := parseEmail(strings.NewReader(crlf("Subject: s\n\n"+long+"\n")), 10, nil)
+	got, err := parseEmail(strings.NewReader(mimeCRLF("Subject: s\n\n"+long+"\n")), 10, nil)
 	require.NoError(t, err)
 	assert.Equal(t, strings.Repeat("x", 10), got.Text)
 	assert.True(t, got.Truncated)
@@ -175,7 +175,7 @@ func TestMIMEReportsBrokenStructureWithWhatWasParsed(t *testing.T) {
 		{"no header at all", "\x00\x01 not a message"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e, _, err := parseForTest(t, crlf(tc.msg))
+			e, _, err := parseMIMEForTest(t, mimeCRLF(tc.msg))
 			require.ErrorIs(t, err, errBrokenMIME)
 			require.NotNil(t, e)
 			if tc.name != "no header at all" {
@@ -186,14 +186,14 @@ func TestMIMEReportsBrokenStructureWithWhatWasParsed(t *testing.T) {
 }
 
 func TestMIMEDefaultsToPlainTextForAMissingOrBrokenContentType(t *testing.T) {
-	e, atts, err := parseForTest(t, crlf("Subject: s\nContent-Type: ;;;\n\nbody text\n"))
+	e, atts, err := parseMIMEForTest(t, mimeCRLF("Subject: s\nContent-Type: ;;;\n\nbody text\n"))
 	require.NoError(t, err)
 	assert.Equal(t, "body text\r\n", e.Text)
 	assert.Empty(t, atts)
 }
 
 func TestMIMETreatsAttachedMessagesAndNamedTextAsAttachments(t *testing.T) {
-	e, atts, err := parseForTest(t, crlf(`
+	e, atts, err := parseMIMEForTest(t, mimeCRLF(`
 Subject: fwd
 Content-Type: multipart/mixed; boundary=b
 

@@ -1,0 +1,412 @@
+package input
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"sync"
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/mimecast-connect/mimecast-connect/internal/mimecast"
+)
+
+// archiveBatchesInFlight is how many batches of one mailbox may wait for acknowledgement at
+// once; with maxArchiveBatchBytes it bounds the memory a mailbox's crawl holds.
+const archiveBatchesInFlight = 4
+
+// maxArchiveBatchBytes closes a batch early: a page of emails with large attachments becomes
+// several batches rather than one of hundreds of megabytes.
+const maxArchiveBatchBytes = 8 << 20
+
+// mailboxRun crawls one mailbox in one pass. The read state (read) runs ahead of what is saved:
+// each page's batches carry the state after the page, and ackTracker saves a state only once
+// every earlier batch of the mailbox was acknowledged.
+type mailboxRun struct {
+	in      *archiveInput
+	p       *passRun
+	mailbox string
+	read    mailboxState    // owned by the crawling goroutine
+	pageIDs map[string]bool // ids of the page being admitted
+	slots   chan struct{}   // one token per unacknowledged batch
+
+	mu          sync.Mutex
+	tracker     ackTracker[mailboxCommit]
+	pendingSegs map[[2]int]map[string]int64 // full ledger segments (gen, k) not yet saved
+
+	saveMu    sync.Mutex
+	savedSeq  uint64
+	savedGen  int
+	savedSegs int // segments of savedGen already written
+}
+
+// mailboxCommit is a state to save once its batch and every earlier one were acknowledged;
+// after runs once it was saved.
+type mailboxCommit struct {
+	state mailboxState
+	after func()
+}
+
+func (in *archiveInput) crawlMailbox(ctx context.Context, p *passRun, mailbox string) {
+	st, ok, err := in.store.loadMailbox(ctx, mailbox)
+	switch {
+	case errors.Is(err, errUnusableCheckpoint):
+		in.metrics.checkpointErrors.Incr(1)
+		in.log.Errorf("%v; crawling %s again from %s", err, mailbox, describeStart(in.cfg.startDate))
+	case err != nil:
+		if ctx.Err() == nil {
+			in.metrics.checkpointErrors.Incr(1)
+			in.log.Errorf("reading the checkpoint of %s (skipped in this crawl): %v", mailbox, err)
+			p.incomplete.Store(true)
+		}
+		return
+	}
+	if !ok {
+		st = mailboxState{Mailbox: mailbox}
+	}
+	r := &mailboxRun{
+		in: in, p: p, mailbox: mailbox, read: st.clone(),
+		slots:       make(chan struct{}, archiveBatchesInFlight),
+		pendingSegs: map[[2]int]map[string]int64{},
+		savedGen:    st.Ledger.Gen,
+		savedSegs:   st.Ledger.Segments,
+	}
+	if r.read.Seen == nil {
+		r.read.Seen = map[string]int64{}
+	}
+	if !r.run(ctx) && ctx.Err() == nil {
+		p.incomplete.Store(true)
+	}
+}
+
+// run crawls windows until the mailbox is read up to the pass's end; false: it stopped early.
+func (r *mailboxRun) run(ctx context.Context) bool {
+	if r.in.startsRecrawl(&r.read) {
+		r.startRecrawl()
+	}
+	for {
+		if !r.read.inWindow() && !r.startDelta() {
+			return true
+		}
+		if !r.crawlWindow(ctx) {
+			return false
+		}
+	}
+}
+
+// startsRecrawl says whether ignore_delta_tokens asks for a new re-crawl of st's mailbox: once
+// per run, unless this run's re-crawl is under way (a failed pass resumes it).
+func (in *archiveInput) startsRecrawl(st *mailboxState) bool {
+	if !in.cfg.ignoreDelta {
+		return false
+	}
+	in.recrawlMu.Lock()
+	defer in.recrawlMu.Unlock()
+	if in.recrawlDone[st.Mailbox] {
+		return false
+	}
+	return !(st.Recrawl && st.inWindow() && in.recrawlStarted[st.Mailbox])
+}
+
+func (r *mailboxRun) startRecrawl() {
+	old := r.read.Ledger
+	if r.read.OldLedger != nil {
+		// An earlier re-crawl did not finish: what it found is incomplete, so compare with the
+		// ledger from before it (its partial generation is overwritten).
+		old = *r.read.OldLedger
+	}
+	r.read.OldLedger = &old
+	r.read.Ledger = ledgerRef{Gen: old.Gen + 1}
+	r.read.Recrawl = true
+	r.read.Seen = map[string]int64{}
+	r.read.WindowFrom, r.read.WindowTo, r.read.Token = r.in.cfg.startDate, r.p.to, ""
+	r.in.recrawlMu.Lock()
+	r.in.recrawlStarted[r.mailbox] = true
+	r.in.recrawlMu.Unlock()
+}
+
+// startDelta opens the window after the cursor; false when there is nothing left to read.
+func (r *mailboxRun) startDelta() bool {
+	cfg, st := r.in.cfg, &r.read
+	from := cfg.startDate
+	if !st.Cursor.IsZero() {
+		if !st.Cursor.Before(r.p.to) {
+			return false
+		}
+		if from = st.Cursor.Add(-cfg.deltaOffset); from.Before(cfg.startDate) {
+			from = cfg.startDate
+		}
+	}
+	if !from.Before(r.p.to) {
+		st.Cursor = r.p.to
+		return false
+	}
+	st.WindowFrom, st.WindowTo, st.Token = from, r.p.to, ""
+	return true
+}
+
+// crawlWindow reads the open window page by page; false: it stopped on an error.
+func (r *mailboxRun) crawlWindow(ctx context.Context) bool {
+	in, conn := r.in, r.in.cfg.conn
+	tokenRetried := false
+	for {
+		q := mimecast.ArchiveQuery{
+			Mailboxes: []string{r.mailbox},
+			From:      r.read.WindowFrom,
+			To:        r.read.WindowTo,
+			PageSize:  conn.Client.PageSize(),
+		}
+		page, err := conn.Client.ArchiveSearchPage(conn.Context(ctx), mimecast.ArchiveSearchRequest{Admin: true, Query: q.XML()}, r.read.Token)
+		if err != nil {
+			if ctx.Err() != nil {
+				return false
+			}
+			var apiErr *mimecast.APIError
+			if r.read.Token != "" && !tokenRetried && errors.As(err, &apiErr) && !apiErr.Retryable && !apiErr.Forbidden() && !apiErr.Unauthorized() {
+				// A saved page token the API no longer accepts: read the window again from its
+				// start; the ids in Seen and the ledger absorb the repeats.
+				in.log.Warnf("%s: page token rejected (%v); reading the window from %s again", r.mailbox, err, r.read.WindowFrom.Format(time.RFC3339))
+				r.read.Token, tokenRetried = "", true
+				continue
+			}
+			in.metrics.fetchErrors.Incr(1)
+			if errors.As(err, &apiErr) && apiErr.Forbidden() {
+				in.log.Errorf("%s: Mimecast refused the archive search (%v): grant the API application the role Archive | Search | Read", r.mailbox, err)
+			} else {
+				in.log.Warnf("%s: searching the archive failed, trying again in the next crawl: %v", r.mailbox, err)
+			}
+			return false
+		}
+		jobs, lead := r.admit(page.Items)
+		last := page.Next == ""
+		commit := r.pageCommit(page.Next, last)
+		if err := r.emitPage(ctx, jobs, lead, commit); err != nil {
+			return false
+		}
+		if last {
+			break
+		}
+		r.read.Token = page.Next
+	}
+	if r.read.Recrawl {
+		return r.finishRecrawl(ctx)
+	}
+	return true
+}
+
+// admit dedupes a page and applies exclude_subjects; it returns the messages whose content is
+// to be fetched, and error-flagged messages for records that could not be decoded.
+func (r *mailboxRun) admit(items []mimecast.ArchiveItem) ([]*mimecast.ArchiveItem, service.MessageBatch) {
+	in := r.in
+	r.pageIDs = make(map[string]bool, len(items))
+	var (
+		jobs []*mimecast.ArchiveItem
+		lead service.MessageBatch
+	)
+	for i := range items {
+		it := &items[i]
+		id := it.ID()
+		r.pageIDs[id] = true
+		if _, dup := r.read.Seen[id]; dup {
+			in.metrics.duplicates.Incr(1)
+			continue
+		}
+		ms := it.EventTime().UnixMilli()
+		if it.DecodeErr() != nil || it.EventTime().IsZero() {
+			ms = in.now().UnixMilli()
+		}
+		r.read.Seen[id] = ms
+		if it.DecodeErr() != nil {
+			lead = append(lead, in.undecodableMessage(r.mailbox, it))
+			continue
+		}
+		if matchesAny(in.cfg.excludeSubjects, in.subjectOr(it.Subject)) {
+			in.metrics.subjectsExcluded.Incr(1)
+			continue
+		}
+		r.ledgerAdd(id, ms)
+		jobs = append(jobs, it)
+	}
+	return jobs, lead
+}
+
+func (r *mailboxRun) ledgerAdd(id string, ms int64) {
+	l := &r.read.Ledger
+	if l.Tail == nil {
+		l.Tail = map[string]int64{}
+	}
+	l.Tail[id] = ms
+	if len(l.Tail) < ledgerSegmentSize {
+		return
+	}
+	r.mu.Lock()
+	r.pendingSegs[[2]int{l.Gen, l.Segments}] = l.Tail
+	r.mu.Unlock()
+	l.Segments++
+	l.Tail = map[string]int64{}
+}
+
+// pageCommit prunes Seen and returns the state to save once the page is acknowledged. The last
+// page of a delta window moves the cursor; the last page of a re-crawl commits nothing (its
+// ledger comparison does).
+func (r *mailboxRun) pageCommit(next string, last bool) *mailboxCommit {
+	st := &r.read
+	horizon := st.WindowTo.Add(-max(r.in.cfg.deltaOffset, 0) - time.Minute).UnixMilli()
+	maps.DeleteFunc(st.Seen, func(id string, t int64) bool { return t < horizon && !r.pageIDs[id] })
+	if !last {
+		c := st.clone()
+		c.Token = next
+		return &mailboxCommit{state: c}
+	}
+	if st.Recrawl {
+		return nil
+	}
+	st.Cursor, st.WindowFrom, st.WindowTo, st.Token = st.WindowTo, time.Time{}, time.Time{}, ""
+	return &mailboxCommit{state: st.clone()}
+}
+
+// emitPage fetches the content of jobs, request_concurrency at a time, and sends the messages
+// in page order, in batches of at most maxArchiveBatchBytes; the last batch carries commit.
+// Fetched emails wait in memory only until their turn: at most request_concurrency of them.
+func (r *mailboxRun) emitPage(ctx context.Context, jobs []*mimecast.ArchiveItem, lead service.MessageBatch, commit *mailboxCommit) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	results := make([]chan emailResult, len(jobs))
+	for i := range results {
+		results[i] = make(chan emailResult, 1)
+	}
+	sem := make(chan struct{}, r.in.cfg.requestConc)
+	go func() {
+		for i, it := range jobs {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			go func() { results[i] <- r.in.fetchEmail(ctx, r.p, r.mailbox, it) }()
+		}
+	}()
+	batch, size := lead, 0
+	for i := range jobs {
+		var res emailResult
+		select {
+		case res = <-results[i]:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		<-sem
+		batch = append(batch, res.msgs...)
+		size += res.bytes
+		if size >= maxArchiveBatchBytes && i < len(jobs)-1 {
+			if err := r.send(ctx, batch, nil); err != nil {
+				return err
+			}
+			batch, size = nil, 0
+		}
+	}
+	return r.send(ctx, batch, commit)
+}
+
+// send hands a batch to ReadBatch (an empty one only records its commit) and blocks while
+// archiveBatchesInFlight batches of the mailbox wait for acknowledgement.
+func (r *mailboxRun) send(ctx context.Context, batch service.MessageBatch, commit *mailboxCommit) error {
+	r.mu.Lock()
+	seq := r.tracker.add()
+	r.mu.Unlock()
+	if len(batch) == 0 {
+		_ = r.acked(seq, commit)
+		return nil
+	}
+	select {
+	case r.slots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	r.p.acks.Add(1)
+	ack := func(_ context.Context, err error) error {
+		defer r.p.acks.Done()
+		<-r.slots
+		if err != nil {
+			// Everything from this batch on is read again in the next crawl: the checkpoint
+			// cannot move past it any more in this one.
+			r.p.incomplete.Store(true)
+			r.in.log.Debugf("%s: a batch was rejected (%v); the mailbox is read again from its checkpoint", r.mailbox, err)
+			return nil
+		}
+		return r.acked(seq, commit)
+	}
+	select {
+	case r.in.batches <- pendingBatch{batch: batch, ack: ack}:
+		return nil
+	case <-ctx.Done():
+		<-r.slots
+		r.p.acks.Done()
+		return ctx.Err()
+	}
+}
+
+// acked records that batch seq was delivered and saves the newest state below which every
+// batch was delivered: the ledger segments it names first, then the state.
+func (r *mailboxRun) acked(seq uint64, commit *mailboxCommit) error {
+	r.mu.Lock()
+	c, upTo, ok := r.tracker.done(seq, commit)
+	r.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	r.saveMu.Lock()
+	defer r.saveMu.Unlock()
+	if upTo <= r.savedSeq {
+		return nil // a later state was saved already
+	}
+	st := c.state
+	if st.Ledger.Gen != r.savedGen {
+		r.savedGen, r.savedSegs = st.Ledger.Gen, 0
+	}
+	ctx := context.Background()
+	for k := r.savedSegs; k < st.Ledger.Segments; k++ {
+		key := [2]int{st.Ledger.Gen, k}
+		r.mu.Lock()
+		seg, ok := r.pendingSegs[key]
+		r.mu.Unlock()
+		if !ok {
+			return r.saveFailed(fmt.Errorf("ledger segment %d of generation %d is not in memory", k, key[0]))
+		}
+		if err := r.in.store.saveSegment(ctx, r.mailbox, key[0], k, seg); err != nil {
+			return r.saveFailed(err)
+		}
+		r.savedSegs = k + 1
+		r.mu.Lock()
+		delete(r.pendingSegs, key)
+		r.mu.Unlock()
+	}
+	if err := r.in.store.saveMailbox(ctx, st); err != nil {
+		return r.saveFailed(err)
+	}
+	r.savedSeq = upTo
+	if c.after != nil {
+		c.after()
+	}
+	return nil
+}
+
+func (r *mailboxRun) saveFailed(err error) error {
+	r.in.metrics.checkpointErrors.Incr(1)
+	r.in.log.Errorf("%s: saving the checkpoint: %v", r.mailbox, err)
+	r.p.incomplete.Store(true)
+	return err
+}
+
+// segment returns a full ledger segment of the read side, from memory when it is not saved yet.
+func (r *mailboxRun) segment(ctx context.Context, gen, k int) (map[string]int64, error) {
+	r.mu.Lock()
+	seg, ok := r.pendingSegs[[2]int{gen, k}]
+	r.mu.Unlock()
+	if ok {
+		return seg, nil
+	}
+	// Not pending: acked() wrote it before dropping it from pendingSegs.
+	return r.in.store.loadSegment(ctx, r.mailbox, gen, k)
+}
