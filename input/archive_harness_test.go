@@ -128,7 +128,9 @@ func archByDocument(msgs []*service.Message, doc, op string) []*service.Message 
 	return out
 }
 
-func archEmails(msgs []*service.Message) []*service.Message { return archByDocument(msgs, docEmail, opIndex) }
+func archEmails(msgs []*service.Message) []*service.Message {
+	return archByDocument(msgs, docEmail, opIndex)
+}
 
 func decodeEmail(t *testing.T, m *service.Message) emailDocument {
 	t.Helper()
@@ -228,9 +230,9 @@ type archTestCounter struct {
 	labels []string
 }
 
-func (c archTestCounter) Incr(n int64)   { c.m.add(c.name, c.labels, n) }
-func (c archTestCounter) Timing(int64)   {}
-func (c archTestCounter) Set(v int64)    { c.m.mu.Lock(); c.m.values[c.name] = v; c.m.mu.Unlock() }
+func (c archTestCounter) Incr(n int64)                 { c.m.add(c.name, c.labels, n) }
+func (c archTestCounter) Timing(int64)                 {}
+func (c archTestCounter) Set(v int64)                  { c.m.mu.Lock(); c.m.values[c.name] = v; c.m.mu.Unlock() }
 func (m *archTestMetrics) Close(context.Context) error { return nil }
 
 func (m *archTestMetrics) NewCounterCtor(name string, _ ...string) service.MetricsExporterCounterCtor {
