@@ -126,11 +126,18 @@ func (p *enrichProcessor) lookup(ctx context.Context, id string) (*outcome, erro
 		}
 	}
 
+	// A lookup refused a moment ago is answered from the gate, without a call.
+	first := lookupTracking
+	if !look.search() {
+		first = lookupContent
+	}
+	if err := p.gate.check(first, started); err != nil {
+		return nil, err
+	}
+	p.metrics.lookups.Incr(1)
+
 	found := false
 	if look.search() {
-		if err := p.gate.check(lookupTracking, started); err != nil {
-			return nil, err
-		}
 		page, err := client.SearchMessages(ctx, mimecast.MessageSearchRequest{
 			Start: started.Add(-p.cfg.searchWindow), End: started, MessageID: id, SearchReason: searchReason,
 		})

@@ -67,6 +67,12 @@ func (p *enrichProcessor) ProcessBatch(ctx context.Context, batch service.Messag
 			p.metrics.noID.Incr(1)
 			continue
 		}
+		// Checked before the lookup, so that a pipeline feeding text spends no quota.
+		if err := checkObjectBody(m); err != nil {
+			p.metrics.errors.Incr(1)
+			m.SetError(fmt.Errorf("mimecast_enrich: the result of %s has nowhere to go: %w", id, err))
+			continue
+		}
 		if _, seen := byID[id]; seen {
 			merged++
 		} else {
@@ -121,7 +127,6 @@ func (p *enrichProcessor) resolve(ctx context.Context, id string) resolution {
 				return &outcome{raw: raw}, nil
 			}
 		}
-		p.metrics.lookups.Incr(1)
 		out, err := p.lookup(ctx, id)
 		if err != nil {
 			return nil, err
@@ -179,6 +184,18 @@ func (p *enrichProcessor) apply(m *service.Message, id string, r resolution) {
 	} else {
 		p.metrics.notFound.Incr(1)
 	}
+}
+
+// checkObjectBody returns an error unless the message body is a JSON object.
+func checkObjectBody(m *service.Message) error {
+	body, err := m.AsStructured()
+	if err != nil {
+		return fmt.Errorf("the message body is not JSON: %w", err)
+	}
+	if _, ok := body.(map[string]any); !ok {
+		return fmt.Errorf("the message body is a JSON %s, not an object", jsonKind(body))
+	}
+	return nil
 }
 
 // setAtPath sets v at path inside body (a JSON object), creating objects on the way.

@@ -17,17 +17,28 @@ import (
 	"github.com/mimecast-connect/mimecast-connect/internal/mimecastfake"
 )
 
-// runEnrichStream builds a stream of producer -> mimecast_enrich -> consumer on env, with
-// resources, and returns the producer and what the consumer received.
-func runEnrichStream(t *testing.T, env *service.Environment, threads int, resources, processor string) (service.MessageBatchHandlerFunc, func() []*service.Message) {
+// enrichStream describes a stream of producer -> processor -> consumer.
+type enrichStream struct {
+	threads   int
+	resources string // resources YAML
+	metrics   string // metrics YAML
+	processor string
+}
+
+// runEnrichStream builds and runs the stream on env and returns the producer and what the
+// consumer received.
+func runEnrichStream(t *testing.T, env *service.Environment, spec enrichStream) (service.MessageBatchHandlerFunc, func() []*service.Message) {
 	t.Helper()
 	b := env.NewStreamBuilder()
 	require.NoError(t, b.SetLoggerYAML(`level: none`))
-	b.SetThreads(threads)
-	if resources != "" {
-		require.NoError(t, b.AddResourcesYAML(resources))
+	b.SetThreads(max(spec.threads, 1))
+	if spec.resources != "" {
+		require.NoError(t, b.AddResourcesYAML(spec.resources))
 	}
-	require.NoError(t, b.AddProcessorYAML(processor))
+	if spec.metrics != "" {
+		require.NoError(t, b.SetMetricsYAML(spec.metrics))
+	}
+	require.NoError(t, b.AddProcessorYAML(spec.processor))
 	produce, err := b.AddBatchProducerFunc()
 	require.NoError(t, err)
 	var (
@@ -58,6 +69,9 @@ func runEnrichStream(t *testing.T, env *service.Environment, threads int, resour
 	}
 }
 
+// memoryCache is a memory cache resource named lookups.
+const memoryCache = "cache_resources:\n  - label: lookups\n    memory: {}\n"
+
 func enrichProcessorYAML(url, extra string) string {
 	return "mimecast_enrich:\n" + indent(connYAML(url, mimecastfake.DefaultClientID, mimecastfake.DefaultClientSecret)+extra)
 }
@@ -66,9 +80,11 @@ func TestEnrichInAMultiThreadedPipelineLooksUpEachIDOnce(t *testing.T) {
 	fake, url := fakeTenant(t, mimecastfake.Options{Seed: 1}, nil)
 	ids := threatMessageIDs(t, url, 5)
 	fake.ResetStats()
-	produce, received := runEnrichStream(t, service.NewEnvironment(), 4,
-		"cache_resources:\n  - label: lookups\n    memory: {}\n",
-		enrichProcessorYAML(url, "cache: lookups\nmax_concurrency: 3\n"))
+	produce, received := runEnrichStream(t, service.NewEnvironment(), enrichStream{
+		threads:   4,
+		resources: memoryCache,
+		processor: enrichProcessorYAML(url, "cache: lookups\nmax_concurrency: 3\n"),
+	})
 
 	const producers, perBatch = 8, 10
 	var wg sync.WaitGroup
@@ -159,9 +175,10 @@ func TestEnrichLooksUpAgainOnceTheCacheTTLHasPassed(t *testing.T) {
 	env := service.NewEnvironment()
 	require.NoError(t, env.RegisterCache("test_clock_cache", service.NewConfigSpec(),
 		func(*service.ParsedConfig, *service.Resources) (service.Cache, error) { return cache, nil }))
-	produce, received := runEnrichStream(t, env, 1,
-		"cache_resources:\n  - label: lookups\n    test_clock_cache: {}\n",
-		enrichProcessorYAML(url, "cache: lookups\ncache_ttl: 10m\nlookups: [tracking]\n"))
+	produce, received := runEnrichStream(t, env, enrichStream{
+		resources: "cache_resources:\n  - label: lookups\n    test_clock_cache: {}\n",
+		processor: enrichProcessorYAML(url, "cache: lookups\ncache_ttl: 10m\nlookups: [tracking]\n"),
+	})
 
 	send := func() {
 		t.Helper()

@@ -316,3 +316,20 @@ func TestEnrichAddsArchivedContent(t *testing.T) {
 	assert.Positive(t, archived, "some threat mail was delivered and archived")
 	assert.Positive(t, notArchived, "some threat mail was held or rejected, never archived")
 }
+
+func TestEnrichFlagsABodyThatIsNotAJSONObjectWithoutAskingMimecast(t *testing.T) {
+	fake, url := fakeTenant(t, mimecastfake.Options{Seed: 1}, nil)
+	p := newEnrich(t, url, "")
+	text := service.NewMessage([]byte("not json"))
+	text.MetaSetMut("mimecast_message_id", "<a@example.com>")
+	list := service.NewMessage([]byte(`[1,2]`))
+	list.MetaSetMut("mimecast_message_id", "<a@example.com>")
+
+	out := process(t, p, text, list)
+
+	require.Error(t, out[0].GetError())
+	assert.Contains(t, out[0].GetError().Error(), "the message body is not JSON")
+	require.Error(t, out[1].GetError())
+	assert.Contains(t, out[1].GetError().Error(), "the message body is a JSON array, not an object")
+	assert.Empty(t, fake.Stats().Calls)
+}
