@@ -115,8 +115,8 @@ With all three lookups, the body gains:
 }
 ` + "```" + `
 
-- ` + "`found`" + `: whether Mimecast knows the message. When it is ` + "`false`" + ` the result holds only ` + "`found`" + `,
-  ` + "`message_id`" + ` and ` + "`looked_up_at`" + `.
+- ` + "`found`" + `: whether Mimecast knows the message (with ` + "`lookups: [content]`" + ` alone: whether the archive
+  has it). When it is ` + "`false`" + ` the result holds only ` + "`found`" + `, ` + "`message_id`" + ` and ` + "`looked_up_at`" + `.
 - ` + "`message_id`" + `: the id looked up, in angle brackets (` + "`a@b`" + ` and ` + "`<a@b>`" + ` are the same lookup).
 - ` + "`looked_up_at`" + `: when Mimecast was asked; with a cache it tells how old the result is.
 - ` + "`tracking`" + ` (lookup ` + "`tracking`" + `): the Message Finder hits for the id, as Mimecast sent them.

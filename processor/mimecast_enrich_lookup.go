@@ -86,6 +86,12 @@ func (g *forbiddenGate) trip(fe *forbiddenError, now time.Time) (first bool) {
 	return first
 }
 
+// isRefusal reports whether err is a 403 from Mimecast, fresh or remembered by the gate.
+func isRefusal(err error) bool {
+	var fe *forbiddenError
+	return errors.As(err, &fe)
+}
+
 // forbidden turns a 403 from Mimecast into a *forbiddenError and records it; other errors are
 // returned as they are.
 func (p *enrichProcessor) forbidden(lookup string, err error) error {
@@ -150,10 +156,10 @@ func (p *enrichProcessor) lookup(ctx context.Context, id string) (*outcome, erro
 		}
 		if found && look.messageInfo {
 			infos, err := p.messageInfos(ctx, page.Items)
-			switch fe := (*forbiddenError)(nil); {
+			switch {
 			case err == nil:
 				res[lookupMessageInfo] = infos
-			case errors.As(err, &fe) && skipOnForbidden:
+			case isRefusal(err) && skipOnForbidden:
 				skip(lookupMessageInfo, err)
 			default:
 				return nil, err
@@ -162,13 +168,13 @@ func (p *enrichProcessor) lookup(ctx context.Context, id string) (*outcome, erro
 	}
 	if look.content && (found || !look.search()) {
 		content, err := p.content(ctx, id)
-		switch fe := (*forbiddenError)(nil); {
+		switch {
 		case err == nil:
 			found = found || content != nil
 			if found {
-				res[lookupContent] = content
+				res[lookupContent] = content // null: known, not archived
 			}
-		case errors.As(err, &fe) && skipOnForbidden:
+		case isRefusal(err) && skipOnForbidden:
 			skip(lookupContent, err)
 		default:
 			return nil, err

@@ -333,3 +333,23 @@ func TestEnrichFlagsABodyThatIsNotAJSONObjectWithoutAskingMimecast(t *testing.T)
 	assert.Contains(t, out[1].GetError().Error(), "the message body is a JSON array, not an object")
 	assert.Empty(t, fake.Stats().Calls)
 }
+
+func TestEnrichContentOnlyLookupRefusedLeavesTheEventUntouched(t *testing.T) {
+	_, url := fakeTenant(t, withoutProducts(mimecastfake.ProductContentView), nil)
+	ids := threatMessageIDsAs(t, url, "limited", "limited-secret", 20)
+	p := newEnrichAs(t, connYAML(url, "limited", "limited-secret")+"lookups: [content]\n")
+
+	untouched := 0
+	for _, id := range ids {
+		m := process(t, p, event(id))[0]
+		require.NoError(t, m.GetError())
+		b, err := m.AsBytes()
+		require.NoError(t, err)
+		if string(b) == `{"alert":"threat"}` {
+			untouched++
+			continue
+		}
+		assert.Equal(t, false, resultOf(t, m)["found"], "with content alone, found means found in the archive")
+	}
+	assert.Positive(t, untouched, "archived mail needs Content View, so those events pass unchanged")
+}
