@@ -157,6 +157,15 @@ func (r *sourceRunner) emit(ctx context.Context, gen uint64, recs []threatRecord
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	// A nack may have reset the read state while this chunk waited for a slot: it would only be
+	// read again, so drop it here rather than deliver it twice.
+	r.mu.Lock()
+	stale := gen != r.gen
+	r.mu.Unlock()
+	if stale {
+		<-r.slots
+		return errStaleGeneration
+	}
 	ack := func(ctx context.Context, err error) error {
 		<-r.slots
 		if err != nil {
