@@ -143,6 +143,7 @@ func (p *enrichProcessor) lookup(ctx context.Context, id string) (*outcome, erro
 	p.metrics.lookups.Incr(1)
 
 	found := false
+	var hits []mimecast.TrackedEmail
 	if look.search() {
 		page, err := client.SearchMessages(ctx, mimecast.MessageSearchRequest{
 			Start: started.Add(-p.cfg.searchWindow), End: started, MessageID: id, SearchReason: searchReason,
@@ -151,6 +152,7 @@ func (p *enrichProcessor) lookup(ctx context.Context, id string) (*outcome, erro
 			return nil, p.forbidden(lookupTracking, fmt.Errorf("searching Message Finder: %w", err))
 		}
 		found = len(page.Items) > 0
+		hits = page.Items
 		if found && look.tracking {
 			res[lookupTracking] = rawRecords(page.Items)
 		}
@@ -167,7 +169,7 @@ func (p *enrichProcessor) lookup(ctx context.Context, id string) (*outcome, erro
 		}
 	}
 	if look.content && (found || !look.search()) {
-		content, err := p.content(ctx, id)
+		content, err := p.content(ctx, id, hits, look.search())
 		switch {
 		case err == nil:
 			found = found || content != nil
@@ -227,11 +229,20 @@ func (p *enrichProcessor) messageInfos(ctx context.Context, hits []mimecast.Trac
 }
 
 // content fetches the archived copy; nil with a nil error means the message is not archived.
-func (p *enrichProcessor) content(ctx context.Context, id string) (map[string]any, error) {
+// searched says hits are the message-finder hits of id already, so the search is not repeated.
+func (p *enrichProcessor) content(ctx context.Context, id string, hits []mimecast.TrackedEmail, searched bool) (map[string]any, error) {
 	if err := p.gate.check(lookupContent, p.now()); err != nil {
 		return nil, err
 	}
-	c, err := p.cfg.conn.Client.ArchivedContent(ctx, id, p.cfg.searchWindow)
+	var (
+		c   *mimecast.MessageContent
+		err error
+	)
+	if searched {
+		c, err = p.cfg.conn.Client.ArchivedContentOf(ctx, hits, id)
+	} else {
+		c, err = p.cfg.conn.Client.ArchivedContent(ctx, id, p.cfg.searchWindow)
+	}
 	if errors.Is(err, mimecast.ErrMessageNotArchived) {
 		return nil, nil
 	}

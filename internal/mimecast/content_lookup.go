@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 )
@@ -46,7 +47,13 @@ func (c *Client) ArchivedContent(ctx context.Context, messageID string, window t
 	if err != nil {
 		return nil, fmt.Errorf("tracking message %s: %w", messageID, err)
 	}
-	for _, t := range found.Items {
+	return c.ArchivedContentOf(ctx, found.Items, messageID)
+}
+
+// ArchivedContentOf is ArchivedContent for a caller that already has the message-finder hits of
+// messageID, so the search is not made twice.
+func (c *Client) ArchivedContentOf(ctx context.Context, hits []TrackedEmail, messageID string) (*MessageContent, error) {
+	for _, t := range hits {
 		if t.DecodeErr() != nil {
 			continue
 		}
@@ -66,16 +73,20 @@ func (c *Client) ArchivedContent(ctx context.Context, messageID string, window t
 	return nil, ErrMessageNotArchived
 }
 
-// searchArchiveFor looks for the message in its recipients' mailboxes around its received time.
+// searchArchiveFor looks for the message around its received time in the mailboxes it touched:
+// the recipients' (inbound mail) and the sender's (outbound mail is archived in the sender's).
 func (c *Client) searchArchiveFor(ctx context.Context, t TrackedEmail, messageID string) (*MessageDetail, error) {
-	if len(t.To) == 0 || t.Received.IsZero() {
+	if t.Received.IsZero() {
 		return nil, nil
 	}
-	mailboxes := make([]string, 0, len(t.To))
-	for _, a := range t.To {
-		if a.EmailAddress != "" {
+	var mailboxes []string
+	for _, a := range append([]Address{t.FromEnv, t.FromHdr}, t.To...) {
+		if a.EmailAddress != "" && !slices.Contains(mailboxes, a.EmailAddress) {
 			mailboxes = append(mailboxes, a.EmailAddress)
 		}
+	}
+	if len(mailboxes) == 0 {
+		return nil, nil
 	}
 	q := ArchiveQuery{Mailboxes: mailboxes, From: t.Received.Add(-2 * time.Minute), To: t.Received.Add(2 * time.Minute), PageSize: 25}
 	page, err := c.ArchiveSearchPage(ctx, ArchiveSearchRequest{Admin: true, Query: q.XML()}, "")

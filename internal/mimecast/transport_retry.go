@@ -48,6 +48,13 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 		}
 		resp, err := t.next.RoundTrip(try)
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			// The caller gave up while this attempt was answered: report that, not the answer.
+			if resp != nil {
+				discard(resp)
+			}
+			return nil, ctxErr
+		}
 		wait, reason, retry := t.decide(ctx, attempt, resp, err)
 		if !retry || attempt >= t.maxRetries || !replayable(req) {
 			return resp, err
