@@ -1,9 +1,13 @@
 package input
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
@@ -245,4 +249,92 @@ func (m *archTestMetrics) NewTimerCtor(name string, _ ...string) service.Metrics
 
 func (m *archTestMetrics) NewGaugeCtor(name string, _ ...string) service.MetricsExporterGaugeCtor {
 	return func(lv ...string) service.MetricsExporterGauge { return archTestCounter{m, name, lv} }
+}
+
+// archTenant serves a fake tenant behind wrap (a test's interference: faults the fake does not
+// have, substituted content) over real HTTP.
+func archTenant(t *testing.T, opts mimecastfake.Options, wrap func(http.Handler) http.Handler) (*mimecastfake.Server, string) {
+	t.Helper()
+	fake := mimecastfake.New(opts)
+	srv := httptest.NewServer(wrap(fake))
+	t.Cleanup(srv.Close)
+	return fake, srv.URL
+}
+
+// searchGate fails every archive search after the first `allow` with HTTP 500, until opened;
+// rejected receives one value per failed search (it must be buffered enough for the test).
+type searchGate struct {
+	mu       sync.Mutex
+	allow    int
+	calls    int
+	opened   bool
+	handler  http.Handler
+	rejected chan struct{}
+}
+
+func (g *searchGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/api/archive/search" {
+		g.mu.Lock()
+		g.calls++
+		shut := !g.opened && g.calls > g.allow
+		g.mu.Unlock()
+		if shut {
+			http.Error(w, `{"fail":[{"code":"err_test_gate","message":"gate closed"}]}`, http.StatusInternalServerError)
+			select {
+			case g.rejected <- struct{}{}:
+			default:
+			}
+			return
+		}
+	}
+	g.handler.ServeHTTP(w, r)
+}
+
+// waitRejected waits until n searches were refused.
+func (g *searchGate) waitRejected(t *testing.T, n int) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for range n {
+		select {
+		case <-g.rejected:
+		case <-timeout:
+			t.Fatalf("fewer than %d searches were refused", n)
+		}
+	}
+}
+
+func (g *searchGate) open() {
+	g.mu.Lock()
+	g.opened = true
+	g.mu.Unlock()
+}
+
+// partSubstitutes answers get-message-part for the listed archive ids with the given raw bytes
+// instead of the fake's message.
+func partSubstitutes(subst map[string]string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/api/archive/get-message-part" {
+				body, err := io.ReadAll(r.Body)
+				if err != nil {
+					http.Error(w, err.Error(), http.StatusBadRequest)
+					return
+				}
+				r.Body = io.NopCloser(bytes.NewReader(body))
+				var req struct {
+					Data []struct {
+						ID string `json:"id"`
+					} `json:"data"`
+				}
+				if json.Unmarshal(body, &req) == nil && len(req.Data) == 1 {
+					if raw, ok := subst[req.Data[0].ID]; ok {
+						w.Header().Set("Content-Type", "message/rfc822")
+						_, _ = io.WriteString(w, raw)
+						return
+					}
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
 }

@@ -158,6 +158,7 @@ func (r *mailboxRun) crawlWindow(ctx context.Context) bool {
 			To:        r.read.WindowTo,
 			PageSize:  conn.Client.PageSize(),
 		}
+		in.log.Tracef("%s: searching [%s, %s] at page %q", r.mailbox, r.read.WindowFrom.Format(time.RFC3339), r.read.WindowTo.Format(time.RFC3339), r.read.Token)
 		page, err := conn.Client.ArchiveSearchPage(conn.Context(ctx), mimecast.ArchiveSearchRequest{Admin: true, Query: q.XML()}, r.read.Token)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -213,8 +214,14 @@ func (r *mailboxRun) admit(items []mimecast.ArchiveItem) ([]*mimecast.ArchiveIte
 			in.metrics.duplicates.Incr(1)
 			continue
 		}
-		ms := it.EventTime().UnixMilli()
-		if it.DecodeErr() != nil || it.EventTime().IsZero() {
+		received := it.EventTime()
+		if it.DecodeErr() == nil && !received.IsZero() && !in.inDateRange(received) {
+			// The search's date filter may be coarser than [start_date, end_date): the bounds
+			// are applied here exactly, and the message is not remembered as seen.
+			continue
+		}
+		ms := received.UnixMilli()
+		if it.DecodeErr() != nil || received.IsZero() {
 			ms = in.now().UnixMilli()
 		}
 		r.read.Seen[id] = ms
@@ -230,6 +237,14 @@ func (r *mailboxRun) admit(items []mimecast.ArchiveItem) ([]*mimecast.ArchiveIte
 		jobs = append(jobs, it)
 	}
 	return jobs, lead
+}
+
+// inDateRange applies start_date (inclusive) and end_date (exclusive).
+func (in *archiveInput) inDateRange(t time.Time) bool {
+	if t.Before(in.cfg.startDate) {
+		return false
+	}
+	return in.cfg.endDate.IsZero() || t.Before(in.cfg.endDate)
 }
 
 func (r *mailboxRun) ledgerAdd(id string, ms int64) {

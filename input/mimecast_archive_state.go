@@ -22,8 +22,8 @@ const archiveStateVersion = 1
 
 // ledgerSegmentSize is how many message ids a full ledger segment holds. The open segment (the
 // tail) is rewritten with the mailbox state on every commit, so it must stay small; full
-// segments are written once.
-const ledgerSegmentSize = 2000
+// segments are written once. A variable only so that tests can make segments fill quickly.
+var ledgerSegmentSize = 2000
 
 // ledgerRef locates a mailbox's ledger: every message id emitted for the mailbox (with its
 // received time in Unix milliseconds), so that a re-crawl can tell which messages disappeared.
