@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
@@ -35,20 +32,15 @@ func demoCommand() *cli.Command {
 			if _, err := os.Stat(path); err != nil {
 				return fmt.Errorf("reading demo pipeline: %w (run the demo from the repository root, or name a config file)", err)
 			}
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			fake, err := serveFake("127.0.0.1:0", mimecastfake.Options{Seed: c.Int64("seed")})
 			if err != nil {
-				return fmt.Errorf("listening for the simulated tenant: %w", err)
+				return err
 			}
-			srv := &http.Server{Handler: mimecastfake.New(mimecastfake.Options{Seed: c.Int64("seed")})}
-			go func() {
-				if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-					fmt.Fprintf(os.Stderr, "simulated tenant stopped: %v\n", err)
-				}
-			}()
-			defer srv.Close()
+			go fake.reportFailure()
+			defer fake.stop()
 
 			env := map[string]string{
-				"MIMECAST_API_URL":       "http://" + ln.Addr().String(),
+				"MIMECAST_API_URL":       fake.url,
 				"MIMECAST_CLIENT_ID":     mimecastfake.DefaultClientID,
 				"MIMECAST_CLIENT_SECRET": mimecastfake.DefaultClientSecret,
 			}

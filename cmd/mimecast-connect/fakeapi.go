@@ -1,15 +1,10 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -33,30 +28,24 @@ func fakeAPICommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			ln, err := net.Listen("tcp", c.String(mimecastfake.FlagAddr))
+			fake, err := serveFake(c.String(mimecastfake.FlagAddr), opts)
 			if err != nil {
-				return fmt.Errorf("listening for the simulated tenant: %w", err)
+				return err
 			}
-			srv := &http.Server{Handler: mimecastfake.New(opts), ReadHeaderTimeout: 10 * time.Second}
-
 			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			served := make(chan error, 1)
-			go func() { served <- srv.Serve(ln) }()
 
 			// The credentials are the fake's own, never real ones, so printing them is the point.
-			fmt.Fprintf(os.Stderr, "simulated Mimecast tenant (seed %d) listening on http://%s\n", opts.Seed, ln.Addr())
+			fmt.Fprintf(os.Stderr, "simulated Mimecast tenant (seed %d) listening on %s\n", opts.Seed, fake.url)
 			fmt.Fprintf(os.Stderr, "  client id:     %s\n  client secret: %s\n", opts.Clients[0].ID, opts.Clients[0].Secret)
 
 			select {
-			case err := <-served:
+			case err := <-fake.served:
 				return fmt.Errorf("serving the simulated tenant: %w", err)
 			case <-ctx.Done():
 			}
-			shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-				return fmt.Errorf("stopping the simulated tenant: %w", err)
+			if err := fake.stop(); err != nil {
+				return err
 			}
 			return nil
 		},
