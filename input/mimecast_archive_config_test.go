@@ -136,3 +136,23 @@ progress_interval: 0s
 	assert.Equal(t, 100, c.maxBodySize)
 	assert.Zero(t, c.progressInterval)
 }
+
+func TestArchiveSpecExamplesAreValidConfigs(t *testing.T) {
+	var examples []string
+	service.GlobalEnvironment().WalkInputs(func(name string, v *service.ConfigView) {
+		if name != "mimecast_archive" {
+			return
+		}
+		td, err := v.TemplateData()
+		require.NoError(t, err)
+		for _, ex := range td.Examples {
+			examples = append(examples, ex.Config)
+		}
+	})
+	require.Len(t, examples, 2)
+	for _, ex := range examples {
+		b := service.NewStreamBuilder()
+		b.SetEnvVarLookupFunc(func(string) (string, bool) { return "x", true })
+		assert.NoError(t, b.SetYAML(ex), ex)
+	}
+}
