@@ -6,9 +6,11 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
 
+	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -219,4 +221,64 @@ a,b
 	assert.Equal(t, "message/rfc822", atts[0].ctype)
 	assert.Contains(t, string(atts[0].data), "inner body")
 	assert.Equal(t, "data.csv", atts[1].name)
+}
+
+// bigAttachmentMessage is an RFC 822 message with one base64 attachment of n bytes.
+func bigAttachmentMessage(n int) []byte {
+	data := bytes.Repeat([]byte{0xA5, 0x5A, 0x00, 0xFF}, n/4)
+	var b bytes.Buffer
+	b.WriteString("Subject: big\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n")
+	b.WriteString("--b\r\nContent-Type: application/pdf; name=big.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n")
+	enc := base64.StdEncoding.EncodeToString(data)
+	for len(enc) > 76 {
+		b.WriteString(enc[:76] + "\r\n")
+		enc = enc[76:]
+	}
+	b.WriteString(enc + "\r\n--b--\r\n")
+	return b.Bytes()
+}
+
+// allocatedDuring reports the bytes allocated while fn ran.
+func allocatedDuring(fn func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	fn()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+func TestArchiveLargeAttachmentIsDecodedIntoOneBufferOrNotKeptAtAll(t *testing.T) {
+	const size = 5 << 20
+	raw := bigAttachmentMessage(size)
+	for _, tc := range []struct {
+		name     string
+		maxSize  int64
+		wantKept bool
+		maxAlloc uint64
+	}{
+		{"kept: one buffer, never copied", 0, true, size + size/2},
+		{"over max_attachment_size: streamed past", 1 << 20, false, 2 << 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := &archiveInput{cfg: &archiveConfig{extract: true, maxAttSize: tc.maxSize, blankAttName: "attachment", maxBodySize: 1 << 20}, log: service.MockResources().Logger(), metrics: newArchiveMetrics(service.MockResources().Metrics())}
+			var col *attachmentCollector
+			alloc := allocatedDuring(func() {
+				counted := &countingReader{r: bytes.NewReader(raw)}
+				col = &attachmentCollector{in: in, raw: counted, total: int64(len(raw))}
+				_, err := parseEmail(counted, 1<<20, col.add)
+				require.NoError(t, err)
+			})
+			require.Len(t, col.entries, 1)
+			assert.Equal(t, int64(size), col.entries[0].Size)
+			if tc.wantKept {
+				require.Len(t, col.extracted, 1)
+				assert.Len(t, col.extracted[0].data, size)
+			} else {
+				assert.Empty(t, col.extracted)
+				assert.Equal(t, skipTooLarge, col.entries[0].Skipped)
+			}
+			assert.Less(t, alloc, tc.maxAlloc, "allocated %d bytes for a %d-byte attachment", alloc, size)
+		})
+	}
 }
