@@ -137,11 +137,37 @@ func (c *Client) retryLayer(next http.RoundTripper) http.RoundTripper {
 			c.counts.retries.Add(1)
 			c.cfg.Metrics.Retry(endpoint, reason)
 		},
+		onRecovered: c.logRecovered,
 	}
 }
 
+// logRecovered says once per call what the retries absorbed. Waiting out a 429 is how the
+// quota works, so it is information; anything else was a fault of the service or the network.
+func (c *Client) logRecovered(endpoint string, reasons []string) {
+	counts := map[string]int{}
+	var order []string
+	for _, r := range reasons {
+		if counts[r] == 0 {
+			order = append(order, r)
+		}
+		counts[r]++
+	}
+	parts := make([]string, len(order))
+	for i, r := range order {
+		parts[i] = fmt.Sprintf("%s x%d", r, counts[r])
+	}
+	msg, args := "mimecast %s: answered after %d retries (%s)", []any{endpoint, len(reasons), strings.Join(parts, ", ")}
+	if len(order) == 1 && order[0] == retryReasonRateLimited {
+		c.cfg.Logger.Infof(msg, args...)
+		return
+	}
+	c.cfg.Logger.Warnf(msg, args...)
+}
+
 func (c *Client) authLayer(next http.RoundTripper) http.RoundTripper {
-	return &authTransport{next: next, tokens: c.tokens, api: c.apiURL}
+	return &authTransport{next: next, tokens: c.tokens, api: c.apiURL, onRefresh: func(endpoint, why string) {
+		c.cfg.Logger.Infof("mimecast %s: the access token was refused (%s) before its expiry; repeated the call with a new token", endpoint, why)
+	}}
 }
 
 func (c *Client) rateLimitLayer(next http.RoundTripper) http.RoundTripper {

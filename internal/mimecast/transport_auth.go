@@ -16,6 +16,9 @@ type authTransport struct {
 	next   http.RoundTripper
 	tokens *tokenSource
 	api    *url.URL // scheme and host that may see the token
+	// onRefresh, when set, hears of a call repeated with a new token after a 401, and why the
+	// old one was refused ("token_expired" or "401").
+	onRefresh func(endpoint, why string)
 }
 
 func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -32,7 +35,8 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	// A token fetched for this very call that is refused will be refused again, unless the
 	// server says it expired.
-	if refresh := cached || saysTokenExpired(resp); !refresh || !replayable(req) {
+	expired := saysTokenExpired(resp)
+	if refresh := cached || expired; !refresh || !replayable(req) {
 		return resp, nil
 	}
 	again, err := replay(req)
@@ -44,7 +48,15 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if tok, _, err = t.tokens.token(req.Context()); err != nil {
 		return nil, err
 	}
-	return t.next.RoundTrip(withBearer(again, tok))
+	resp, err = t.next.RoundTrip(withBearer(again, tok))
+	if err == nil && resp.StatusCode != http.StatusUnauthorized && t.onRefresh != nil {
+		why := "401"
+		if expired {
+			why = "token_expired"
+		}
+		t.onRefresh(endpointOf(req), why)
+	}
+	return resp, err
 }
 
 func withBearer(req *http.Request, tok *token) *http.Request {

@@ -26,6 +26,9 @@ type retryTransport struct {
 	now        func() time.Time
 	sleep      func(ctx context.Context, d time.Duration) error
 	onRetry    func(endpoint, reason string)
+	// onRecovered, when set, hears of a call that succeeded after retries, with the reason of
+	// each retry: a fault the retries absorbed is otherwise only visible in metrics.
+	onRecovered func(endpoint string, reasons []string)
 }
 
 const (
@@ -37,8 +40,12 @@ const (
 	rateLimitDefault = time.Second
 )
 
+// retryReasonRateLimited is the retry reason (metrics label) of a 429.
+const retryReasonRateLimited = "rate_limited"
+
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
+	var reasons []string
 	for attempt := 0; ; attempt++ {
 		try := req
 		if attempt > 0 {
@@ -57,9 +64,13 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		wait, reason, retry := t.decide(ctx, attempt, resp, err)
 		if !retry || attempt >= t.maxRetries || !replayable(req) {
+			if !retry && len(reasons) > 0 && err == nil && resp.StatusCode >= 200 && resp.StatusCode <= 299 && t.onRecovered != nil {
+				t.onRecovered(endpointOf(req), reasons)
+			}
 			return resp, err
 		}
 		discard(resp)
+		reasons = append(reasons, reason)
 		t.onRetry(endpointOf(req), reason)
 		if err := t.sleep(ctx, wait); err != nil {
 			return nil, fmt.Errorf("waiting to retry %s: %w", endpointOf(req), err)
@@ -82,9 +93,9 @@ func (t *retryTransport) decide(ctx context.Context, attempt int, resp *http.Res
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests:
 		if d, ok := serverWait(resp.Header, t.now()); ok {
-			return t.cap(time.Duration(float64(d) * t.multiplier)), "rate_limited", true
+			return t.cap(time.Duration(float64(d) * t.multiplier)), retryReasonRateLimited, true
 		}
-		return t.cap(rateLimitDefault << min(attempt, 20)), "rate_limited", true
+		return t.cap(rateLimitDefault << min(attempt, 20)), retryReasonRateLimited, true
 	case retryableStatus(resp.StatusCode):
 		if d, ok := serverWait(resp.Header, t.now()); ok {
 			return t.cap(d), "http_" + strconv.Itoa(resp.StatusCode), true
