@@ -5,6 +5,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -253,4 +254,30 @@ func TestArchiveCheckpointKeysUseTheConfiguredPrefix(t *testing.T) {
 		assert.True(t, strings.HasPrefix(e.Name(), "legal_hold_"), e.Name())
 		assert.NotContains(t, e.Name(), "@", "addresses are hashed, not written into file names")
 	}
+}
+
+func TestArchiveDeltaOffsetCatchesMailIndexedLate(t *testing.T) {
+	var clock atomic.Pointer[time.Time]
+	now := time.Now().UTC()
+	clock.Store(&now)
+	opts := smallArchive()
+	opts.Now = func() time.Time { return *clock.Load() }
+	// The backlog ends an hour ago, so the late messages are still the mailbox's newest (the
+	// fake keeps received times in index order).
+	opts.Anchor = now.Add(-time.Hour)
+	fake, url := fakeTenant(t, opts)
+	res := archFileCache(t.TempDir())
+	run := func(offset string) []*service.Message {
+		return archRunToEnd(t, archiveStream{input: archiveInputYAML(url, archUntilNow()+"checkpoint_cache: state\ndelta_offset: "+offset), resources: res}, 20*time.Second)
+	}
+	require.Len(t, run("10m"), 24)
+
+	// Two messages show up now, stamped five minutes ago: behind every checkpoint.
+	late := time.Now().UTC().Add(-5 * time.Minute)
+	clock.Store(&late)
+	require.NoError(t, fake.AddMessages("alice@"+ordinaryDomain, 2))
+
+	assert.Empty(t, run("1m"), "an overlap of one minute does not reach back to them")
+	got := run("10m")
+	assert.ElementsMatch(t, fake.MessageIDs("alice@" + ordinaryDomain)[:2], archIDs(archEmails(got)), "an overlap of ten minutes does, and only they are new")
 }
