@@ -166,8 +166,9 @@ func (r *mailboxRun) crawlWindow(ctx context.Context) bool {
 			}
 			var apiErr *mimecast.APIError
 			if r.read.Token != "" && !tokenRetried && errors.As(err, &apiErr) && !apiErr.Retryable && !apiErr.Forbidden() && !apiErr.Unauthorized() {
-				// A saved page token the API no longer accepts: read the window again from its
-				// start; the ids in Seen and the ledger absorb the repeats.
+				// A saved page token the API no longer accepts (it expired): read the window again
+				// from its start. Messages of the window's earlier pages are emitted again, which
+				// an output indexing by mimecast_message_id absorbs.
 				in.log.Warnf("%s: page token rejected (%v); reading the window from %s again", r.mailbox, err, r.read.WindowFrom.Format(time.RFC3339))
 				r.read.Token, tokenRetried = "", true
 				continue

@@ -1,6 +1,7 @@
 package input
 
 import (
+	"context"
 	"net/http"
 	"os"
 	"slices"
@@ -280,4 +281,23 @@ func TestArchiveDeltaOffsetCatchesMailIndexedLate(t *testing.T) {
 	assert.Empty(t, run("1m"), "an overlap of one minute does not reach back to them")
 	got := run("10m")
 	assert.ElementsMatch(t, fake.MessageIDs("alice@" + ordinaryDomain)[:2], archIDs(archEmails(got)), "an overlap of ten minutes does, and only they are new")
+}
+
+func TestArchiveRejectedBatchIsReadAgainWithoutAutoReplay(t *testing.T) {
+	fake, url := fakeTenant(t, smallArchive())
+	victim := fake.MessageIDs("bob@" + ordinaryDomain)[3]
+	var rejected atomic.Bool
+	c := newCollector()
+	c.reject = func(m *service.Message) bool {
+		return archMeta(m, metaMessageID) == victim && rejected.CompareAndSwap(false, true)
+	}
+	s := archiveStream{input: archiveInputYAML(url, archUntilNow()+"auto_replay_nacks: false")}.build(t, c)
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	require.NoError(t, s.Run(ctx), "the input still ends at end_date")
+
+	require.True(t, rejected.Load())
+	ids := archIDs(archEmails(c.snapshot()))
+	assert.Subset(t, ids, archAllIDs(fake, ordinaryDomain), "the rejected batch's messages come again in a later crawl")
+	assert.Contains(t, ids, victim)
 }
