@@ -49,11 +49,21 @@ func TestThreatsSIEMDuplicatedAndExpiredURLsLoseNothing(t *testing.T) {
 	assert.Zero(t, f.DuplicateURLs+f.ExpiredURLs, "both faults fired")
 }
 
-func TestThreatsSIEMTruncatedFileFlagsOneRecordAndTheRestFlows(t *testing.T) {
-	_, url := fakeTenant(t, siemTenant(mimecastfake.Faults{TruncatedGzip: 1}))
+func TestThreatsSIEMFileCutShortIsDownloadedAgainAndLosesNothing(t *testing.T) {
+	fake, url := fakeTenant(t, siemTenant(mimecastfake.Faults{TruncatedGzip: 1}))
+	msgs := collectAll(t, threatsYAML(url, siemAV), "", 1200)
+	assert.Equal(t, 1200, len(msgs), "the second download has the events after the cut")
+	assert.Equal(t, 1200, len(goodMessages(msgs)), "no error-flagged record for a cut the second download heals")
+	assert.Equal(t, 1200, distinct(eventIDs(msgs)))
+	assert.Zero(t, fake.Faults().TruncatedGzip, "the fault fired")
+}
+
+func TestThreatsSIEMFileCutOnEveryDownloadFlagsItsEndOnceAndTheRestFlows(t *testing.T) {
+	// Every listing cuts every file (of 500, 500 and 200 events) half-way.
+	_, url := fakeTenant(t, siemTenant(mimecastfake.Faults{TruncatedGzip: 1000}))
 	c := newCollector()
 	startStream(t, streamSpec{input: threatsYAML(url, siemAV)}, c)
-	c.waitFor(t, 15*time.Second, func(m []*service.Message) bool { return len(m) > 0 })
+	c.waitFor(t, 15*time.Second, func(m []*service.Message) bool { return len(m) >= 603 })
 	msgs := settle(c)
 	var bad int
 	for _, m := range msgs {
@@ -62,9 +72,9 @@ func TestThreatsSIEMTruncatedFileFlagsOneRecordAndTheRestFlows(t *testing.T) {
 			assert.Contains(t, m.GetError().Error(), "truncated or corrupt")
 		}
 	}
-	assert.Equal(t, 1, bad, "the cut is reported once")
+	assert.Equal(t, 3, bad, "each damaged file's end is reported once, though every cut reads as the same empty text")
 	good := goodMessages(msgs)
-	assert.Greater(t, len(good), 700, "the events before the cut and the other files still flow")
+	assert.Equal(t, 250+250+100, len(good), "the events before each cut")
 	assert.Equal(t, len(good), distinct(eventIDs(good)))
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -213,57 +214,102 @@ func (s *siemSource) fetch(ctx context.Context, st feedState, emit emitFunc) (fe
 	if st.Token == "" {
 		req.Start = st.Cursor
 	}
-	list, err := client.SIEMBatchFilesPage(cctx, req, st.Token)
-	if err != nil {
-		return st, false, fmt.Errorf("listing siem %s batch files: %w", s.eventType, err)
-	}
-	if list.DuplicateURLs > 0 {
-		s.in.log.Debugf("%s: %d duplicated batch URLs on one listing page, each fetched once", s.name(), list.DuplicateURLs)
-	}
-	nst := st
-	for _, f := range list.Files {
-		newest, err := s.readFile(ctx, f.URL, emit)
+	for attempt := 1; ; attempt++ {
+		list, err := client.SIEMBatchFilesPage(cctx, req, st.Token)
 		if err != nil {
-			if errors.Is(err, mimecast.ErrBatchURLExpired) {
-				// The page is listed again with fresh URLs; events already delivered from it
-				// are recognised by their ids.
-				s.in.log.Warnf("%s: %v; listing the page again", s.name(), err)
-			}
+			return st, false, fmt.Errorf("listing siem %s batch files: %w", s.eventType, err)
+		}
+		if list.DuplicateURLs > 0 {
+			// A file listed twice would deliver its events twice; it is read once.
+			s.in.metrics.duplicates.Incr(int64(list.DuplicateURLs), feedSIEM)
+			s.in.log.Debugf("%s: %d duplicated batch URLs on one listing page, each fetched once", s.name(), list.DuplicateURLs)
+		}
+		newest, again, err := s.readFiles(ctx, list.Files, emit, attempt < siemPageAttempts)
+		if err != nil {
 			return st, false, err
 		}
+		if again != nil {
+			// The page is listed again with fresh URLs and read again from its first file;
+			// events already delivered from it are recognised by their ids.
+			s.in.metrics.fetchErrors.Incr(1, feedSIEM)
+			logf := s.in.log.Debugf
+			if attempt == 1 {
+				logf = s.in.log.Warnf
+			}
+			logf("%s: %v; listing the page again for fresh URLs (attempt %d of %d)", s.name(), again, attempt+1, siemPageAttempts)
+			continue
+		}
+		nst := st
 		if newest.After(nst.Cursor) {
 			nst.Cursor = newest
 		}
+		if list.NextPage != "" {
+			nst.Token = list.NextPage
+		}
+		if err := emit(ctx, nil, &nst); err != nil {
+			return st, false, err
+		}
+		return nst, list.IsCaughtUp || len(list.Files) == 0, nil
 	}
-	if list.NextPage != "" {
-		nst.Token = list.NextPage
-	}
-	if err := emit(ctx, nil, &nst); err != nil {
-		return st, false, err
-	}
-	return nst, list.IsCaughtUp || len(list.Files) == 0, nil
 }
 
-// readFile emits the events of one batch file in chunks and returns the newest event time.
-func (s *siemSource) readFile(ctx context.Context, url string, emit emitFunc) (time.Time, error) {
-	r, err := s.in.cfg.conn.Client.OpenBatchFile(s.in.cfg.conn.Context(ctx), url)
+// siemPageAttempts is how many times a listing page is read when one of its files cannot be
+// read whole: its URL expired, or the file ends early. A transfer cut short (a reset, a proxy
+// timeout) looks the same as a damaged file; only another download tells them apart, and a
+// fresh listing is what gives a regenerated file or a URL that has not expired. After the last
+// attempt an expired URL is an error of the poll, and a file that still ends early has its end
+// emitted as an error-flagged record.
+const siemPageAttempts = 3
+
+// readFiles reads the files of one listing page and returns the newest event time. again is
+// set, and reading stops, when a file's URL expired or (with retry) a file ended early.
+func (s *siemSource) readFiles(ctx context.Context, files []mimecast.SIEMBatchFile, emit emitFunc, retry bool) (newest time.Time, again, err error) {
+	for _, f := range files {
+		n, cut, err := s.readFile(ctx, f.URL, emit, retry)
+		if errors.Is(err, mimecast.ErrBatchURLExpired) && retry {
+			return newest, err, nil
+		}
+		if err != nil {
+			return newest, nil, err
+		}
+		if cut != nil {
+			return newest, cut, nil
+		}
+		if n.After(newest) {
+			newest = n
+		}
+	}
+	return newest, nil, nil
+}
+
+// readFile emits the events of one batch file in chunks and returns the newest event time. With
+// retryCut, a file that ends early stops the read and is returned as cut (the events read since
+// the last chunk are not emitted: the next read has them); without, the end is emitted as an
+// error-flagged record.
+func (s *siemSource) readFile(ctx context.Context, fileURL string, emit emitFunc, retryCut bool) (newest time.Time, cut, err error) {
+	r, err := s.in.cfg.conn.Client.OpenBatchFile(s.in.cfg.conn.Context(ctx), fileURL)
 	if err != nil {
-		return time.Time{}, err
+		return newest, nil, err
 	}
 	defer r.Close()
-	var (
-		newest time.Time
-		chunk  = make([]threatRecord, 0, siemChunk)
-	)
+	chunk := make([]threatRecord, 0, siemChunk)
 	for {
 		ev, err := r.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return newest, fmt.Errorf("reading siem batch file: %w", err)
+			return newest, nil, fmt.Errorf("reading siem batch file: %w", err)
 		}
 		rec := record(ev)
+		if errors.Is(rec.decodeErr, mimecast.ErrBatchFileCorrupt) {
+			if retryCut {
+				return newest, fmt.Errorf("batch file %s: %w", fileName(fileURL), rec.decodeErr), nil
+			}
+			// The text of a cut is often empty: name the file and line, or the ends of two
+			// damaged files would look like one record repeated.
+			rec.id = mimecast.ContentHash(fmt.Appendf(nil, "%s:%d:%s", fileName(fileURL), r.Line(), rec.raw))
+		}
 		if rec.decodeErr == nil {
 			rec.threatType = siemThreatType(ev.Type)
 			rec.status = siemStatus(ev.Action, "")
@@ -275,15 +321,24 @@ func (s *siemSource) readFile(ctx context.Context, url string, emit emitFunc) (t
 		chunk = append(chunk, rec)
 		if len(chunk) == siemChunk {
 			if err := emit(ctx, chunk, nil); err != nil {
-				return newest, err
+				return newest, nil, err
 			}
 			chunk = make([]threatRecord, 0, siemChunk)
 		}
 	}
 	if len(chunk) > 0 {
 		if err := emit(ctx, chunk, nil); err != nil {
-			return newest, err
+			return newest, nil, err
 		}
 	}
-	return newest, nil
+	return newest, nil, nil
+}
+
+// fileName is the path of a pre-signed URL: what names the file, without its signature.
+func fileName(fileURL string) string {
+	u, err := url.Parse(fileURL)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Path
 }
