@@ -33,5 +33,6 @@ func cliOptions() []service.CLIOptFunc {
 		service.CLIOptSetDocumentationURL("https://github.com/mimecast-connect/mimecast-connect"),
 		service.CLIOptAddCommand(demoCommand()),
 		service.CLIOptAddCommand(fakeAPICommand()),
+		service.CLIOptAddCommand(checkCommand()),
 	}
 }

@@ -1,0 +1,291 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// The Mimecast components check looks for, and the Benthos kind of each.
+const (
+	kindThreats = "mimecast_threats"
+	kindArchive = "mimecast_archive"
+	kindEnrich  = "mimecast_enrich"
+)
+
+var componentKinds = map[string]string{kindThreats: "input", kindArchive: "input", kindEnrich: "processor"}
+
+// foundComponent is one Mimecast component block of a config file.
+type foundComponent struct {
+	kind  string // mimecast_threats | mimecast_archive | mimecast_enrich
+	path  string // where it sits, as Benthos names it: root.pipeline.processors.0
+	label string
+	// config is the component's own block (the value of the kind key), with anchors and merge
+	// keys resolved; nil when the block is empty.
+	config any
+}
+
+// configFile is one parsed config or resource file.
+type configFile struct {
+	name string
+	root *yaml.Node
+}
+
+// loadConfigFiles reads the config and the resource files with ${VAR} references resolved as
+// `run` resolves them. Every variable that is unset and has no default is named in one error,
+// as `run` names them.
+func loadConfigFiles(configPath string, resourcePatterns []string, lookup func(string) (string, bool)) ([]configFile, error) {
+	paths := []string{configPath}
+	for _, pattern := range resourcePatterns {
+		matches, err := expandResourcePattern(pattern)
+		if err != nil {
+			return nil, err
+		}
+		paths = append(paths, matches...)
+	}
+	var (
+		files   []configFile
+		missing []string
+	)
+	for _, p := range paths {
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", p, err)
+		}
+		resolved, unset, err := resolveEnvVars(raw, lookup)
+		if err != nil {
+			return nil, fmt.Errorf("resolving environment variables in %s: %w", p, err)
+		}
+		for _, v := range unset {
+			if !slices.Contains(missing, v) {
+				missing = append(missing, v)
+			}
+		}
+		var root yaml.Node
+		if err := yaml.Unmarshal(resolved, &root); err != nil {
+			return nil, fmt.Errorf("parsing %s: %w", p, err)
+		}
+		files = append(files, configFile{name: p, root: &root})
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("required environment variables were not set: %v (export them, give them a default with ${VAR:default}, or load a dotenv file with `mimecast-connect -e file.env check ...`)", missing)
+	}
+	return files, nil
+}
+
+// expandResourcePattern accepts a file or a glob pattern: `run -r` in Benthos v4.60.0 takes
+// files only, but the examples in this repository quote globs, and expanding them costs nothing.
+func expandResourcePattern(pattern string) ([]string, error) {
+	if !strings.ContainsAny(pattern, "*?[") {
+		return []string{pattern}, nil
+	}
+	matches, err := filepath.Glob(pattern)
+	if err != nil {
+		return nil, fmt.Errorf("expanding resource pattern %q: %w", pattern, err)
+	}
+	if len(matches) == 0 {
+		return nil, fmt.Errorf("expanding resource pattern %q: no file matches", pattern)
+	}
+	return matches, nil
+}
+
+// The environment variable syntax of Benthos v4.60.0 (internal/config/env_vars.go, not part of
+// the public API): ${VAR}, ${VAR:default}, an optional |base64decode, and ${{VAR}} for a literal ${VAR}.
+var (
+	envVarRef        = regexp.MustCompile(`\${[0-9A-Za-z_.]+(:((\${[^}]+})|[^}])*)?(?:\|[0-9A-Za-z]+)?}`)
+	escapedEnvVarRef = regexp.MustCompile(`\${({[0-9A-Za-z_.]+(:((\${[^}]+})|[^}])*)?})}`)
+)
+
+// resolveEnvVars replaces ${VAR} references the way `run` does: an unset variable without a
+// default is reported in unset (and replaced by nothing); an empty one takes its default.
+func resolveEnvVars(in []byte, lookup func(string) (string, bool)) (out []byte, unset []string, err error) {
+	var errs []error
+	out = envVarRef.ReplaceAllFunc(in, func(ref []byte) []byte {
+		spec := string(ref[2 : len(ref)-1])
+		name, def, hasDefault := strings.Cut(spec, ":")
+		fn := ""
+		if hasDefault {
+			if i := strings.LastIndexByte(def, '|'); i >= 0 {
+				def, fn = def[:i], def[i+1:]
+			}
+		} else if i := strings.LastIndexByte(name, '|'); i >= 0 {
+			name, fn = name[:i], name[i+1:]
+		}
+		value, ok := lookup(name)
+		switch {
+		case hasDefault && value == "":
+			value = def
+		case !hasDefault && !ok:
+			unset = append(unset, name)
+		}
+		switch fn {
+		case "":
+		case "base64decode":
+			decoded, err := base64.StdEncoding.DecodeString(value)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("decoding base64 of %s: %w", name, err))
+			}
+			value = string(decoded)
+		default:
+			errs = append(errs, fmt.Errorf("unknown env var decode function %q in ${%s}", fn, spec))
+		}
+		// As Benthos does: a newline in a value would otherwise break the YAML around it.
+		return []byte(strings.ReplaceAll(value, "\n", `\n`))
+	})
+	if len(errs) > 0 {
+		return nil, nil, errors.Join(errs...)
+	}
+	return escapedEnvVarRef.ReplaceAll(out, []byte("$$$1")), unset, nil
+}
+
+// findComponents walks a config file and returns every Mimecast component in it, wherever it
+// sits: the input, pipeline and output processors, brokers, resources, and processors nested in
+// branch, switch, try, catch, workflow and the like. A config's unit tests (`tests:`) are not
+// part of a running pipeline and are skipped.
+func findComponents(f configFile) []foundComponent {
+	var out []foundComponent
+	if f.root == nil || len(f.root.Content) == 0 {
+		return nil
+	}
+	var walk func(n *yaml.Node, path []string)
+	walk = func(n *yaml.Node, path []string) {
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				key, val := n.Content[i].Value, n.Content[i+1]
+				if _, ok := componentKinds[key]; ok && isComponentBlock(val) {
+					out = append(out, newFoundComponent(key, path, n, val))
+					continue
+				}
+				if len(path) == 1 && key == "tests" {
+					continue
+				}
+				walk(val, append(slices.Clip(path), key))
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				walk(c, append(slices.Clip(path), strconv.Itoa(i)))
+			}
+		}
+		// Aliases are skipped: the anchored node is found where it is defined.
+	}
+	walk(f.root.Content[0], []string{"root"})
+	return out
+}
+
+func newFoundComponent(kind string, path []string, wrapper, block *yaml.Node) foundComponent {
+	c := foundComponent{kind: kind, path: strings.Join(path, ".")}
+	for i := 0; i+1 < len(wrapper.Content); i += 2 {
+		if wrapper.Content[i].Value == "label" {
+			c.label = wrapper.Content[i+1].Value
+		}
+	}
+	if !isNull(block) {
+		// Decoding resolves aliases and merge keys, which a re-encoded node would lose.
+		var v any
+		if err := block.Decode(&v); err == nil {
+			c.config = v
+		}
+	}
+	return c
+}
+
+// isComponentBlock reports whether n can be a component's config: a mapping, an alias of one, or
+// nothing (all defaults).
+func isComponentBlock(n *yaml.Node) bool {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n.Kind == yaml.MappingNode || isNull(n)
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.Tag == "!!null"
+}
+
+// configYAML is the component block as YAML, for the component's spec to parse.
+func (c foundComponent) configYAML() ([]byte, error) {
+	if c.config == nil {
+		return []byte("{}"), nil
+	}
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	if err := enc.Encode(c.config); err != nil {
+		return nil, fmt.Errorf("encoding the %s block: %w", c.kind, err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("encoding the %s block: %w", c.kind, err)
+	}
+	return b.Bytes(), nil
+}
+
+// secret returns the component's client_secret as written, for the output scrubber.
+func (c foundComponent) secret() string {
+	m, ok := c.config.(map[string]any)
+	if !ok {
+		return ""
+	}
+	s, _ := m["client_secret"].(string)
+	return s
+}
+
+// resourceLabels lists the labels of a file's resources of one kind (rate_limit_resources,
+// cache_resources): a component naming one is valid only if some file defines it, as for `run`.
+func resourceLabels(f configFile, list string) []string {
+	if f.root == nil || len(f.root.Content) == 0 || f.root.Content[0].Kind != yaml.MappingNode {
+		return nil
+	}
+	top := f.root.Content[0]
+	var out []string
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		if top.Content[i].Value != list || top.Content[i+1].Kind != yaml.SequenceNode {
+			continue
+		}
+		for _, res := range top.Content[i+1].Content {
+			for j := 0; j+1 < len(res.Content); j += 2 {
+				if res.Content[j].Value == "label" && res.Content[j+1].Value != "" {
+					out = append(out, res.Content[j+1].Value)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// cacheFields are the fields of each component that name a cache resource.
+var cacheFields = map[string][]string{
+	kindThreats: {"checkpoint_cache"},
+	kindArchive: {"checkpoint_cache"},
+	kindEnrich:  {"cache"},
+}
+
+// missingCaches names the cache resources the component refers to that no file defines. The
+// caches themselves are never opened: check must not read or write checkpoints.
+func (c foundComponent) missingCaches(defined []string) []string {
+	m, _ := c.config.(map[string]any)
+	var out []string
+	for _, field := range cacheFields[c.kind] {
+		if name, _ := m[field].(string); name != "" && !slices.Contains(defined, name) {
+			out = append(out, fmt.Sprintf("%s: cache resource %q is not defined: add it under cache_resources or pass its file with -r", field, name))
+		}
+	}
+	return out
+}
+
+// componentDisplayPath names a component for the report; components of a resource file carry
+// the file's name, since their paths start at that file's root.
+func componentDisplayPath(file string, isMain bool, path string) string {
+	if isMain {
+		return path
+	}
+	return file + "#" + path
+}
