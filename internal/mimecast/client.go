@@ -156,7 +156,11 @@ func (c *Client) logRecovered(endpoint string, reasons []string) {
 	for i, r := range order {
 		parts[i] = fmt.Sprintf("%s x%d", r, counts[r])
 	}
-	msg, args := "mimecast %s: answered after %d retries (%s)", []any{endpoint, len(reasons), strings.Join(parts, ", ")}
+	word := "retries"
+	if len(reasons) == 1 {
+		word = "retry"
+	}
+	msg, args := "mimecast %s: answered after %d %s (%s)", []any{endpoint, len(reasons), word, strings.Join(parts, ", ")}
 	if len(order) == 1 && order[0] == retryReasonRateLimited {
 		c.cfg.Logger.Infof(msg, args...)
 		return

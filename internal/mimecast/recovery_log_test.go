@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -63,4 +64,39 @@ func TestTokenRefusedBeforeExpiryIsLoggedOnce(t *testing.T) {
 	}
 	assert.Equal(t, "INFO mimecast /api/x: the access token was refused (token_expired) before its expiry; repeated the call with a new token", r.logs.Text())
 	assert.Equal(t, int32(2), r.tokens.Load())
+}
+
+// The retry reason says where the fault was: a token endpoint that failed is not the API's fault,
+// and a timeout is not a dropped connection.
+func TestRetryReasonsNameTheTokenEndpointAndTimeouts(t *testing.T) {
+	r := newRig(t, func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, okEnvelope) })
+	r.token = func(w http.ResponseWriter, req *http.Request, n int) {
+		switch n {
+		case 1:
+			writeJSON(w, http.StatusServiceUnavailable, `{"fail":[{"code":"unavailable","message":"try later"}]}`)
+		case 2:
+			conn, _, _ := w.(http.Hijacker).Hijack()
+			conn.Close()
+		default:
+			serveToken(w, req, n, 1799)
+		}
+	}
+	_, err := r.client.CallAPI(t.Context(), "/api/x", nil, Pagination{})
+	require.NoError(t, err)
+	assert.Contains(t, r.metrics.Events(), "retry /api/x token_http_503")
+	assert.Contains(t, r.metrics.Events(), "retry /api/x token_network")
+	assert.Equal(t, "WARN mimecast /api/x: answered after 2 retries (token_http_503 x1, token_network x1)", r.logs.Text())
+
+	var calls atomic.Int32
+	slow := newRig(t, func(w http.ResponseWriter, req *http.Request) {
+		if calls.Add(1) == 1 {
+			hang(req)
+			return
+		}
+		writeJSON(w, 200, okEnvelope)
+	}, func(c *Config) { c.Timeout = 100 * time.Millisecond })
+	_, err = slow.client.CallAPI(t.Context(), "/api/x", nil, Pagination{})
+	require.NoError(t, err)
+	assert.Contains(t, slow.metrics.Events(), "retry /api/x timeout")
+	assert.Equal(t, "WARN mimecast /api/x: answered after 1 retry (timeout x1)", slow.logs.Text())
 }

@@ -1,7 +1,9 @@
 package mimecast
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -27,7 +29,7 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	tok, cached, err := t.tokens.token(req.Context())
 	if err != nil {
-		return nil, err
+		return nil, wrapTokenError(err)
 	}
 	resp, err := t.next.RoundTrip(withBearer(req, tok))
 	if err != nil || resp.StatusCode != http.StatusUnauthorized {
@@ -46,7 +48,7 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	discard(resp)
 	t.tokens.invalidate(tok)
 	if tok, _, err = t.tokens.token(req.Context()); err != nil {
-		return nil, err
+		return nil, wrapTokenError(err)
 	}
 	resp, err = t.next.RoundTrip(withBearer(again, tok))
 	if err == nil && resp.StatusCode != http.StatusUnauthorized && t.onRefresh != nil {
@@ -57,6 +59,21 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.onRefresh(endpointOf(req), why)
 	}
 	return resp, err
+}
+
+// tokenError marks an API call that failed because no token could be had, so that retries are
+// reported as the token endpoint's failure rather than the API's. It is transparent otherwise:
+// same text, and errors.As/Is see through it.
+type tokenError struct{ err error }
+
+func (e *tokenError) Error() string { return e.err.Error() }
+func (e *tokenError) Unwrap() error { return e.err }
+
+func wrapTokenError(err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return &tokenError{err: err}
 }
 
 func withBearer(req *http.Request, tok *token) *http.Request {

@@ -88,7 +88,7 @@ func (t *retryTransport) decide(ctx context.Context, attempt int, resp *http.Res
 		if !retryableError(err) {
 			return 0, "", false
 		}
-		return t.backoff(attempt), "network", true
+		return t.backoff(attempt), errorReason(err), true
 	}
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests:
@@ -105,6 +105,24 @@ func (t *retryTransport) decide(ctx context.Context, attempt int, resp *http.Res
 		return t.backoff(attempt), "retryable_fail", true
 	}
 	return 0, "", false
+}
+
+// errorReason names a retryable failure that got no HTTP answer from the endpoint, for metrics
+// and the recovery log: the attempt ran out of time, the token endpoint failed (with its status),
+// or the network did.
+func errorReason(err error) string {
+	var tokErr *tokenError
+	if errors.As(err, &tokErr) {
+		var apiErr *APIError
+		if errors.As(err, &apiErr) && apiErr.StatusCode != 0 {
+			return "token_http_" + strconv.Itoa(apiErr.StatusCode)
+		}
+		return "token_network"
+	}
+	if errors.Is(err, errAttemptTimeout) {
+		return "timeout"
+	}
+	return "network"
 }
 
 // backoff is exponential backoff with full jitter: uniform in [0, min(maxWait, base*2^attempt)].
