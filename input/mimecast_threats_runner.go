@@ -31,10 +31,18 @@ type sourceRunner struct {
 	tracker   ackTracker[feedState]
 	resetReq  bool
 
-	saveMu    sync.Mutex
-	savedSeq  uint64
+	saveMu   sync.Mutex
+	savedSeq uint64
+
+	// Owned by the run goroutine: the failed polls since the last good one, so that an outage
+	// is logged when it starts, now and then while it lasts, and when it ends, not on every try.
 	forbidden bool
+	failures  int
+	warnedAt  time.Time
 }
+
+// failureRelog is how often a failure that goes on is logged again at WARN.
+const failureRelog = 5 * time.Minute
 
 func newSourceRunner(in *threatsInput, src threatSource, st feedState) *sourceRunner {
 	r := &sourceRunner{
@@ -84,6 +92,10 @@ func (r *sourceRunner) run(ctx context.Context) {
 			continue
 		}
 		backoff = time.Second
+		if r.failures > 0 {
+			r.in.log.Infof("%s: polling works again after %d failed %s", r.src.name(), r.failures, plural(r.failures, "poll", "polls"))
+			r.failures, r.forbidden = 0, false
+		}
 		r.mu.Lock()
 		if r.gen == gen {
 			r.read = next
@@ -95,10 +107,13 @@ func (r *sourceRunner) run(ctx context.Context) {
 	}
 }
 
-// fetchFailed logs and counts a failed fetch and says how long to wait before the next try.
+// fetchFailed logs and counts a failed fetch and says how long to wait before the next try. The
+// first failure of a run of them is a warning; repeats are debug lines, with a warning again
+// every failureRelog while it lasts.
 func (r *sourceRunner) fetchFailed(err error, backoff *time.Duration) time.Duration {
 	log := r.in.log
 	r.in.metrics.fetchErrors.Incr(1, r.src.feed())
+	r.failures++
 	var apiErr *mimecast.APIError
 	if errors.As(err, &apiErr) && apiErr.Forbidden() {
 		// A missing product or permission does not fix itself soon: say so once, then look again
@@ -110,10 +125,26 @@ func (r *sourceRunner) fetchFailed(err error, backoff *time.Duration) time.Durat
 		return forbiddenRetry
 	}
 	r.forbidden = false
-	log.Warnf("%s: polling failed, retrying in %v: %v", r.src.name(), *backoff, err)
+	switch now := time.Now(); {
+	case r.failures == 1:
+		log.Warnf("%s: polling failed, retrying in %v: %v", r.src.name(), *backoff, err)
+		r.warnedAt = now
+	case now.Sub(r.warnedAt) >= failureRelog:
+		log.Warnf("%s: polling still fails after %d tries, retrying in %v: %v", r.src.name(), r.failures, *backoff, err)
+		r.warnedAt = now
+	default:
+		log.Debugf("%s: polling failed again (%d tries), retrying in %v: %v", r.src.name(), r.failures, *backoff, err)
+	}
 	wait := *backoff
 	*backoff = min(*backoff*2, max(r.in.cfg.pollInterval, time.Second))
 	return wait
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 const forbiddenRetry = 10 * time.Minute

@@ -46,7 +46,7 @@ func (in *threatsInput) sources() []threatSource {
 func (in *threatsInput) window(name, feed string, retention time.Duration, page windowPageFunc) *windowSource {
 	return &windowSource{
 		sourceName: name, feedName: feed, retention: retention, overlap: in.cfg.overlap,
-		now: in.now, page: page, log: in.log,
+		now: in.now, page: page, log: in.log, failed: in.metrics.fetchErrors,
 	}
 }
 

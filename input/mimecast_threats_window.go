@@ -26,6 +26,7 @@ type windowSource struct {
 	now        func() time.Time
 	page       windowPageFunc
 	log        *service.Logger
+	failed     *service.MetricCounter // mimecast_threats_fetch_errors
 }
 
 func (w *windowSource) name() string { return w.sourceName }
@@ -50,9 +51,11 @@ func (w *windowSource) fetch(ctx context.Context, st feedState, emit emitFunc) (
 	if err != nil {
 		var apiErr *mimecast.APIError
 		if st.Token != "" && errors.As(err, &apiErr) && !apiErr.Retryable && !apiErr.Forbidden() && !apiErr.Unauthorized() {
-			// A saved page token the API no longer accepts (it expired, or the window changed):
-			// read the window again from its start; the ids in Seen absorb the repeats.
-			w.log.Warnf("%s: page token rejected (%v); reading the window again from %s", w.sourceName, err, st.WindowFrom.Format(time.RFC3339))
+			// A saved page token the API no longer accepts (it expired, or the window changed),
+			// or another refusal of this one page: read the window again from its start; the
+			// ids in Seen absorb the repeats.
+			w.failed.Incr(1, w.feedName)
+			w.log.Warnf("%s: reading the next page failed (%v); its page token may have expired, so the window is read again from %s", w.sourceName, err, st.WindowFrom.Format(time.RFC3339))
 			st.WindowTo, st.Token = time.Time{}, ""
 			return st, false, nil
 		}

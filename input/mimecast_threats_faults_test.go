@@ -1,0 +1,325 @@
+package input
+
+import (
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mimecast-connect/mimecast-connect/internal/mimecastfake"
+)
+
+// The fault matrix of mimecast_threats (issue 8): each fault of the fake tenant is injected into
+// a run, and what reached the output is compared with a fault-free run of the same input: the
+// same event ids, each exactly once. The fault must show in the metrics, and the log must say
+// what happened once: the lines a run logs at INFO or above that a fault-free run does not are
+// exactly the expected ones.
+
+// faultAnchor is the tenants' "now": fixed for the test binary, so that a fault run and the
+// fault-free run it is compared with serve the same records (their times are part of their ids).
+var faultAnchor = time.Now().UTC().Truncate(time.Minute)
+
+// faultWindowTenant has 40 URL Protect clicks: 8 pages of 5, read one page ahead at most, so a
+// fault set after the first message meets the run in the middle of the backlog.
+func faultWindowTenant() mimecastfake.Options {
+	return mimecastfake.Options{Seed: 21, Anchor: faultAnchor, Sizes: mimecastfake.Sizes{EventsPerFeed: 40, Span: 10 * time.Hour}}
+}
+
+// faultSIEMTenant has 300 av events in three batch files of 100.
+func faultSIEMTenant() mimecastfake.Options {
+	return mimecastfake.Options{Seed: 23, Anchor: faultAnchor, Sizes: mimecastfake.Sizes{EventsPerFeed: 300, SIEMEventsPerFile: 100, Span: 10 * time.Hour}}
+}
+
+const (
+	faultWindowInput = "feeds: [url_protect]\npage_size: 5\nmax_pages_in_flight: 1\n"
+	faultSIEMInput   = "feeds: [siem]\nsiem_event_types: [av]\nmax_pages_in_flight: 1\n"
+	// Waits are short so that each case runs in a few seconds: the client's retries wait at most
+	// 100ms, and 429s ask for 100ms.
+	faultConn = "max_retry_wait: 100ms\n"
+)
+
+// expectedLog is one line a fault must add to the log: its level and a part of its text.
+type expectedLog struct {
+	level slog.Level
+	text  string
+}
+
+type threatsFaultCase struct {
+	name   string
+	siem   bool // run the SIEM input and tenant, else URL Protect
+	faults mimecastfake.Faults
+	// atStart injects the faults before the stream starts; otherwise they are set once the first
+	// message reached the output, in the middle of the backlog.
+	atStart bool
+	conn    string // connection fields added to faultConn
+	// errorMessages is how many error-flagged messages (undecodable records) the fault adds to
+	// the output, besides every event of the fault-free run.
+	errorMessages int
+	counted       []string // counters that must be positive (see observer.counter)
+	// logged are the lines the fault adds to the log at INFO or above, each exactly once and
+	// nothing else; optional ones may appear once (a retry the timing decides).
+	logged   []expectedLog
+	optional []expectedLog
+	// debugged is text that must appear in a DEBUG line: where repeats of a fault go.
+	debugged string
+	fired    func(f mimecastfake.Faults) bool // whether the fault's counter ran down
+}
+
+func TestThreatsFaultMatrixLosesNothingAndEmitsNoDuplicates(t *testing.T) {
+	rl := func(headers string) mimecastfake.Faults {
+		return mimecastfake.Faults{RateLimitBurst: 3, RateLimitHeaders: headers, RateLimitResetMs: 100}
+	}
+	rlFired := func(f mimecastfake.Faults) bool { return f.RateLimitBurst == 0 }
+	cases := []threatsFaultCase{
+		{
+			name: "429 burst with X-RateLimit-Reset", faults: rl(mimecastfake.RateLimitHeadersReset), fired: rlFired,
+			counted: []string{"mimecast_api_rate_limited", "mimecast_api_retries{endpoint=/api/ttp/url/get-logs,reason=rate_limited}"},
+			logged:  []expectedLog{{slog.LevelInfo, "mimecast /api/ttp/url/get-logs: answered after 3 retries (rate_limited x3)"}},
+		},
+		{
+			name: "429 burst with Retry-After", faults: rl(mimecastfake.RateLimitHeadersRetryAfter), fired: rlFired,
+			counted: []string{"mimecast_api_rate_limited", "mimecast_api_retries{endpoint=/api/ttp/url/get-logs,reason=rate_limited}"},
+			logged:  []expectedLog{{slog.LevelInfo, "mimecast /api/ttp/url/get-logs: answered after 3 retries (rate_limited x3)"}},
+		},
+		{
+			name: "429 burst with both headers", faults: rl(mimecastfake.RateLimitHeadersBoth), fired: rlFired,
+			counted: []string{"mimecast_api_rate_limited", "mimecast_api_retries{endpoint=/api/ttp/url/get-logs,reason=rate_limited}"},
+			logged:  []expectedLog{{slog.LevelInfo, "mimecast /api/ttp/url/get-logs: answered after 3 retries (rate_limited x3)"}},
+		},
+		{
+			name: "429 burst with neither header", faults: rl(mimecastfake.RateLimitHeadersNone), fired: rlFired,
+			counted: []string{"mimecast_api_rate_limited", "mimecast_api_retries{endpoint=/api/ttp/url/get-logs,reason=rate_limited}"},
+			logged:  []expectedLog{{slog.LevelInfo, "mimecast /api/ttp/url/get-logs: answered after 3 retries (rate_limited x3)"}},
+		},
+		{
+			name: "429 storm longer than max_retries", conn: "max_retries: 2\n",
+			faults: mimecastfake.Faults{RateLimitBurst: 4, RateLimitResetMs: 100}, fired: rlFired,
+			counted: []string{"mimecast_api_rate_limited", "mimecast_threats_fetch_errors{feed=url_protect}"},
+			logged:  []expectedLog{{slog.LevelWarn, "url_protect: polling failed, retrying in 1s: fetching url protect logs: mimecast /api/ttp/url/get-logs: HTTP 429 rate_limit_exceeded"}, {slog.LevelInfo, "mimecast /api/ttp/url/get-logs: answered after 1 retry (rate_limited x1)"}, {slog.LevelInfo, "url_protect: polling works again after 1 failed poll"}},
+		},
+		{
+			// Three or so failed polls: one warning when it starts, one line when it ends.
+			name: "5xx for a while", conn: "max_retries: 1\n", faults: mimecastfake.Faults{ServerErrorFor: 2500 * time.Millisecond},
+			debugged: "url_protect: polling failed again (2 tries)",
+			fired:    func(mimecastfake.Faults) bool { return true },
+			counted:  []string{"mimecast_api_calls{endpoint=/api/ttp/url/get-logs,status=503}", "mimecast_api_retries{endpoint=/api/ttp/url/get-logs,reason=http_503}", "mimecast_threats_fetch_errors{feed=url_protect}"},
+			logged:   []expectedLog{{slog.LevelWarn, "url_protect: polling failed, retrying in 1s: fetching url protect logs: mimecast /api/ttp/url/get-logs: HTTP 503 service_unavailable"}, {slog.LevelInfo, "url_protect: polling works again after"}},
+			optional: []expectedLog{{slog.LevelWarn, "mimecast /api/ttp/url/get-logs: answered after"}},
+		},
+		{
+			name: "5xx burst", faults: mimecastfake.Faults{ServerErrors: 3},
+			fired:   func(f mimecastfake.Faults) bool { return f.ServerErrors == 0 },
+			counted: []string{"mimecast_api_retries{endpoint=/api/ttp/url/get-logs,reason=http_500}"},
+			logged:  []expectedLog{{slog.LevelWarn, "mimecast /api/ttp/url/get-logs: answered after 3 retries (http_500 x3)"}},
+		},
+		{
+			name: "401 token expired mid-page", faults: mimecastfake.Faults{ExpireTokens: 1},
+			fired:   func(f mimecastfake.Faults) bool { return f.ExpireTokens == 0 },
+			counted: []string{"mimecast_api_calls{endpoint=/api/ttp/url/get-logs,status=401}"},
+			logged:  []expectedLog{{slog.LevelInfo, "mimecast /api/ttp/url/get-logs: the access token was refused (token_expired) before its expiry; repeated the call with a new token"}},
+		},
+		{
+			name: "token endpoint down at start", atStart: true, faults: mimecastfake.Faults{TokenEndpointDown: 3},
+			fired:   func(f mimecastfake.Faults) bool { return f.TokenEndpointDown == 0 },
+			counted: []string{"mimecast_api_calls{endpoint=/oauth/token,status=503}", "mimecast_api_retries{endpoint=/api/ttp/url/get-logs,reason=token_http_503}"},
+			logged:  []expectedLog{{slog.LevelWarn, "mimecast /api/ttp/url/get-logs: answered after 3 retries (token_http_503 x3)"}},
+		},
+		{
+			name: "token endpoint down when the token expires", faults: mimecastfake.Faults{ExpireTokens: 1, TokenEndpointDown: 3},
+			fired:   func(f mimecastfake.Faults) bool { return f.ExpireTokens == 0 && f.TokenEndpointDown == 0 },
+			counted: []string{"mimecast_api_calls{endpoint=/oauth/token,status=503}", "mimecast_api_calls{endpoint=/api/ttp/url/get-logs,status=401}"},
+			logged:  []expectedLog{{slog.LevelWarn, "mimecast /api/ttp/url/get-logs: answered after 3 retries (token_http_503 x3)"}},
+		},
+		{
+			name: "slow responses past timeout", conn: "timeout: 300ms\n",
+			faults:  mimecastfake.Faults{SlowResponses: 2, SlowBy: time.Second},
+			fired:   func(f mimecastfake.Faults) bool { return f.SlowResponses == 0 },
+			counted: []string{"mimecast_api_calls{endpoint=/api/ttp/url/get-logs,status=error}", "mimecast_api_retries{endpoint=/api/ttp/url/get-logs,reason=timeout}"},
+			logged:  []expectedLog{{slog.LevelWarn, "mimecast /api/ttp/url/get-logs: answered after 2 retries (timeout x2)"}},
+		},
+		{
+			name: "HTML error page from a proxy", faults: mimecastfake.Faults{HTMLErrorPages: 2},
+			fired:   func(f mimecastfake.Faults) bool { return f.HTMLErrorPages == 0 },
+			counted: []string{"mimecast_api_retries{endpoint=/api/ttp/url/get-logs,reason=http_502}"},
+			logged:  []expectedLog{{slog.LevelWarn, "mimecast /api/ttp/url/get-logs: answered after 2 retries (http_502 x2)"}},
+		},
+		{
+			name: "fail[] with HTTP 200", faults: mimecastfake.Faults{FailWith200: 1},
+			fired:   func(f mimecastfake.Faults) bool { return f.FailWith200 == 0 },
+			counted: []string{"mimecast_threats_fetch_errors{feed=url_protect}"},
+			logged:  []expectedLog{{slog.LevelWarn, "url_protect: reading the next page failed (fetching url protect logs: mimecast /api/ttp/url/get-logs: HTTP 200 err_unexpected_failure: The request could not be processed at this time); its page token may have expired, so the window is read again from"}},
+		},
+		{
+			name: "connection reset mid-body", faults: mimecastfake.Faults{ResetMidBody: 2},
+			fired:   func(f mimecastfake.Faults) bool { return f.ResetMidBody == 0 },
+			counted: []string{"mimecast_api_calls{endpoint=/api/ttp/url/get-logs,status=error}", "mimecast_api_retries{endpoint=/api/ttp/url/get-logs,reason=network}"},
+			logged:  []expectedLog{{slog.LevelWarn, "mimecast /api/ttp/url/get-logs: answered after 2 retries (network x2)"}},
+		},
+		{
+			name: "same event on two pages", faults: mimecastfake.Faults{DuplicateAcrossPages: 3},
+			fired:   func(f mimecastfake.Faults) bool { return f.DuplicateAcrossPages == 0 },
+			counted: []string{"mimecast_threats_duplicates{feed=url_protect}"},
+			logged:  []expectedLog{},
+		},
+		{
+			name: "truncated gzip", siem: true, atStart: true, faults: mimecastfake.Faults{TruncatedGzip: 1},
+			fired:   func(f mimecastfake.Faults) bool { return f.TruncatedGzip == 0 },
+			counted: []string{"mimecast_threats_fetch_errors{feed=siem}"},
+			logged:  []expectedLog{{slog.LevelWarn, "siem_av: batch file /siem-files/"}, {slog.LevelWarn, "listing the page again for fresh URLs (attempt 2 of 3)"}},
+		},
+		{
+			name: "malformed JSON line", siem: true, atStart: true, faults: mimecastfake.Faults{MalformedLines: 1},
+			fired:         func(f mimecastfake.Faults) bool { return f.MalformedLines == 0 },
+			errorMessages: 1,
+			counted:       []string{"mimecast_threats_decode_errors{feed=siem}"},
+			logged:        []expectedLog{{slog.LevelWarn, "siem_av: emitting an undecodable record as an error-flagged message: decoding record:"}},
+		},
+		{
+			name: "expired download URL", siem: true, atStart: true, faults: mimecastfake.Faults{ExpiredURLs: 1},
+			fired:   func(f mimecastfake.Faults) bool { return f.ExpiredURLs == 0 },
+			counted: []string{"mimecast_api_calls{endpoint=siem_batch_file,status=403}", "mimecast_threats_fetch_errors{feed=siem}"},
+			logged:  []expectedLog{{slog.LevelWarn, "siem batch file URL expired: mimecast siem_batch_file: HTTP 403: the pre-signed URL has expired or the file is gone"}, {slog.LevelWarn, "listing the page again for fresh URLs (attempt 2 of 3)"}},
+		},
+		{
+			name: "same URL twice", siem: true, atStart: true, faults: mimecastfake.Faults{DuplicateURLs: 1},
+			fired:   func(f mimecastfake.Faults) bool { return f.DuplicateURLs == 0 },
+			counted: []string{"mimecast_threats_duplicates{feed=siem}"},
+			logged:  []expectedLog{},
+		},
+	}
+
+	baselines := map[bool]*faultRun{}
+	var baseMu sync.Mutex
+	baseline := func(t *testing.T, siem bool) *faultRun {
+		baseMu.Lock()
+		defer baseMu.Unlock()
+		if b, ok := baselines[siem]; ok {
+			return b
+		}
+		b := runThreatsFault(t, threatsFaultCase{siem: siem}, nil)
+		require.NotEmpty(t, b.ids)
+		baselines[siem] = b
+		return b
+	}
+
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			base := baseline(t, tc.siem)
+			run := runThreatsFault(t, tc, base)
+
+			assert.Equal(t, base.ids, run.ids, "every event of the fault-free run, each once")
+			assert.Len(t, run.errored, tc.errorMessages, "error-flagged messages")
+			assert.True(t, tc.fired(run.faultsLeft), "the fault fired: %+v", run.faultsLeft)
+			for _, key := range tc.counted {
+				assert.Positive(t, run.obs.counter(key), "counter %s; have %v", key, run.obs.counterKeys())
+			}
+			assertLoggedOnce(t, newLogLines(base.obs, run.obs), tc.logged, tc.optional)
+			if tc.debugged != "" {
+				assert.True(t, slices.ContainsFunc(run.obs.logLines(slog.LevelDebug), func(l logLine) bool {
+					return l.Level == "DEBUG" && strings.Contains(l.Msg, tc.debugged)
+				}), "a DEBUG line containing %q", tc.debugged)
+			}
+		})
+	}
+}
+
+// faultRun is what one run of the matrix delivered.
+type faultRun struct {
+	ids        []string // event ids of the good messages, sorted
+	errored    []*service.Message
+	obs        *observer
+	faultsLeft mimecastfake.Faults
+}
+
+// runThreatsFault runs tc until it delivered at least what base delivered (or, for the
+// baseline itself, until the backlog is read) and the input went quiet.
+func runThreatsFault(t *testing.T, tc threatsFaultCase, base *faultRun) *faultRun {
+	t.Helper()
+	opts, in := faultWindowTenant(), faultWindowInput
+	if tc.siem {
+		opts, in = faultSIEMTenant(), faultSIEMInput
+	}
+	if tc.atStart {
+		opts.Faults = tc.faults
+	}
+	fake, url := fakeTenant(t, opts)
+	c := newCollector()
+	if !tc.atStart && base != nil {
+		// The collector's reject hook sees each message before it is accepted: the first one
+		// switches the faults on while later pages are still to be read.
+		var once sync.Once
+		c.reject = func(*service.Message) bool {
+			once.Do(func() { fake.SetFaults(tc.faults) })
+			return false
+		}
+	}
+	yaml := "mimecast_threats:\n" + indent(connYAML(url)+faultConn+tc.conn+"poll_interval: 100ms\nlookback: 24h\n"+in, "  ")
+	_, stop, obs := startObserved(t, streamSpec{input: yaml}, c)
+	want := 40
+	if tc.siem {
+		want = 300
+	}
+	c.waitFor(t, 20*time.Second, func(msgs []*service.Message) bool {
+		return len(goodMessages(msgs)) >= want
+	})
+	msgs := settle(c)
+	stop()
+	run := &faultRun{obs: obs, faultsLeft: fake.Faults()}
+	for _, m := range msgs {
+		if m.GetError() != nil {
+			run.errored = append(run.errored, m)
+			continue
+		}
+		run.ids = append(run.ids, meta(m, metaEventID))
+	}
+	slices.Sort(run.ids)
+	return run
+}
+
+// assertLoggedOnce checks that added holds exactly one line for each of want (at its level and
+// containing its text), at most one for each of optional, and nothing else.
+func assertLoggedOnce(t *testing.T, added []logLine, want, optional []expectedLog) {
+	t.Helper()
+	used := make([]bool, len(added))
+	match := func(e expectedLog) int {
+		n := 0
+		for i, l := range added {
+			if l.Level == e.level.String() && strings.Contains(l.Msg, e.text) {
+				used[i] = true
+				n++
+			}
+		}
+		return n
+	}
+	for _, e := range want {
+		assert.Equal(t, 1, match(e), "lines at %s containing %q in %q", e.level, e.text, added)
+	}
+	for _, e := range optional {
+		assert.LessOrEqual(t, match(e), 1, "lines at %s containing %q in %q", e.level, e.text, added)
+	}
+	for i, l := range added {
+		assert.True(t, used[i], "unexpected log line %s %q", l.Level, l.Msg)
+	}
+}
+
+// newLogLines returns the lines at INFO or above that run logged and base did not.
+func newLogLines(base, run *observer) []logLine {
+	known := map[string]bool{}
+	for _, l := range base.logLines(slog.LevelInfo) {
+		known[l.Msg] = true
+	}
+	var out []logLine
+	for _, l := range run.logLines(slog.LevelInfo) {
+		// Benthos names the consumer with a random id on every start.
+		if !known[l.Msg] && !strings.HasPrefix(l.Msg, "Sending inproc messages to ID") {
+			out = append(out, l)
+		}
+	}
+	return out
+}

@@ -1,0 +1,190 @@
+package input
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+	"github.com/stretchr/testify/require"
+)
+
+// observer is what a stream under test exported: every counter increment (by name, and by name
+// with its labels) and every log line at every level, as JSON. Fault and security tests read it
+// to check that a fault was counted and logged, and that no secret reached either.
+type observer struct {
+	mu       sync.Mutex
+	counters map[string]int64 // "name" and "name{k=v,...}"
+	labels   []string         // every label value any metric was given
+	logBuf   bytes.Buffer
+}
+
+func newObserver() *observer { return &observer{counters: map[string]int64{}} }
+
+// Write receives the slog JSON handler's output.
+func (o *observer) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.logBuf.Write(p)
+}
+
+// logLine is one line of the stream's log.
+type logLine struct {
+	Level string `json:"level"`
+	Msg   string `json:"msg"`
+}
+
+// logLines returns the lines logged at minLevel or above (slog level names: DEBUG, INFO, WARN,
+// ERROR; Benthos' trace level is below DEBUG).
+func (o *observer) logLines(minLevel slog.Level) []logLine {
+	o.mu.Lock()
+	raw := slices.Clone(o.logBuf.Bytes())
+	o.mu.Unlock()
+	var out []logLine
+	sc := bufio.NewScanner(bytes.NewReader(raw))
+	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
+	for sc.Scan() {
+		var l logLine
+		if json.Unmarshal(sc.Bytes(), &l) != nil {
+			continue
+		}
+		var lvl slog.Level
+		if lvl.UnmarshalText([]byte(l.Level)) == nil && lvl >= minLevel {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// logText is the whole log as written, every level.
+func (o *observer) logText() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.logBuf.String()
+}
+
+// counter returns a counter's total: name alone sums every label set; name{k=v,...} is one set,
+// labels in their declared order, without the label and path labels Benthos adds.
+func (o *observer) counter(key string) int64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.counters[key]
+}
+
+// counterKeys lists every counter key seen, for failure messages.
+func (o *observer) counterKeys() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	keys := slices.Collect(maps.Keys(o.counters))
+	sort.Strings(keys)
+	return keys
+}
+
+// labelValues returns every label value any metric was created with.
+func (o *observer) labelValues() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Clone(o.labels)
+}
+
+func (o *observer) add(name string, keys, values []string, n int64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.counters[name] += n
+	var parts []string
+	for i, k := range keys {
+		if k == "label" || k == "path" {
+			continue // added by Benthos to every component metric
+		}
+		v := ""
+		if i < len(values) {
+			v = values[i]
+		}
+		parts = append(parts, k+"="+v)
+	}
+	if len(parts) > 0 {
+		o.counters[name+"{"+strings.Join(parts, ",")+"}"] += n
+	}
+}
+
+func (o *observer) noteLabels(values []string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.labels = append(o.labels, values...)
+}
+
+type observedCounter struct {
+	o            *observer
+	name         string
+	keys, values []string
+}
+
+func (c observedCounter) Incr(n int64)          { c.o.add(c.name, c.keys, c.values, n) }
+func (c observedCounter) IncrFloat64(n float64) { c.o.add(c.name, c.keys, c.values, int64(n)) }
+func (observedCounter) Timing(int64)            {}
+func (observedCounter) Set(int64)               {}
+
+func (o *observer) NewCounterCtor(name string, keys ...string) service.MetricsExporterCounterCtor {
+	return func(values ...string) service.MetricsExporterCounter {
+		o.noteLabels(values)
+		return observedCounter{o: o, name: name, keys: keys, values: values}
+	}
+}
+
+func (o *observer) NewTimerCtor(name string, keys ...string) service.MetricsExporterTimerCtor {
+	return func(values ...string) service.MetricsExporterTimer {
+		o.noteLabels(values)
+		return observedCounter{o: o, name: name, keys: keys, values: values}
+	}
+}
+
+func (o *observer) NewGaugeCtor(name string, keys ...string) service.MetricsExporterGaugeCtor {
+	return func(values ...string) service.MetricsExporterGauge {
+		o.noteLabels(values)
+		return observedCounter{o: o, name: name, keys: keys, values: values}
+	}
+}
+
+func (*observer) Close(context.Context) error { return nil }
+
+// startObserved builds and runs a stream like startStream, in its own environment whose metrics
+// exporter and logger (every level, down to trace) write to the returned observer.
+func startObserved(t *testing.T, spec streamSpec, c *collector) (*service.Stream, func(), *observer) {
+	t.Helper()
+	obs := newObserver()
+	env := service.NewEnvironment()
+	require.NoError(t, env.RegisterMetricsExporter("observed", service.NewConfigSpec(),
+		func(*service.ParsedConfig, *service.Logger) (service.MetricsExporter, error) { return obs, nil }))
+	b := env.NewStreamBuilder()
+	b.SetLogger(slog.New(slog.NewJSONHandler(obs, &slog.HandlerOptions{Level: slog.Level(-8)})))
+	require.NoError(t, b.SetMetricsYAML("observed: {}"))
+	if spec.resources != "" {
+		require.NoError(t, b.AddResourcesYAML(spec.resources))
+	}
+	require.NoError(t, b.AddInputYAML(spec.input))
+	require.NoError(t, b.AddConsumerFunc(c.consume))
+	s, err := b.Build()
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- s.Run(context.Background()) }()
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		require.NoError(t, s.StopWithin(5*time.Second))
+		<-done
+	}
+	t.Cleanup(stop)
+	return s, stop, obs
+}
