@@ -107,7 +107,6 @@ func TestThreatsFaultMatrixLosesNothingAndEmitsNoDuplicates(t *testing.T) {
 			// Three or so failed polls: one warning when it starts, one line when it ends.
 			name: "5xx for a while", conn: "max_retries: 1\n", faults: mimecastfake.Faults{ServerErrorFor: 2500 * time.Millisecond},
 			debugged: "url_protect: polling failed again (2 tries)",
-			fired:    func(mimecastfake.Faults) bool { return true },
 			counted:  []string{"mimecast_api_calls{endpoint=/api/ttp/url/get-logs,status=503}", "mimecast_api_retries{endpoint=/api/ttp/url/get-logs,reason=http_503}", "mimecast_threats_fetch_errors{feed=url_protect}"},
 			logged:   []expectedLog{{slog.LevelWarn, "url_protect: polling failed, retrying in 1s: fetching url protect logs: mimecast /api/ttp/url/get-logs: HTTP 503 service_unavailable"}, {slog.LevelInfo, "url_protect: polling works again after"}},
 			optional: []expectedLog{{slog.LevelWarn, "mimecast /api/ttp/url/get-logs: answered after"}},
@@ -215,7 +214,9 @@ func TestThreatsFaultMatrixLosesNothingAndEmitsNoDuplicates(t *testing.T) {
 
 			assert.Equal(t, base.ids, run.ids, "every event of the fault-free run, each once")
 			assert.Len(t, run.errored, tc.errorMessages, "error-flagged messages")
-			assert.True(t, tc.fired(run.faultsLeft), "the fault fired: %+v", run.faultsLeft)
+			if tc.fired != nil { // an outage has no counter to run down: its 503s are counted below
+				assert.True(t, tc.fired(run.faultsLeft), "the fault fired: %+v", run.faultsLeft)
+			}
 			for _, key := range tc.counted {
 				assert.Positive(t, run.obs.counter(key), "counter %s; have %v", key, run.obs.counterKeys())
 			}
