@@ -31,17 +31,19 @@ const (
 	metaAttIndex       = "mimecast_attachment_index"
 )
 
-// Values of mimecast_operation and mimecast_document.
+// Values of mimecast_operation, mimecast_document and an attachment's skipped.
 const (
-	opIndex        = "index"
-	opDelete       = "delete"
-	docEmail       = "email"
-	docAttachment  = "attachment"
-	docMailbox     = "mailbox"
-	skipTooLarge   = "too_large"
-	skipExcluded   = "excluded"
-	attachmentRead = 32 << 10
+	opIndex       = "index"
+	opDelete      = "delete"
+	docEmail      = "email"
+	docAttachment = "attachment"
+	docMailbox    = "mailbox"
+	skipTooLarge  = "too_large"
+	skipExcluded  = "excluded"
 )
+
+// attachmentRead is the chunk an attachment is streamed in.
+const attachmentRead = 32 << 10
 
 // emailDocument is the JSON body of an email message.
 type emailDocument struct {
@@ -206,7 +208,7 @@ func (in *archiveInput) fillDocument(doc *emailDocument, e *parsedEmail, atts []
 func (in *archiveInput) emailOnly(p *passRun, doc *emailDocument, err error) emailResult {
 	body, mErr := json.Marshal(doc)
 	if mErr != nil { // cannot happen with these types; never drop the email over it
-		body = []byte(`{"id":` + strconvQuote(doc.ID) + `}`)
+		body = []byte(`{"id":` + jsonString(doc.ID) + `}`)
 		err = errors.Join(err, mErr)
 	}
 	msg := service.NewMessage(body)
@@ -225,7 +227,7 @@ func (in *archiveInput) emailOnly(p *passRun, doc *emailDocument, err error) ema
 	return emailResult{msgs: []*service.Message{msg}, bytes: len(body)}
 }
 
-func strconvQuote(s string) string {
+func jsonString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
 }
