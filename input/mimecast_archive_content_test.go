@@ -1,7 +1,10 @@
 package input
 
 import (
+	"bytes"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -282,4 +285,54 @@ func TestArchivePagesRepeatedByTheAPIAreEmittedOnce(t *testing.T) {
 	ids := archIDs(archEmails(msgs))
 	assert.ElementsMatch(t, archAllIDs(fake, ordinaryDomain), ids, "each message once")
 	assert.Positive(t, m.get("mimecast_archive_duplicates"))
+}
+
+func TestArchiveReadsTheDocumentedFlatSearchShapeToo(t *testing.T) {
+	opts := smallArchive()
+	opts.ArchiveSearchFlat = true
+	fake, url := fakeTenant(t, opts)
+	msgs := archRunToEnd(t, archiveStream{input: archiveInputYAML(url, archUntilNow())}, 20*time.Second)
+	assert.ElementsMatch(t, archAllIDs(fake, ordinaryDomain), archIDs(archEmails(msgs)))
+}
+
+// searchRecordInjector appends a record that is not a JSON object to the first search page of
+// every mailbox, as a tenant sending a broken record would.
+func searchRecordInjector(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/archive/search" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		out := rec.Body.Bytes()
+		if rec.Code == http.StatusOK && !bytes.Contains(body, []byte("pageToken")) {
+			out = bytes.Replace(out, []byte(`"items":[`), []byte(`"items":[42,`), 1)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(out)
+	})
+}
+
+func TestArchiveUndecodableSearchRecordIsEmittedErrorFlagged(t *testing.T) {
+	fake, url := archTenant(t, smallArchive(), searchRecordInjector)
+	msgs := archRunToEnd(t, archiveStream{input: archiveInputYAML(url, archUntilNow())}, 20*time.Second)
+	var flagged, good []*service.Message
+	for _, m := range archEmails(msgs) {
+		if m.GetError() != nil {
+			flagged = append(flagged, m)
+		} else {
+			good = append(good, m)
+		}
+	}
+	assert.ElementsMatch(t, archAllIDs(fake, ordinaryDomain), archIDs(good), "the crawl goes on around the broken record")
+	require.Len(t, flagged, 3, "one broken record per mailbox, each emitted")
+	for _, m := range flagged {
+		b, _ := m.AsBytes()
+		assert.Equal(t, "42", string(b), "the record as it came")
+		assert.NotEmpty(t, archMeta(m, metaMailbox))
+	}
 }
