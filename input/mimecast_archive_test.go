@@ -301,3 +301,20 @@ func TestArchiveRejectedBatchIsReadAgainWithoutAutoReplay(t *testing.T) {
 	assert.Subset(t, ids, archAllIDs(fake, ordinaryDomain), "the rejected batch's messages come again in a later crawl")
 	assert.Contains(t, ids, victim)
 }
+
+func TestArchiveProgressMetricsCountMailboxesEmailsAttachmentsAndBytes(t *testing.T) {
+	metrics, m := archMetricsFor(t)
+	_, url := fakeTenant(t, smallArchive())
+	msgs := archRunToEnd(t, archiveStream{input: archiveInputYAML(url, archUntilNow()+"extract_attachments: true"), metrics: metrics}, 20*time.Second)
+	var bytes int64
+	for _, msg := range msgs {
+		b, err := msg.AsBytes()
+		require.NoError(t, err)
+		bytes += int64(len(b))
+	}
+	assert.Equal(t, int64(3), m.get("mimecast_archive_mailboxes_total"))
+	assert.Equal(t, int64(3), m.get("mimecast_archive_mailboxes_done"))
+	assert.Equal(t, int64(24), m.get("mimecast_archive_emails"))
+	assert.Equal(t, int64(len(archByDocument(msgs, docAttachment, opIndex))), m.get("mimecast_archive_attachments"))
+	assert.Equal(t, bytes, m.get("mimecast_archive_bytes"), "bytes are what was emitted")
+}
