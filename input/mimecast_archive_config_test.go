@@ -156,3 +156,9 @@ func TestArchiveSpecExamplesAreValidConfigs(t *testing.T) {
 		assert.NoError(t, b.SetYAML(ex), ex)
 	}
 }
+
+func TestArchiveProgressBytesReadInBinaryUnits(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1536: "1.5 KiB", 5 << 20: "5.0 MiB", 3 << 40: "3.0 TiB"} {
+		assert.Equal(t, want, formatBytes(n))
+	}
+}

@@ -2,13 +2,12 @@ package input
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/dustin/go-humanize"
 )
 
 // passRun is one crawl of every mailbox in scope, up to `to`.
@@ -175,7 +174,21 @@ func (p *passRun) forgetKnown(mailbox string) {
 
 func (p *passRun) logProgress(what string) {
 	p.in.log.Infof("archive %s: %d/%d mailboxes done, %d emails, %d attachments, %s, %d mailboxes deleted",
-		what, p.done.Load(), p.total, p.emails.Load(), p.attachments.Load(), humanize.IBytes(uint64(p.bytes.Load())), p.deleted.Load())
+		what, p.done.Load(), p.total, p.emails.Load(), p.attachments.Load(), formatBytes(p.bytes.Load()), p.deleted.Load())
+}
+
+// formatBytes writes n in binary units with one decimal: 1536 is "1.5 KiB".
+func formatBytes(n int64) string {
+	const units = "KMGTPE"
+	if n < 1024 {
+		return fmt.Sprintf("%d B", n)
+	}
+	v, i := float64(n)/1024, 0
+	for v >= 1024 && i < len(units)-1 {
+		v /= 1024
+		i++
+	}
+	return fmt.Sprintf("%.1f %ciB", v, units[i])
 }
 
 // logProgressEvery logs the pass's progress every interval until the returned stop is called.
