@@ -55,7 +55,8 @@ func (c *Client) callAPI(ctx context.Context, path string, item any, pag Paginat
 
 // postStream sends an /api/* request whose answer is a file. Mimecast reports failures of these
 // endpoints as a JSON envelope, so a JSON answer carrying fail[] is an error; any other answer
-// (including JSON without fail[], which may be the file itself) is the stream.
+// (including JSON without fail[], which may be the file itself) is the stream, which resumes
+// where it broke off if the transfer fails (see resumingBody).
 func (c *Client) postStream(ctx context.Context, path string, item any) (io.ReadCloser, string, error) {
 	body, err := encodeEnvelope(item, Pagination{})
 	if err != nil {
@@ -71,20 +72,21 @@ func (c *Client) postStream(ctx context.Context, path string, item any) (io.Read
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, errorBodyLimit))
 		return nil, "", c.redact.apiError(errorFromBody(c.redact, path, resp.StatusCode, b))
 	}
+	content := c.resumingBody(ctx, path, body, resp)
 	if !isJSON(ct) {
-		return resp.Body, ct, nil
+		return content, ct, nil
 	}
 	// Failure envelopes are small; anything larger than the peek is content.
-	head, err := io.ReadAll(io.LimitReader(resp.Body, streamPeekBytes+1))
+	head, err := io.ReadAll(io.LimitReader(content, streamPeekBytes+1))
 	if err != nil {
-		resp.Body.Close()
+		content.Close()
 		return nil, "", err
 	}
 	if len(head) <= streamPeekBytes && hasFail(head) {
-		resp.Body.Close()
+		content.Close()
 		return nil, "", c.redact.apiError(errorFromBody(c.redact, path, resp.StatusCode, head))
 	}
-	return readCloser{Reader: io.MultiReader(bytes.NewReader(head), resp.Body), Closer: resp.Body}, ct, nil
+	return readCloser{Reader: io.MultiReader(bytes.NewReader(head), content), Closer: content}, ct, nil
 }
 
 const (
