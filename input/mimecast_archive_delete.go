@@ -141,9 +141,13 @@ func (r *mailboxRun) finishRecrawl(ctx context.Context) bool {
 	st := &r.read
 	st.Cursor, st.WindowFrom, st.WindowTo, st.Token = st.WindowTo, time.Time{}, time.Time{}, ""
 	st.Recrawl, st.OldLedger = false, nil
+	stale := ledgerRef{Gen: st.Ledger.Gen, Segments: r.staleSegs}
 	commit := &mailboxCommit{state: st.clone(), after: func() {
 		if err := in.store.dropSegments(context.Background(), r.mailbox, old); err != nil {
 			in.log.Warnf("%s: dropping the previous ledger: %v", r.mailbox, err)
+		}
+		if err := in.store.dropSegmentsFrom(context.Background(), r.mailbox, stale, l.Segments); err != nil {
+			in.log.Warnf("%s: dropping what an unfinished re-crawl left: %v", r.mailbox, err)
 		}
 		in.recrawlMu.Lock()
 		in.recrawlDone[r.mailbox] = true

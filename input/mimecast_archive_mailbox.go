@@ -30,6 +30,9 @@ type mailboxRun struct {
 	mailbox string
 	read    mailboxState    // owned by the crawling goroutine
 	pageIDs map[string]bool // ids of the page being admitted
+	// staleSegs is how many segments an unfinished earlier re-crawl left in the generation
+	// this re-crawl writes.
+	staleSegs int
 	slots   chan struct{}   // one token per unacknowledged batch
 
 	mu          sync.Mutex
@@ -114,8 +117,10 @@ func (r *mailboxRun) startRecrawl() {
 	old := r.read.Ledger
 	if r.read.OldLedger != nil {
 		// An earlier re-crawl did not finish: what it found is incomplete, so compare with the
-		// ledger from before it (its partial generation is overwritten).
+		// ledger from before it. Its partial generation is the one this re-crawl writes: its
+		// segments are overwritten, and those past the new end dropped when this one finishes.
 		old = *r.read.OldLedger
+		r.staleSegs = r.read.Ledger.Segments
 	}
 	r.read.OldLedger = &old
 	r.read.Ledger = ledgerRef{Gen: old.Gen + 1}

@@ -156,11 +156,16 @@ func (s *archiveStore) loadSegment(ctx context.Context, mailbox string, gen, k i
 	return ids, nil
 }
 
-// dropSegments deletes the full segments of a ledger; failures are returned joined but every
-// segment is tried.
+// dropSegments deletes the full segments of a ledger; every segment is tried and the first
+// failure returned.
 func (s *archiveStore) dropSegments(ctx context.Context, mailbox string, l ledgerRef) error {
+	return s.dropSegmentsFrom(ctx, mailbox, l, 0)
+}
+
+// dropSegmentsFrom deletes the segments from..l.Segments-1 of a ledger.
+func (s *archiveStore) dropSegmentsFrom(ctx context.Context, mailbox string, l ledgerRef, from int) error {
 	var firstErr error
-	for k := range l.Segments {
+	for k := from; k < l.Segments; k++ {
 		if err := s.kv.delete(ctx, s.segmentKey(mailbox, l.Gen, k)); err != nil && firstErr == nil {
 			firstErr = err
 		}

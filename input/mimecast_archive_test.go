@@ -318,3 +318,82 @@ func TestArchiveProgressMetricsCountMailboxesEmailsAttachmentsAndBytes(t *testin
 	assert.Equal(t, int64(len(archByDocument(msgs, docAttachment, opIndex))), m.get("mimecast_archive_attachments"))
 	assert.Equal(t, bytes, m.get("mimecast_archive_bytes"), "bytes are what was emitted")
 }
+
+// archStoreOver reads what a stream saved in a file cache directory.
+func archStoreOver(t *testing.T, dir, prefix string) *archiveStore {
+	t.Helper()
+	b := service.NewResourceBuilder()
+	require.NoError(t, b.AddCacheYAML("label: state\nfile:\n  directory: "+dir+"\n"))
+	res, stop, err := b.Build()
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = stop(context.Background()) })
+	return newArchiveStore(res, "state", prefix)
+}
+
+func TestArchiveInterruptedRecrawlIsRedoneAndLeavesNoStaleLedger(t *testing.T) {
+	defer func(n int) { ledgerSegmentSize = n }(ledgerSegmentSize)
+	ledgerSegmentSize = 2
+
+	opts := smallArchive()
+	opts.Sizes.UsersPerDomain = 1
+	opts.Sizes.MessagesPerMailbox = 12
+	gate := &searchGate{allow: 1 << 30, rejected: make(chan struct{}, 16)}
+	fake, url := archTenant(t, opts, func(h http.Handler) http.Handler { gate.handler = h; return gate })
+	dir := t.TempDir()
+	res := archFileCache(dir)
+	alice := "alice@" + ordinaryDomain
+	in := func(extra string) string {
+		return archiveInputYAML(url, archUntilNow()+"checkpoint_cache: state\npage_size: 2\nmax_retries: 0\n"+extra)
+	}
+	require.Len(t, archRunToEnd(t, archiveStream{input: in(""), resources: res}, 20*time.Second), 12)
+
+	// A re-crawl stops after four of its six pages.
+	gate.mu.Lock()
+	gate.allow = gate.calls + 4
+	gate.mu.Unlock()
+	c := newCollector()
+	stop := startArchive(t, archiveStream{input: in("ignore_delta_tokens: true"), resources: res}, c)
+	gate.waitRejected(t, 1)
+	stop()
+	store := archStoreOver(t, dir, "mimecast_archive")
+	st, ok, err := store.loadMailbox(t.Context(), alice)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.True(t, st.Recrawl, "the re-crawl is saved unfinished")
+	partial := st.Ledger
+
+	// Redone from a start_date that leaves out the oldest half: a shorter ledger than the
+	// unfinished one, and deletes for everything it no longer finds.
+	gate.open()
+	ids := fake.MessageIDs(alice)
+	var newest []time.Time
+	for _, m := range archEmails(archRunToEnd(t, archiveStream{input: archiveInputYAML(url, archUntilNow())}, 20*time.Second)) {
+		newest = append(newest, decodeEmail(t, m).Received)
+	}
+	slices.SortFunc(newest, func(a, b time.Time) int { return b.Compare(a) })
+	start := newest[3] // the four newest stay in range
+	redo := archRunToEnd(t, archiveStream{input: in("ignore_delta_tokens: true\nstart_date: " + start.Format(time.RFC3339Nano)), resources: res}, 20*time.Second)
+	assert.ElementsMatch(t, ids[:4], archIDs(archEmails(redo)))
+	assert.ElementsMatch(t, ids[4:], archIDs(archByDocument(redo, docEmail, opDelete)), "compared with the ledger from before the unfinished re-crawl")
+
+	st, ok, err = store.loadMailbox(t.Context(), alice)
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.False(t, st.Recrawl)
+	assert.Nil(t, st.OldLedger)
+	require.Equal(t, partial.Gen, st.Ledger.Gen)
+	require.Less(t, st.Ledger.Segments, partial.Segments, "the test needs a shorter ledger than the unfinished one")
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var segments []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), store.mailboxKey(alice)+"_l") {
+			segments = append(segments, e.Name())
+		}
+	}
+	var want []string
+	for k := range st.Ledger.Segments {
+		want = append(want, store.segmentKey(alice, st.Ledger.Gen, k))
+	}
+	assert.ElementsMatch(t, want, segments, "only the current ledger's segments are left")
+}

@@ -1,0 +1,157 @@
+package input
+
+import (
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mimecast-connect/mimecast-connect/internal/mimecastfake"
+)
+
+// The fault matrix of mimecast_archive (issue 8), for the faults of the API calls a crawl makes
+// (directory, archive search, message content): the crawl runs to end_date through the fault
+// and must deliver every message the fake holds for the mailboxes in scope, each once, with its
+// content. The fault must be counted, and each line it adds to the log must be one of the
+// expected ones, at most once per faulty call.
+
+type archiveFaultCase struct {
+	name    string
+	faults  mimecastfake.Faults
+	atStart bool   // else set once the first message reached the output
+	conn    string // connection fields added to faultConn
+	counted []string
+	// logged are texts of which each must appear in at least one and at most `most` of the new
+	// lines at INFO or above; every new line must match one of them.
+	logged []expectedLog
+	most   int
+}
+
+func TestArchiveFaultMatrixDeliversEveryMessageOnceWithItsContent(t *testing.T) {
+	const search, part = "/api/archive/search", "/api/archive/get-message-part"
+	retried := func(reason string) string {
+		return "mimecast_api_retries{endpoint=" + part + ",reason=" + reason + "}"
+	}
+	rl := func(headers string) mimecastfake.Faults {
+		return mimecastfake.Faults{RateLimitBurst: 3, RateLimitHeaders: headers, RateLimitResetMs: 100}
+	}
+	cases := []archiveFaultCase{
+		{name: "429 burst with X-RateLimit-Reset", faults: rl(mimecastfake.RateLimitHeadersReset), most: 3,
+			counted: []string{"mimecast_api_rate_limited", retried("rate_limited")},
+			logged:  []expectedLog{{slog.LevelInfo, "answered after"}}},
+		{name: "429 burst with Retry-After", faults: rl(mimecastfake.RateLimitHeadersRetryAfter), most: 3,
+			counted: []string{"mimecast_api_rate_limited", retried("rate_limited")},
+			logged:  []expectedLog{{slog.LevelInfo, "answered after"}}},
+		{name: "429 burst with neither header", faults: rl(mimecastfake.RateLimitHeadersNone), most: 3,
+			counted: []string{"mimecast_api_rate_limited", retried("rate_limited")},
+			logged:  []expectedLog{{slog.LevelInfo, "answered after"}}},
+		{name: "5xx burst", faults: mimecastfake.Faults{ServerErrors: 3}, most: 3,
+			counted: []string{retried("http_500")},
+			logged:  []expectedLog{{slog.LevelWarn, "answered after"}}},
+		{name: "5xx for longer than the retries last", conn: "max_retries: 1\n", most: 1,
+			faults:  mimecastfake.Faults{ServerErrorFor: 1500 * time.Millisecond},
+			counted: []string{"mimecast_api_calls{endpoint=" + part + ",status=503}"},
+			logged:  []expectedLog{{slog.LevelWarn, "503"}, {slog.LevelWarn, "answered after"}}},
+		{name: "401 token expired mid-run", faults: mimecastfake.Faults{ExpireTokens: 1}, most: 1,
+			counted: []string{"mimecast_api_calls{endpoint=" + part + ",status=401}"},
+			logged:  []expectedLog{{slog.LevelInfo, "the access token was refused (token_expired)"}}},
+		{name: "token endpoint down when the token expires", faults: mimecastfake.Faults{ExpireTokens: 1, TokenEndpointDown: 3}, most: 1,
+			counted: []string{"mimecast_api_calls{endpoint=/oauth/token,status=503}"},
+			logged:  []expectedLog{{slog.LevelWarn, "token_http_503"}}},
+		{name: "slow responses past timeout", conn: "timeout: 300ms\n", faults: mimecastfake.Faults{SlowResponses: 2, SlowBy: time.Second}, most: 2,
+			counted: []string{retried("timeout")},
+			logged:  []expectedLog{{slog.LevelWarn, "(timeout x"}}},
+		{name: "HTML error page from a proxy", faults: mimecastfake.Faults{HTMLErrorPages: 2}, most: 2,
+			counted: []string{retried("http_502")},
+			logged:  []expectedLog{{slog.LevelWarn, "(http_502 x"}}},
+		{name: "connection reset mid-body", faults: mimecastfake.Faults{ResetMidBody: 2}, most: 2,
+			counted: []string{"mimecast_api_retries"},
+			logged:  []expectedLog{{slog.LevelWarn, "(network x"}}},
+		{name: "fail[] with HTTP 200", faults: mimecastfake.Faults{FailWith200: 1}, most: 1,
+			counted: []string{"mimecast_api_calls{endpoint=" + part + ",status=200}"},
+			logged:  []expectedLog{{slog.LevelWarn, "err_unexpected_failure"}}},
+		{name: "same message on two pages", atStart: true, faults: mimecastfake.Faults{DuplicateAcrossPages: 2},
+			counted: []string{"mimecast_archive_duplicates"}},
+	}
+	_ = search
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := smallArchive()
+			if tc.atStart {
+				opts.Faults = tc.faults
+			}
+			fake, url := fakeTenant(t, opts)
+			c := newCollector()
+			if !tc.atStart {
+				var once sync.Once
+				c.reject = func(*service.Message) bool {
+					once.Do(func() { fake.SetFaults(tc.faults) })
+					return false
+				}
+			}
+			in := archiveInputYAML(url, faultConn+tc.conn+archUntilNow()+"mailbox_concurrency: 1\nrequest_concurrency: 1\n")
+			obs := runObservedToEnd(t, streamSpec{input: in}, c, 30*time.Second)
+
+			emails := archEmails(c.snapshot())
+			assert.ElementsMatch(t, archAllIDs(fake, ordinaryDomain), archIDs(emails), "every message in scope, once")
+			for _, m := range emails {
+				assert.NoError(t, m.GetError())
+				assert.True(t, decodeEmail(t, m).ContentAvailable, "with its content")
+			}
+			for _, key := range tc.counted {
+				assert.Positive(t, obs.counter(key), "counter %s; have %v", key, obs.counterKeys())
+			}
+			added := archNewLogLines(obs)
+			t.Logf("logged: %q", added)
+			used := make([]bool, len(added))
+			for _, e := range tc.logged {
+				n := 0
+				for i, l := range added {
+					if l.Level == e.level.String() && strings.Contains(l.Msg, e.text) {
+						used[i] = true
+						n++
+					}
+				}
+				assert.LessOrEqual(t, n, tc.most, "lines at %s containing %q", e.level, e.text)
+			}
+			for i, l := range added {
+				assert.True(t, used[i], "unexpected log line %s %q", l.Level, l.Msg)
+			}
+			if len(tc.logged) > 0 {
+				assert.NotEmpty(t, added, "the fault is logged")
+			}
+		})
+	}
+}
+
+// archNewLogLines are the lines at INFO or above of a crawl that a fault-free crawl does not
+// log (those are about the crawl's progress and its end).
+func archNewLogLines(obs *observer) []logLine {
+	var out []logLine
+	for _, l := range obs.logLines(slog.LevelInfo) {
+		switch {
+		case strings.HasPrefix(l.Msg, "Sending inproc messages to ID"),
+			strings.HasPrefix(l.Msg, "Input type mimecast_archive is now active"),
+			strings.HasPrefix(l.Msg, "Output type inproc is now active"),
+			strings.HasPrefix(l.Msg, "no checkpoint_cache"),
+			strings.HasPrefix(l.Msg, "archive "),
+			strings.HasPrefix(l.Msg, "every mailbox was crawled up to end_date"):
+			continue
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+func TestArchiveFaultMatrixBaselineLogsOnlyTheCrawl(t *testing.T) {
+	_, url := fakeTenant(t, smallArchive())
+	c := newCollector()
+	obs := runObservedToEnd(t, streamSpec{input: archiveInputYAML(url, faultConn+archUntilNow())}, c, 30*time.Second)
+	require.NotEmpty(t, archEmails(c.snapshot()))
+	assert.Empty(t, archNewLogLines(obs), "the filter of archNewLogLines leaves nothing of a fault-free crawl")
+}
