@@ -33,7 +33,7 @@ type mailboxRun struct {
 	// staleSegs is how many segments an unfinished earlier re-crawl left in the generation
 	// this re-crawl writes.
 	staleSegs int
-	slots   chan struct{}   // one token per unacknowledged batch
+	slots     chan struct{} // one token per unacknowledged batch
 
 	mu          sync.Mutex
 	tracker     ackTracker[mailboxCommit]
