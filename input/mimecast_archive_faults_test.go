@@ -2,8 +2,12 @@ package input
 
 import (
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,9 +27,9 @@ import (
 type archiveFaultCase struct {
 	name    string
 	faults  mimecastfake.Faults
-	atStart bool   // else set once the first message reached the output
-	conn    string // connection fields added to faultConn
-	counted []string
+	atStart bool     // else set once the first message reached the output
+	conn    string   // connection fields added to faultConn
+	counted []string // counter keys (see observer.counter), or name|label summed over the other labels
 	// logged are texts of which each must appear in at least one and at most `most` of the new
 	// lines at INFO or above; every new line must match one of them.
 	logged []expectedLog
@@ -33,10 +37,8 @@ type archiveFaultCase struct {
 }
 
 func TestArchiveFaultMatrixDeliversEveryMessageOnceWithItsContent(t *testing.T) {
-	const search, part = "/api/archive/search", "/api/archive/get-message-part"
-	retried := func(reason string) string {
-		return "mimecast_api_retries{endpoint=" + part + ",reason=" + reason + "}"
-	}
+	retried := func(reason string) string { return "mimecast_api_retries|reason=" + reason }
+	status := func(code string) string { return "mimecast_api_calls|status=" + code }
 	rl := func(headers string) mimecastfake.Faults {
 		return mimecastfake.Faults{RateLimitBurst: 3, RateLimitHeaders: headers, RateLimitResetMs: 100}
 	}
@@ -53,15 +55,21 @@ func TestArchiveFaultMatrixDeliversEveryMessageOnceWithItsContent(t *testing.T) 
 		{name: "5xx burst", faults: mimecastfake.Faults{ServerErrors: 3}, most: 3,
 			counted: []string{retried("http_500")},
 			logged:  []expectedLog{{slog.LevelWarn, "answered after"}}},
-		{name: "5xx for longer than the retries last", conn: "max_retries: 1\n", most: 1,
+		{name: "5xx for longer than the retries last", conn: "max_retries: 1\n", most: 6,
 			faults:  mimecastfake.Faults{ServerErrorFor: 1500 * time.Millisecond},
-			counted: []string{"mimecast_api_calls{endpoint=" + part + ",status=503}"},
-			logged:  []expectedLog{{slog.LevelWarn, "503"}, {slog.LevelWarn, "answered after"}}},
+			counted: []string{status("503"), "mimecast_archive_fetch_errors"},
+			// Per mailbox whose search failed, once per crawl; the crawl says it goes again.
+			logged: []expectedLog{
+				{slog.LevelWarn, "searching the archive failed, trying again in the next crawl: mimecast /api/archive/search: HTTP 503"},
+				{slog.LevelWarn, "some mailboxes were not crawled completely; crawling them again in"},
+				{slog.LevelError, "crawling the archive: listing internal domains: mimecast /api/domain/get-internal-domain: HTTP 503"},
+				{slog.LevelWarn, "answered after"},
+			}},
 		{name: "401 token expired mid-run", faults: mimecastfake.Faults{ExpireTokens: 1}, most: 1,
-			counted: []string{"mimecast_api_calls{endpoint=" + part + ",status=401}"},
+			counted: []string{status("401")},
 			logged:  []expectedLog{{slog.LevelInfo, "the access token was refused (token_expired)"}}},
 		{name: "token endpoint down when the token expires", faults: mimecastfake.Faults{ExpireTokens: 1, TokenEndpointDown: 3}, most: 1,
-			counted: []string{"mimecast_api_calls{endpoint=/oauth/token,status=503}"},
+			counted: []string{"mimecast_api_calls{endpoint=/oauth/token,status=503}", retried("token_http_503")},
 			logged:  []expectedLog{{slog.LevelWarn, "token_http_503"}}},
 		{name: "slow responses past timeout", conn: "timeout: 300ms\n", faults: mimecastfake.Faults{SlowResponses: 2, SlowBy: time.Second}, most: 2,
 			counted: []string{retried("timeout")},
@@ -71,14 +79,17 @@ func TestArchiveFaultMatrixDeliversEveryMessageOnceWithItsContent(t *testing.T) 
 			logged:  []expectedLog{{slog.LevelWarn, "(http_502 x"}}},
 		{name: "connection reset mid-body", faults: mimecastfake.Faults{ResetMidBody: 2}, most: 2,
 			counted: []string{"mimecast_api_retries"},
-			logged:  []expectedLog{{slog.LevelWarn, "(network x"}}},
+			// A buffered answer is retried whole; a streamed one (the content) resumes.
+			logged: []expectedLog{{slog.LevelWarn, "(network x"}, {slog.LevelWarn, "the answer broke off after"}}},
 		{name: "fail[] with HTTP 200", faults: mimecastfake.Faults{FailWith200: 1}, most: 1,
-			counted: []string{"mimecast_api_calls{endpoint=" + part + ",status=200}"},
-			logged:  []expectedLog{{slog.LevelWarn, "err_unexpected_failure"}}},
-		{name: "same message on two pages", atStart: true, faults: mimecastfake.Faults{DuplicateAcrossPages: 2},
+			counted: []string{"mimecast_archive_fetch_errors"},
+			logged: []expectedLog{
+				{slog.LevelWarn, "err_unexpected_failure"},
+				{slog.LevelWarn, "some mailboxes were not crawled completely; crawling them again in"},
+			}},
+		{name: "same message on two pages", conn: "page_size: 3\n", faults: mimecastfake.Faults{DuplicateAcrossPages: 2},
 			counted: []string{"mimecast_archive_duplicates"}},
 	}
-	_ = search
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := smallArchive()
@@ -104,7 +115,11 @@ func TestArchiveFaultMatrixDeliversEveryMessageOnceWithItsContent(t *testing.T) 
 				assert.True(t, decodeEmail(t, m).ContentAvailable, "with its content")
 			}
 			for _, key := range tc.counted {
-				assert.Positive(t, obs.counter(key), "counter %s; have %v", key, obs.counterKeys())
+				n := obs.counter(key)
+				if name, label, ok := strings.Cut(key, "|"); ok {
+					n = obs.counterWith(name, label)
+				}
+				assert.Positive(t, n, "counter %s; have %v", key, obs.counterKeys())
 			}
 			added := archNewLogLines(obs)
 			t.Logf("logged: %q", added)
@@ -154,4 +169,51 @@ func TestArchiveFaultMatrixBaselineLogsOnlyTheCrawl(t *testing.T) {
 	obs := runObservedToEnd(t, streamSpec{input: archiveInputYAML(url, faultConn+archUntilNow())}, c, 30*time.Second)
 	require.NotEmpty(t, archEmails(c.snapshot()))
 	assert.Empty(t, archNewLogLines(obs), "the filter of archNewLogLines leaves nothing of a fault-free crawl")
+}
+
+// cutPartBodies cuts the first n answers of get-message-part half-way through their body (with
+// the full Content-Length), as a proxy resetting a long download would: the fake's ResetMidBody
+// cannot be aimed at the content endpoint.
+func cutPartBodies(n int32) func(http.Handler) http.Handler {
+	var cut atomic.Int32
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/api/archive/get-message-part" || cut.Add(1) > n {
+				next.ServeHTTP(w, r)
+				return
+			}
+			rec := httptest.NewRecorder()
+			next.ServeHTTP(rec, r)
+			body := rec.Body.Bytes()
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+			w.WriteHeader(rec.Code)
+			_, _ = w.Write(body[:len(body)/2])
+			w.(http.Flusher).Flush()
+			if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+				conn.Close()
+			}
+		})
+	}
+}
+
+func TestArchiveContentCutMidBodyIsResumedNotFlagged(t *testing.T) {
+	fake, url := archTenant(t, smallArchive(), cutPartBodies(3))
+	c := newCollector()
+	obs := runObservedToEnd(t, streamSpec{input: archiveInputYAML(url, faultConn+archUntilNow())}, c, 30*time.Second)
+	emails := archEmails(c.snapshot())
+	assert.ElementsMatch(t, archAllIDs(fake, ordinaryDomain), archIDs(emails), "every message in scope, once")
+	for _, m := range emails {
+		require.NoError(t, m.GetError())
+		assert.True(t, decodeEmail(t, m).ContentAvailable)
+	}
+	assert.Equal(t, int64(3), obs.counterWith("mimecast_api_retries", "reason=network"))
+	added := archNewLogLines(obs)
+	require.Len(t, added, 3, "one line per resumed answer: %q", added)
+	for _, l := range added {
+		assert.Equal(t, "WARN", l.Level)
+		assert.Contains(t, l.Msg, "mimecast /api/archive/get-message-part: the answer broke off after ")
+	}
 }

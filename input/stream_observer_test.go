@@ -80,6 +80,27 @@ func (o *observer) counter(key string) int64 {
 	return o.counters[key]
 }
 
+// counterWith sums a counter over the label sets that include label ("reason=timeout"), whatever
+// the other labels (such as the endpoint) are.
+func (o *observer) counterWith(name, label string) int64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var n int64
+	for k, v := range o.counters {
+		rest, ok := strings.CutPrefix(k, name+"{")
+		if !ok {
+			continue
+		}
+		for _, l := range strings.Split(strings.TrimSuffix(rest, "}"), ",") {
+			if l == label {
+				n += v
+				break
+			}
+		}
+	}
+	return n
+}
+
 // counterKeys lists every counter key seen, for failure messages.
 func (o *observer) counterKeys() []string {
 	o.mu.Lock()
@@ -156,9 +177,9 @@ func (o *observer) NewGaugeCtor(name string, keys ...string) service.MetricsExpo
 
 func (*observer) Close(context.Context) error { return nil }
 
-// startObserved builds and runs a stream like startStream, in its own environment whose metrics
-// exporter and logger (every level, down to trace) write to the returned observer.
-func startObserved(t *testing.T, spec streamSpec, c *collector) (*service.Stream, func(), *observer) {
+// observedBuilder is a stream builder in its own environment whose metrics exporter and logger
+// (every level, down to trace) write to the returned observer.
+func observedBuilder(t *testing.T, spec streamSpec, c *collector) (*service.StreamBuilder, *observer) {
 	t.Helper()
 	obs := newObserver()
 	env := service.NewEnvironment()
@@ -172,6 +193,13 @@ func startObserved(t *testing.T, spec streamSpec, c *collector) (*service.Stream
 	}
 	require.NoError(t, b.AddInputYAML(spec.input))
 	require.NoError(t, b.AddConsumerFunc(c.consume))
+	return b, obs
+}
+
+// startObserved builds and runs a stream like startStream, observed.
+func startObserved(t *testing.T, spec streamSpec, c *collector) (*service.Stream, func(), *observer) {
+	t.Helper()
+	b, obs := observedBuilder(t, spec, c)
 	s, err := b.Build()
 	require.NoError(t, err)
 	done := make(chan error, 1)
@@ -187,4 +215,17 @@ func startObserved(t *testing.T, spec streamSpec, c *collector) (*service.Stream
 	}
 	t.Cleanup(stop)
 	return s, stop, obs
+}
+
+// runObservedToEnd runs a stream whose input ends by itself (mimecast_archive with end_date),
+// observed, and fails the test if it does not end within timeout.
+func runObservedToEnd(t *testing.T, spec streamSpec, c *collector, timeout time.Duration) *observer {
+	t.Helper()
+	b, obs := observedBuilder(t, spec, c)
+	s, err := b.Build()
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(t.Context(), timeout)
+	defer cancel()
+	require.NoError(t, s.Run(ctx), "the input must end by itself at end_date")
+	return obs
 }
