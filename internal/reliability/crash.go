@@ -133,20 +133,30 @@ func runCrash(ctx context.Context, opts CrashOptions, sc crashScenario, truth ma
 		rep.Runs = append(rep.Runs, fig)
 		fmt.Fprintf(opts.Log, "%s run %d: %s\n", sc.name(), run, fig)
 		if err != nil {
+			rep.count(truth, seen, time.Since(start))
 			return rep, fmt.Errorf("run %d (log %s): %w", run, logPath, err)
 		}
+		if fig.Killed {
+			rep.Kills++
+		}
 	}
-	rep.Wall = time.Since(start)
+	rep.count(truth, seen, time.Since(start))
+	return rep, nil
+}
+
+// count fills in what is missing from the outputs: also after a failed run, which is when
+// the figures matter most.
+func (r *CrashReport) count(truth, seen map[string]int, wall time.Duration) {
+	r.Wall = wall
+	r.Lost, r.LostSample = 0, nil
 	for k := range truth {
 		if seen[k] == 0 {
-			rep.Lost++
-			if len(rep.LostSample) < 5 {
-				rep.LostSample = append(rep.LostSample, k)
+			r.Lost++
+			if len(r.LostSample) < 5 {
+				r.LostSample = append(r.LostSample, k)
 			}
 		}
 	}
-	rep.Kills = len(targets)
-	return rep, nil
 }
 
 // watchRun reads the run's output until done says it is time to end the run: a kill (quiet 0)
@@ -180,6 +190,7 @@ func watchRun(ctx context.Context, opts CrashOptions, child *Child, t *tail, lin
 			}
 		} else if time.Since(lastChange) > opts.Stall {
 			child.Kill()
+			fig.Stalled = true
 			return fmt.Errorf("no new output for %v with %d of %d events in", opts.Stall, *unique, total)
 		}
 		select {

@@ -18,7 +18,8 @@ type RunFigures struct {
 	Torn           int // lines that are not an event (cut short by the kill)
 	UniqueAfter    int // distinct events written by this run and the ones before
 	Killed         bool
-	KilledAtUnique int // distinct events written when the kill came
+	Stalled        bool // ended by the harness for writing nothing new while events were missing
+	KilledAtUnique int  // distinct events written when the kill came
 	// CheckpointResets counts "starting at the lookback" in the run's log: a checkpoint the
 	// run could not read, so it re-read everything.
 	CheckpointResets int
@@ -27,6 +28,9 @@ type RunFigures struct {
 
 func (f RunFigures) String() string {
 	end := "drained"
+	if f.Stalled {
+		end = "stalled"
+	}
 	if f.Killed {
 		end = fmt.Sprintf("SIGKILL at %d events", f.KilledAtUnique)
 	}

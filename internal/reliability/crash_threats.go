@@ -17,6 +17,10 @@ type ThreatsCrash struct {
 	PageSize          int // page_size; default 25
 	MaxPagesInFlight  int // max_pages_in_flight; default 4
 	SIEMEventsPerFile int // events per SIEM batch file; default 10
+
+	// mapping replaces the pipeline's mapping; the harness's own tests use it to break the
+	// pipeline and see the harness notice.
+	mapping string
 }
 
 func (c *ThreatsCrash) withDefaults() {
@@ -31,6 +35,9 @@ func (c *ThreatsCrash) withDefaults() {
 	}
 	if c.SIEMEventsPerFile <= 0 {
 		c.SIEMEventsPerFile = 10
+	}
+	if c.mapping == "" {
+		c.mapping = `root = {"feed": @mimecast_feed, "id": @mimecast_event_id}`
 	}
 }
 
@@ -110,7 +117,7 @@ cache_resources:
       directory: %s
 pipeline:
   processors:
-    - mapping: 'root = {"feed": @mimecast_feed, "id": @mimecast_event_id}'
+    - mapping: '%s'
 output:
   file:
     path: %s
@@ -119,7 +126,7 @@ metrics:
   none: {}
 logger:
   level: warn
-`, yamlList(feeds), yamlList(crashSIEMTypes), crashLookback, s.c.PageSize, s.c.MaxPagesInFlight, s.state, output)
+`, yamlList(feeds), yamlList(crashSIEMTypes), crashLookback, s.c.PageSize, s.c.MaxPagesInFlight, s.state, s.c.mapping, output)
 }
 
 func (s *threatsScenario) key(line []byte) (string, bool) {
