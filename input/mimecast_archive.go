@@ -120,9 +120,11 @@ a search engine's bulk API (see ¦config/archive_to_search.yaml¦).
 Without the Content View permission (HTTP 403 on the content), emails are emitted from the search
 metadata with ¦content_available: false¦, a warning is logged once and
 ¦mimecast_archive_content_forbidden¦ counts them; crawl again with ¦ignore_delta_tokens¦ once the
-permission is granted. An email whose content cannot be fetched or parsed is emitted error-flagged
-with what is known (route it with ¦reject_errored¦ or a ¦switch¦ on ¦errored()¦), and the crawl goes
-on.
+permission is granted. A content fetch that fails in a way that may pass (an outage outlasting the
+client's retries, a stream cut short) stops the mailbox for this crawl, and the next crawl resumes
+at that page, so the email still comes with its content. An email whose content is not valid MIME,
+is gone, or failed 3 crawls in a row is emitted error-flagged with what is known (route it with
+¦reject_errored¦ or a ¦switch¦ on ¦errored()¦), and the crawl goes on.
 
 ### Memory
 

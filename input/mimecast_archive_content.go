@@ -82,9 +82,73 @@ type attachmentEntry struct {
 }
 
 // emailResult is an email's messages (the email first, then its attachments) and their bytes.
+// retry is set instead when the content could not be fetched for a reason that may pass (an
+// outage, a stream cut short): the mailbox stops for this crawl and the email is fetched again
+// in the next one, rather than emitted without its content for good.
 type emailResult struct {
-	msgs  []*service.Message
-	bytes int
+	msgs    []*service.Message
+	bytes   int
+	retry   error
+	retryID string
+}
+
+// maxContentAttempts is how many crawls in a row may fail to fetch one email's content before
+// it is emitted error-flagged: a message Mimecast can never serve must not stop its mailbox for
+// good.
+const maxContentAttempts = 3
+
+// errContentRead marks a failure to read the content stream (as opposed to content that is not
+// valid MIME): the parser passes it through, and it is worth another try.
+var errContentRead = errors.New("reading the content stream")
+
+// taggedReader tags the read errors of the content stream with errContentRead.
+type taggedReader struct{ r io.Reader }
+
+func (t taggedReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("%w: %w", errContentRead, err)
+	}
+	return n, err
+}
+
+// permanentContentError reports whether a content fetch failure will not pass by retrying: the
+// message is gone (deleted between the search and the fetch).
+func permanentContentError(err error) bool {
+	var apiErr *mimecast.APIError
+	if !errors.As(err, &apiErr) || apiErr.Retryable {
+		return false
+	}
+	for _, c := range apiErr.Codes {
+		if strings.Contains(strings.ToLower(c), "not_found") {
+			return true
+		}
+	}
+	return false
+}
+
+// contentFailed decides what a failed fetch of it's content becomes: a retry in the next crawl,
+// or (when it cannot pass, or failed maxContentAttempts crawls in a row) the email error-flagged.
+func (in *archiveInput) contentFailed(p *passRun, doc *emailDocument, id string, err error) emailResult {
+	in.metrics.contentErrors.Incr(1)
+	if !permanentContentError(err) {
+		in.contentMu.Lock()
+		in.contentFailures[id]++
+		n := in.contentFailures[id]
+		in.contentMu.Unlock()
+		if n < maxContentAttempts {
+			return emailResult{retry: err, retryID: id}
+		}
+	}
+	in.forgetContentFailures(id)
+	in.log.Warnf("%s: emitting %s error-flagged: its content cannot be fetched: %v", doc.Mailbox, id, err)
+	return in.emailOnly(p, doc, fmt.Errorf("fetching the content of %s: %w", id, err))
+}
+
+func (in *archiveInput) forgetContentFailures(id string) {
+	in.contentMu.Lock()
+	delete(in.contentFailures, id)
+	in.contentMu.Unlock()
 }
 
 func (in *archiveInput) subjectOr(s string) string {
@@ -142,16 +206,16 @@ func (in *archiveInput) fetchEmail(ctx context.Context, p *passRun, mailbox stri
 			})
 			return in.emailOnly(p, doc, nil)
 		}
-		in.metrics.contentErrors.Incr(1)
-		if ctx.Err() == nil {
-			in.log.Warnf("%s: fetching the content of %s: %v", mailbox, it.MimecastID, err)
-		}
-		return in.emailOnly(p, doc, fmt.Errorf("fetching the content of %s: %w", it.MimecastID, err))
+		return in.contentFailed(p, doc, it.MimecastID, err)
 	}
 	defer body.Close()
-	counted := &countingReader{r: body}
+	counted := &countingReader{r: taggedReader{r: body}}
 	col := &attachmentCollector{in: in, raw: counted, total: it.Size}
 	parsed, err := parseEmail(counted, in.cfg.maxBodySize, col.add)
+	if errors.Is(err, errContentRead) {
+		return in.contentFailed(p, doc, it.MimecastID, err)
+	}
+	in.forgetContentFailures(it.MimecastID)
 	doc.ContentAvailable = true
 	in.fillDocument(doc, parsed, col.entries)
 	if err != nil {

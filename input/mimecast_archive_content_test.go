@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -334,5 +335,53 @@ func TestArchiveUndecodableSearchRecordIsEmittedErrorFlagged(t *testing.T) {
 		b, _ := m.AsBytes()
 		assert.Equal(t, "42", string(b), "the record as it came")
 		assert.NotEmpty(t, archMeta(m, metaMailbox))
+	}
+}
+
+// failingParts answers get-message-part with HTTP 503 for the listed archive ids, as many times
+// as each one's count says (-1: always).
+func failingParts(counts map[string]int) func(http.Handler) http.Handler {
+	var mu sync.Mutex
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/api/archive/get-message-part" {
+				body, _ := io.ReadAll(r.Body)
+				r.Body = io.NopCloser(bytes.NewReader(body))
+				mu.Lock()
+				fail := false
+				for id, n := range counts {
+					if n != 0 && bytes.Contains(body, []byte(`"`+id+`"`)) {
+						fail, counts[id] = true, n-1
+					}
+				}
+				mu.Unlock()
+				if fail {
+					http.Error(w, `{"fail":[{"code":"service_unavailable","message":"try later"}]}`, http.StatusServiceUnavailable)
+					return
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+func TestArchiveContentOutageIsRetriedInTheNextCrawlAndAPoisonMessageIsFlagged(t *testing.T) {
+	fake := mimecastfake.New(smallArchive())
+	flaky := fake.MessageIDs("alice@" + ordinaryDomain)[1]
+	poison := fake.MessageIDs("carol@" + ordinaryDomain)[6]
+	_, url := archTenant(t, smallArchive(), failingParts(map[string]int{flaky: 1, poison: -1}))
+	msgs := archRunToEnd(t, archiveStream{input: archiveInputYAML(url, archUntilNow()+"max_retries: 0")}, 30*time.Second)
+
+	got := archEmails(msgs)
+	assert.ElementsMatch(t, archAllIDs(fake, ordinaryDomain), archIDs(got), "every message once: a stopped mailbox resumes where it stopped")
+	for _, m := range got {
+		switch id := archMeta(m, metaMessageID); id {
+		case poison:
+			assert.ErrorContains(t, m.GetError(), "HTTP 503", "after three crawls the message is given up on, flagged")
+			assert.False(t, decodeEmail(t, m).ContentAvailable)
+		default:
+			require.NoError(t, m.GetError(), id)
+			assert.True(t, decodeEmail(t, m).ContentAvailable, "the outage of %s passed: its content came in the next crawl", id)
+		}
 	}
 }

@@ -28,6 +28,10 @@ type archiveInput struct {
 
 	forbiddenOnce sync.Once
 
+	// contentFailures counts, per email, the crawls in a row that failed to fetch its content.
+	contentMu       sync.Mutex
+	contentFailures map[string]int
+
 	// recrawl tracks ignore_delta_tokens within this run: which mailboxes have started (and
 	// which finished) their re-crawl. Only the crawler goroutine and commit hooks touch it.
 	recrawlMu      sync.Mutex
@@ -48,6 +52,8 @@ func newArchiveInput(cfg *archiveConfig, mgr *service.Resources) *archiveInput {
 		shutSig:        shutdown.NewSignaller(),
 		recrawlStarted: map[string]bool{},
 		recrawlDone:    map[string]bool{},
+
+		contentFailures: map[string]int{},
 	}
 }
 

@@ -318,6 +318,13 @@ func (r *mailboxRun) emitPage(ctx context.Context, jobs []*mimecast.ArchiveItem,
 			return ctx.Err()
 		}
 		<-sem
+		if res.retry != nil {
+			// Nothing of this page after the last batch sent is committed: the next crawl
+			// resumes at this page.
+			r.in.metrics.fetchErrors.Incr(1)
+			r.in.log.Warnf("%s: fetching the content of %s failed, trying again in the next crawl: %v", r.mailbox, res.retryID, res.retry)
+			return res.retry
+		}
 		batch = append(batch, res.msgs...)
 		size += res.bytes
 		if size >= maxArchiveBatchBytes && i < len(jobs)-1 {
