@@ -25,7 +25,7 @@ func main() {
 		pageSize  = flag.Int("page-size", 25, "threats: page_size of the pipeline")
 		inFlight  = flag.Int("max-pages-in-flight", 4, "threats: max_pages_in_flight of the pipeline")
 		mailboxes = flag.Int("mailboxes", 50, "archive: mailboxes to crawl")
-		messages  = flag.Int("messages-per-mailbox", 40, "archive: messages in each mailbox")
+		messages  = flag.Int("messages-per-mailbox", 200, "archive: messages in each mailbox")
 		binary    = flag.String("binary", "", "mimecast-connect binary to test (default: build ./cmd/mimecast-connect)")
 		dir       = flag.String("dir", "", "work directory kept for inspection (default: a temporary one, removed)")
 		timeout   = flag.Duration("timeout", 20*time.Minute, "bound on each scenario")

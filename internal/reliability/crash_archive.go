@@ -13,7 +13,7 @@ import (
 // ArchiveCrash shapes the mimecast_archive crash test.
 type ArchiveCrash struct {
 	Mailboxes          int // default 50, made of domains of 10 users
-	MessagesPerMailbox int // default 40
+	MessagesPerMailbox int // default 200
 	PageSize           int // page_size (archive search page); default 10
 	MailboxConcurrency int // mailbox_concurrency; default 2
 }
@@ -23,7 +23,7 @@ func (c *ArchiveCrash) withDefaults() {
 		c.Mailboxes = 50
 	}
 	if c.MessagesPerMailbox <= 0 {
-		c.MessagesPerMailbox = 40
+		c.MessagesPerMailbox = 200
 	}
 	if c.PageSize <= 0 {
 		c.PageSize = 10
