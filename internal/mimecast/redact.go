@@ -11,17 +11,23 @@ import (
 const redacted = "[redacted]"
 
 // The patterns catch credentials by their shape, whatever their value: JSON fields of token
-// responses, form fields of token requests and Authorization header values.
+// responses, form fields of token requests, Authorization header values and the signatures of
+// pre-signed URLs.
 var (
 	jsonCredential = regexp.MustCompile(`("(?:access_token|refresh_token|id_token|client_secret)"\s*:\s*)"(?:[^"\\]|\\.)*"`)
 	formCredential = regexp.MustCompile(`((?:^|[&?\s])(?:client_secret|access_token|refresh_token)=)[^&\s]*`)
 	bearerValue    = regexp.MustCompile(`(?i)\b(bearer\s+)[^\s",;]+`)
+	// A pre-signed URL is a credential for its file until it expires: its signature (and a
+	// session token, when storage issues one) is removed wherever the URL appears, such as the
+	// SIEM batch listing in a trace, where JSON writes & as \u0026.
+	urlSignature = regexp.MustCompile(`(?i)((?:^|[&?;\s"]|\\u0026|&amp;)(?:x-amz-signature|x-amz-security-token|x-goog-signature|signature|sig)=)[^&\s"\\]*`)
 )
 
 // redactText removes credentials recognisable by shape.
 func redactText(s string) string {
 	s = jsonCredential.ReplaceAllString(s, `${1}"`+redacted+`"`)
 	s = formCredential.ReplaceAllString(s, "${1}"+redacted)
+	s = urlSignature.ReplaceAllString(s, "${1}"+redacted)
 	return bearerValue.ReplaceAllString(s, "${1}"+redacted)
 }
 
