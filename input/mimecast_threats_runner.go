@@ -119,7 +119,7 @@ func (r *sourceRunner) fetchFailed(err error, backoff *time.Duration) time.Durat
 		// A missing product or permission does not fix itself soon: say so once, then look again
 		// now and then so that granting it takes effect without a restart.
 		if !r.forbidden {
-			log.Errorf("%s: Mimecast refused access (%v): grant the API application the product and role for this feed (see the README's permission table); retrying every %v", r.src.name(), err, forbiddenRetry)
+			log.Errorf("%s: Mimecast refused access (%v): %s; retrying every %v", r.src.name(), err, mimecast.ForbiddenHint(apiErr.Endpoint), forbiddenRetry)
 		}
 		r.forbidden = true
 		return forbiddenRetry
