@@ -179,7 +179,7 @@ func (*observer) Close(context.Context) error { return nil }
 
 // observedBuilder is a stream builder in its own environment whose metrics exporter and logger
 // (every level, down to trace) write to the returned observer.
-func observedBuilder(t *testing.T, spec streamSpec, c *collector) (*service.StreamBuilder, *observer) {
+func observedBuilder(t *testing.T, spec streamSpec, c *collector, processors ...string) (*service.StreamBuilder, *observer) {
 	t.Helper()
 	obs := newObserver()
 	env := service.NewEnvironment()
@@ -192,14 +192,18 @@ func observedBuilder(t *testing.T, spec streamSpec, c *collector) (*service.Stre
 		require.NoError(t, b.AddResourcesYAML(spec.resources))
 	}
 	require.NoError(t, b.AddInputYAML(spec.input))
+	for _, p := range processors {
+		require.NoError(t, b.AddProcessorYAML(p))
+	}
 	require.NoError(t, b.AddConsumerFunc(c.consume))
 	return b, obs
 }
 
-// startObserved builds and runs a stream like startStream, observed.
-func startObserved(t *testing.T, spec streamSpec, c *collector) (*service.Stream, func(), *observer) {
+// startObserved builds and runs a stream like startStream, observed, with processors (YAML of
+// each) between the input and the collector.
+func startObserved(t *testing.T, spec streamSpec, c *collector, processors ...string) (*service.Stream, func(), *observer) {
 	t.Helper()
-	b, obs := observedBuilder(t, spec, c)
+	b, obs := observedBuilder(t, spec, c, processors...)
 	s, err := b.Build()
 	require.NoError(t, err)
 	done := make(chan error, 1)
