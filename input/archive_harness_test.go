@@ -177,6 +177,7 @@ func archAllIDs(fake *mimecastfake.Server, domain string) []string {
 type archTestMetrics struct {
 	mu     sync.Mutex
 	values map[string]int64
+	notify chan struct{} // signalled on every change
 }
 
 var (
@@ -196,7 +197,7 @@ func init() {
 			defer archTestMetricsMu.Unlock()
 			m, ok := archTestMetricsReg[key]
 			if !ok {
-				m = &archTestMetrics{values: map[string]int64{}}
+				m = newArchTestMetrics()
 				archTestMetricsReg[key] = m
 			}
 			return m, nil
@@ -207,10 +208,34 @@ func init() {
 func archMetricsFor(t *testing.T) (string, *archTestMetrics) {
 	key := t.Name()
 	archTestMetricsMu.Lock()
-	m := &archTestMetrics{values: map[string]int64{}}
+	m := newArchTestMetrics()
 	archTestMetricsReg[key] = m
 	archTestMetricsMu.Unlock()
 	return fmt.Sprintf("archive_test_metrics:\n  key: %q\n", key), m
+}
+
+func newArchTestMetrics() *archTestMetrics {
+	return &archTestMetrics{values: map[string]int64{}, notify: make(chan struct{}, 1)}
+}
+
+func (m *archTestMetrics) changed() {
+	select {
+	case m.notify <- struct{}{}:
+	default:
+	}
+}
+
+// waitAtLeast waits until counter name reaches n, or fails the test after timeout.
+func (m *archTestMetrics) waitAtLeast(t *testing.T, name string, n int64, timeout time.Duration) {
+	t.Helper()
+	deadline := time.After(timeout)
+	for m.get(name) < n {
+		select {
+		case <-m.notify:
+		case <-deadline:
+			t.Fatalf("%s stayed at %d, below %d, for %v", name, m.get(name), n, timeout)
+		}
+	}
 }
 
 func (m *archTestMetrics) get(name string) int64 {
@@ -226,6 +251,7 @@ func (m *archTestMetrics) add(name string, labels []string, n int64) {
 	for _, l := range labels {
 		m.values[name+"|"+l] += n
 	}
+	m.changed()
 }
 
 type archTestCounter struct {

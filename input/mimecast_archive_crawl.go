@@ -20,6 +20,8 @@ type passRun struct {
 	acks       sync.WaitGroup
 	incomplete atomic.Bool // a mailbox failed or a batch was rejected: crawl again soon
 	forbidden  atomic.Bool // content fetches answered 403 in this pass: emit metadata only
+	// searchForbidden: the archive search answered 403 in this pass (logged once).
+	searchForbidden atomic.Bool
 
 	total       int
 	done        atomic.Int64

@@ -180,7 +180,10 @@ func (r *mailboxRun) crawlWindow(ctx context.Context) bool {
 			}
 			in.metrics.fetchErrors.Incr(1)
 			if errors.As(err, &apiErr) && apiErr.Forbidden() {
-				in.log.Errorf("%s: Mimecast refused the archive search (%v): grant the API application the role Archive | Search | Read", r.mailbox, err)
+				// Every mailbox gets the same answer: say it once per crawl.
+				if r.p.searchForbidden.CompareAndSwap(false, true) {
+					in.log.Errorf("Mimecast refused the archive search (%v): grant the API application the role Archive | Search | Read; trying again in the next crawl", err)
+				}
 			} else {
 				in.log.Warnf("%s: searching the archive failed, trying again in the next crawl: %v", r.mailbox, err)
 			}

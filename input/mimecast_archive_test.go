@@ -13,6 +13,8 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mimecast-connect/mimecast-connect/internal/mimecastfake"
 )
 
 func TestArchiveCrawlsEveryMailboxOfTheDomainsThenEnds(t *testing.T) {
@@ -396,4 +398,18 @@ func TestArchiveInterruptedRecrawlIsRedoneAndLeavesNoStaleLedger(t *testing.T) {
 		want = append(want, store.segmentKey(alice, st.Ledger.Gen, k))
 	}
 	assert.ElementsMatch(t, want, segments, "only the current ledger's segments are left")
+}
+
+func TestArchiveWithoutArchiveSearchPermissionNothingIsEmittedAndTheCrawlRetries(t *testing.T) {
+	metrics, m := archMetricsFor(t)
+	opts := smallArchive()
+	opts.Clients = []mimecastfake.ClientApp{{ID: mimecastfake.DefaultClientID, Secret: mimecastfake.DefaultClientSecret,
+		Products: []string{mimecastfake.ProductDirectory, mimecastfake.ProductContentView}}}
+	_, url := fakeTenant(t, opts)
+	c := newCollector()
+	stop := startArchive(t, archiveStream{input: archiveInputYAML(url, ""), metrics: metrics}, c)
+	// Every mailbox's search fails and is counted, in the first crawl and again in the next.
+	m.waitAtLeast(t, "mimecast_archive_fetch_errors", 6, 10*time.Second)
+	stop()
+	assert.Empty(t, c.snapshot(), "nothing is emitted, and no checkpoint moves")
 }
