@@ -209,5 +209,15 @@ func BenchmarkContentHash(b *testing.B) {
 				}
 			}
 		})
+		// The definition of the canonical form, which ContentHash used to run: the baseline.
+		b.Run(tc.name+"_by_decoding", func(b *testing.B) {
+			b.SetBytes(int64(len(tc.raw)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if len(canonicalJSONByDecoding(tc.raw)) == 0 {
+					b.Fatal("empty canonical form")
+				}
+			}
+		})
 	}
 }

@@ -59,25 +59,6 @@ func ContentHash(raw []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func canonicalJSON(raw []byte) []byte {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return raw
-	}
-	if _, err := dec.Token(); err == nil {
-		return raw // trailing data: not one JSON value
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return raw
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
-}
-
 // recordPtr is satisfied by a pointer to any record type (they all embed RawRecord).
 type recordPtr[T any] interface {
 	*T
