@@ -12,8 +12,23 @@ import (
 // the list (data[0].clickLogs, data[0].users + userCount). These helpers find the records in
 // either, without caring about anything else the wrapper holds.
 
+// A page is validated once (json.Valid) where it enters these helpers; below that, the
+// *Valid variants only find boundaries (valid_json_scan.go) instead of decoding the page again
+// for every level of wrapping. Elements are sub-slices of the input, capped so that appending
+// to one cannot write over the next.
+
 // splitArray returns the elements of a JSON array; null or empty input is an empty list.
 func splitArray(raw json.RawMessage) ([]json.RawMessage, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) > 0 && raw[0] == '[' && !json.Valid(raw) {
+		var elems []json.RawMessage
+		return nil, fmt.Errorf("splitting JSON array: %w", json.Unmarshal(raw, &elems))
+	}
+	return splitValidArray(raw)
+}
+
+// splitValidArray is splitArray for input json.Valid accepted.
+func splitValidArray(raw json.RawMessage) ([]json.RawMessage, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
@@ -21,50 +36,63 @@ func splitArray(raw json.RawMessage) ([]json.RawMessage, error) {
 	if raw[0] != '[' {
 		return nil, fmt.Errorf("expected a JSON array, got %s", truncateForError(raw))
 	}
-	var elems []json.RawMessage
-	if err := json.Unmarshal(raw, &elems); err != nil {
-		return nil, fmt.Errorf("splitting JSON array: %w", err)
-	}
-	return elems, nil
+	return arrayElements(raw), nil
 }
 
 // objectMember returns the member of a JSON object whose name is key (exact match first, then
 // case-insensitive) and whether it was there. A value that is not an object has no members.
 func objectMember(raw json.RawMessage, key string) (json.RawMessage, bool) {
 	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '{' || !json.Valid(raw) {
+		return nil, false
+	}
+	return validObjectMember(raw, key)
+}
+
+// validObjectMember is objectMember for input json.Valid accepted. Of repeated names the last
+// counts, as when decoding into a map.
+func validObjectMember(raw json.RawMessage, key string) (json.RawMessage, bool) {
+	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || raw[0] != '{' {
 		return nil, false
 	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(raw, &m) != nil {
-		return nil, false
-	}
-	if v, ok := m[key]; ok {
-		return v, true
-	}
-	for k, v := range m {
-		if strings.EqualFold(k, key) {
-			return v, true
+	var exact, folded json.RawMessage
+	var hasExact, hasFolded bool
+	objectMembers(raw, func(name, value []byte) {
+		switch {
+		case string(name) == key:
+			exact, hasExact = value, true
+		case !hasExact && strings.EqualFold(string(name), key):
+			folded, hasFolded = value, true
 		}
+	})
+	if hasExact {
+		return exact, true
 	}
-	return nil, false
+	return folded, hasFolded
 }
 
 // wrappedList collects the records under key in every wrapper of data (one wrapper per request
 // item; this client sends one). A wrapper without the key contributes nothing: Mimecast leaves
 // empty lists out. data may also be a single wrapper object rather than a list of them.
 func wrappedList(data json.RawMessage, key string) ([]json.RawMessage, error) {
-	wrappers, err := wrappersOf(data)
+	wrappers, valid, err := checkedWrappers(data)
 	if err != nil {
 		return nil, err
 	}
 	var out []json.RawMessage
 	for _, w := range wrappers {
-		list, ok := objectMember(w, key)
+		var list json.RawMessage
+		var ok bool
+		if valid {
+			list, ok = validObjectMember(w, key)
+		} else {
+			list, ok = objectMember(w, key)
+		}
 		if !ok {
 			continue
 		}
-		elems, err := splitArray(list)
+		elems, err := splitValidArray(list)
 		if err != nil {
 			return nil, fmt.Errorf("reading data[].%s: %w", key, err)
 		}
@@ -74,27 +102,44 @@ func wrappedList(data json.RawMessage, key string) ([]json.RawMessage, error) {
 }
 
 func wrappersOf(data json.RawMessage) ([]json.RawMessage, error) {
+	w, _, err := checkedWrappers(data)
+	return w, err
+}
+
+// checkedWrappers is wrappersOf that also says whether data passed json.Valid. A single object
+// is returned unchecked (objectMember then ignores it if it is broken), as a list of wrappers
+// that is not valid JSON is an error.
+func checkedWrappers(data json.RawMessage) (wrappers []json.RawMessage, valid bool, err error) {
 	data = bytes.TrimSpace(data)
+	valid = len(data) == 0 || json.Valid(data)
 	if len(data) > 0 && data[0] == '{' {
-		return []json.RawMessage{data}, nil
+		return []json.RawMessage{data}, valid, nil
 	}
-	w, err := splitArray(data)
+	if !valid {
+		_, err := splitArray(data)
+		return nil, false, fmt.Errorf("reading data: %w", err)
+	}
+	w, err := splitValidArray(data)
 	if err != nil {
-		return nil, fmt.Errorf("reading data: %w", err)
+		return nil, true, fmt.Errorf("reading data: %w", err)
 	}
-	return w, nil
+	return w, true, nil
 }
 
 // flatOrWrappedList reads a list that the docs show flat but clients see wrapped (archive search:
 // data[0].items in practice, data[] in the docs): when the first element has key, the wrapped
 // form wins, otherwise data is the list.
 func flatOrWrappedList(data json.RawMessage, key string) ([]json.RawMessage, error) {
-	wrappers, err := wrappersOf(data)
+	wrappers, valid, err := checkedWrappers(data)
 	if err != nil {
 		return nil, err
 	}
 	if len(wrappers) > 0 {
-		if _, ok := objectMember(wrappers[0], key); ok {
+		member := objectMember
+		if valid {
+			member = validObjectMember
+		}
+		if _, ok := member(wrappers[0], key); ok {
 			return wrappedList(data, key)
 		}
 	}
