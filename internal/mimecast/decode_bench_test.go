@@ -221,3 +221,24 @@ func BenchmarkContentHash(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRetryableFailProbe is the retry layer's look at every 2xx page for a retryable
+// fail[], on a 500-record page that has none; by_decoding is how it used to look.
+func BenchmarkRetryableFailProbe(b *testing.B) {
+	body := newBenchTenant(b).apiPage(b, pathURLLogs, urlLogsItem(), 500)
+	for _, tc := range []struct {
+		name  string
+		probe func([]byte) bool
+	}{{"scan", retryableFail}, {"by_decoding", retryableFailByDecoding}} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if tc.probe(body) {
+					b.Fatal("a page without fail[] is not retryable")
+				}
+			}
+			reportPerRecord(b, 500)
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package mimecast
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -200,17 +201,26 @@ func retryableError(err error) bool {
 
 // retryableFail reports whether a buffered 2xx envelope carries a fail[] whose errors all say
 // retryable. Gateway-level entries (no errors[]) carry no such flag and are not retried.
+//
+// Every 2xx page passes here, so the fail member is found by scanning rather than by decoding
+// the page: like decoding into a struct, the last member named fail in any case counts, and a
+// body that is not one valid JSON object has none.
 func retryableFail(body []byte) bool {
-	if len(body) == 0 {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 || body[0] != '{' || !json.Valid(body) {
 		return false
 	}
-	var probe struct {
-		Fail []FailEntry `json:"fail"`
-	}
-	if json.Unmarshal(body, &probe) != nil || len(probe.Fail) == 0 {
+	var failRaw []byte
+	objectMembers(body, func(name, value []byte) {
+		if strings.EqualFold(string(name), "fail") {
+			failRaw = value
+		}
+	})
+	var fails []FailEntry
+	if failRaw == nil || json.Unmarshal(failRaw, &fails) != nil || len(fails) == 0 {
 		return false
 	}
-	for _, f := range probe.Fail {
+	for _, f := range fails {
 		if len(f.Errors) == 0 {
 			return false
 		}
