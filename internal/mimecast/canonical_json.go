@@ -5,15 +5,18 @@ import (
 	"encoding/json"
 	"slices"
 	"sync"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // The canonical form of ContentHash is defined by encoding/json: decode with UseNumber into
 // any, encode without HTML escaping (canonicalJSONByDecoding). That round trip allocates a map
 // per object and a value per field and sorts through reflection: it was a third of the CPU of
 // a drain of id-less records. canonicalizer writes the same bytes in one pass over input that
-// json.Valid accepted, using encoding/json itself only for strings it does not copy verbatim,
-// so that ids stay what they were (checkpoints hold them). FuzzCanonicalJSONMatchesDecoding
-// holds the two to the same output.
+// json.Valid accepted, decoding and re-encoding strings by encoding/json's rules, so that ids
+// stay what they were (checkpoints hold them). FuzzCanonicalJSONMatchesDecoding holds the two
+// to the same output.
 
 // canonicalJSON returns raw's canonical JSON, or raw itself when it is not one JSON value.
 func canonicalJSON(raw []byte) []byte {
@@ -64,11 +67,12 @@ var canonicalizers = sync.Pool{New: func() any { return &canonicalizer{} }}
 
 // canonicalizer walks JSON that json.Valid accepted. Per nesting depth it keeps the members of
 // the object being read, with their canonical values in a buffer of that depth, so that a
-// record costs no allocation once the pool is warm (except for strings with escapes).
+// record costs no allocation once the pool is warm (except for keys with escapes).
 type canonicalizer struct {
-	src    []byte
-	pos    int
-	levels []objectLevel
+	src     []byte
+	pos     int
+	levels  []objectLevel
+	scratch []byte // a decoded string value
 }
 
 type objectLevel struct {
@@ -107,8 +111,12 @@ func (c *canonicalizer) value(dst []byte, depth int) ([]byte, bool) {
 	case '[':
 		return c.array(dst, depth)
 	case '"':
-		_, enc, ok := c.str()
-		return append(dst, enc...), ok
+		token := c.strToken()
+		if isPlainString(token) {
+			return append(dst, token...), true
+		}
+		c.scratch = appendUnquoted(c.scratch[:0], token)
+		return appendQuoted(dst, c.scratch), true
 	case 't':
 		c.pos += len("true")
 		return append(dst, "true"...), true
@@ -175,9 +183,12 @@ func (c *canonicalizer) object(dst []byte, depth int) ([]byte, bool) {
 	}
 	for {
 		c.skipSpace()
-		key, encKey, ok := c.str()
-		if !ok {
-			return dst, false
+		token := c.strToken()
+		key, encKey := token[1:len(token)-1], token
+		if !isPlainString(token) {
+			// Rare (keys are ASCII names): these outlive the next string, so they get their own.
+			key = appendUnquoted(nil, token)
+			encKey = appendQuoted(nil, key)
 		}
 		c.skipSpace()
 		c.pos++ // :
@@ -217,40 +228,153 @@ func (c *canonicalizer) object(dst []byte, depth int) ([]byte, bool) {
 	return append(dst, '}'), true
 }
 
-// str reads the string at c.pos and returns its decoded bytes and its canonical encoding. A
-// string of printable ASCII without escapes is both as written; any other goes through
-// encoding/json both ways, which is what the definition does with it.
-func (c *canonicalizer) str() (decoded, encoded []byte, ok bool) {
+// strToken returns the string token at c.pos, quotes included, and moves past it.
+func (c *canonicalizer) strToken() []byte {
 	start := c.pos
 	c.pos++ // opening quote
-	plain := true
-	for {
-		b := c.src[c.pos]
-		if b == '"' {
-			break
-		}
-		if b == '\\' {
-			plain = false
-			c.pos += 2
-			continue
-		}
-		if b < 0x20 || b > 0x7e {
-			plain = false
+	for c.src[c.pos] != '"' {
+		if c.src[c.pos] == '\\' {
+			c.pos++
 		}
 		c.pos++
 	}
 	c.pos++ // closing quote
-	token := c.src[start:c.pos]
-	if plain {
-		return token[1 : len(token)-1], token, true
+	return c.src[start:c.pos]
+}
+
+// isPlainString: printable ASCII without escapes decodes to itself and encodes as written.
+func isPlainString(token []byte) bool {
+	for _, b := range token[1 : len(token)-1] {
+		if b < 0x20 || b > 0x7e || b == '\\' {
+			return false
+		}
 	}
-	var s string
-	if err := json.Unmarshal(token, &s); err != nil {
-		return nil, nil, false
+	return true
+}
+
+// appendUnquoted appends the decoded text of a valid string token, as encoding/json decodes it:
+// invalid UTF-8 and unpaired surrogates become U+FFFD.
+func appendUnquoted(dst, token []byte) []byte {
+	s := token[1 : len(token)-1]
+	for i := 0; i < len(s); {
+		b := s[i]
+		switch {
+		case b == '\\':
+			esc := s[i+1]
+			i += 2
+			switch esc {
+			case 'b':
+				dst = append(dst, '\b')
+			case 'f':
+				dst = append(dst, '\f')
+			case 'n':
+				dst = append(dst, '\n')
+			case 'r':
+				dst = append(dst, '\r')
+			case 't':
+				dst = append(dst, '\t')
+			case 'u':
+				r := hex4(s[i:])
+				i += 4
+				if utf16.IsSurrogate(r) {
+					r2 := rune(-1)
+					if i+6 <= len(s) && s[i] == '\\' && s[i+1] == 'u' {
+						r2 = hex4(s[i+2:])
+					}
+					if dec := utf16.DecodeRune(r, r2); dec != unicode.ReplacementChar {
+						r = dec
+						i += 6
+					} else {
+						r = unicode.ReplacementChar
+					}
+				}
+				dst = utf8.AppendRune(dst, r)
+			default: // " \ /
+				dst = append(dst, esc)
+			}
+		case b < utf8.RuneSelf:
+			dst = append(dst, b)
+			i++
+		default:
+			r, size := utf8.DecodeRune(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				dst = utf8.AppendRune(dst, utf8.RuneError)
+			} else {
+				dst = append(dst, s[i:i+size]...)
+			}
+			i += size
+		}
 	}
-	enc := encodeCanonical(s)
-	if enc == nil {
-		return nil, nil, false
+	return dst
+}
+
+// hex4 reads four hex digits (a valid \u escape has them).
+func hex4(b []byte) rune {
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c = c - 'a' + 10
+		default:
+			c = c - 'A' + 10
+		}
+		r = r<<4 | rune(c)
 	}
-	return []byte(s), enc, true
+	return r
+}
+
+// appendQuoted appends s as encoding/json writes a string without HTML escaping: the control
+// characters, quote and backslash escaped, U+2028 and U+2029 as \u escapes, invalid UTF-8 as
+// \ufffd, everything else as is.
+func appendQuoted(dst, s []byte) []byte {
+	const hexDigits = "0123456789abcdef"
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		b := s[i]
+		if b < utf8.RuneSelf {
+			if b >= 0x20 && b != '"' && b != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '"', '\\':
+				dst = append(dst, '\\', b)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
 }

@@ -26,6 +26,9 @@ var canonicalCases = []string{
 	`"just a string"`, `12.50`, `true`, `null`, `{}`, `[]`,
 	`{"a":1} {"b":2}`, `{"a":1} garbage`, `{"truncated":`, ``, `   `, `not json`,
 	`{"a":"\"quoted\" and \\ backslash","b":"\/"}`,
+	`{"k\u00e9y":"\ud83d\ude00 \u2028 \u007f \b\f\u0001\u001f","k\u00c9y":1,"\ud800\u0041":"\udc00x"}`,
+	"{\"del\":\"\x7f\",\"mixed\":\"caf\xc3\xa9 \\u00e9 \xe2\x80\xa8\"}",
+	`["\uD83D\uDE00","\uDE00\uD83D","\u0000"]`,
 }
 
 func TestCanonicalJSONMatchesDecoding(t *testing.T) {
