@@ -71,7 +71,7 @@ func TestArchiveFaultMatrixDeliversEveryMessageOnceWithItsContent(t *testing.T) 
 		{name: "token endpoint down when the token expires", faults: mimecastfake.Faults{ExpireTokens: 1, TokenEndpointDown: 3}, most: 1,
 			counted: []string{"mimecast_api_calls{endpoint=/oauth/token,status=503}", retried("token_http_503")},
 			logged:  []expectedLog{{slog.LevelWarn, "token_http_503"}}},
-		{name: "slow responses past timeout", conn: "timeout: 300ms\n", faults: mimecastfake.Faults{SlowResponses: 2, SlowBy: time.Second}, most: 2,
+		{name: "slow responses past timeout", conn: "timeout: 1s\n", faults: mimecastfake.Faults{SlowResponses: 2, SlowBy: 3 * time.Second}, most: 2,
 			counted: []string{retried("timeout")},
 			logged:  []expectedLog{{slog.LevelWarn, "(timeout x"}}},
 		{name: "HTML error page from a proxy", faults: mimecastfake.Faults{HTMLErrorPages: 2}, most: 2,
@@ -92,6 +92,7 @@ func TestArchiveFaultMatrixDeliversEveryMessageOnceWithItsContent(t *testing.T) 
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // the cases wait on backoffs and polls more than they compute
 			opts := smallArchive()
 			if tc.atStart {
 				opts.Faults = tc.faults

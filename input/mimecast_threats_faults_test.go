@@ -136,8 +136,8 @@ func TestThreatsFaultMatrixLosesNothingAndEmitsNoDuplicates(t *testing.T) {
 			logged:  []expectedLog{{slog.LevelWarn, "mimecast /api/ttp/url/get-logs: answered after 3 retries (token_http_503 x3)"}},
 		},
 		{
-			name: "slow responses past timeout", conn: "timeout: 300ms\n",
-			faults:  mimecastfake.Faults{SlowResponses: 2, SlowBy: time.Second},
+			name: "slow responses past timeout", conn: "timeout: 1s\n",
+			faults:  mimecastfake.Faults{SlowResponses: 2, SlowBy: 3 * time.Second},
 			fired:   func(f mimecastfake.Faults) bool { return f.SlowResponses == 0 },
 			counted: []string{"mimecast_api_calls{endpoint=/api/ttp/url/get-logs,status=error}", "mimecast_api_retries{endpoint=/api/ttp/url/get-logs,reason=timeout}"},
 			logged:  []expectedLog{{slog.LevelWarn, "mimecast /api/ttp/url/get-logs: answered after 2 retries (timeout x2)"}},
@@ -209,6 +209,7 @@ func TestThreatsFaultMatrixLosesNothingAndEmitsNoDuplicates(t *testing.T) {
 
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // the cases wait on backoffs and polls more than they compute
 			base := baseline(t, tc.siem)
 			run := runThreatsFault(t, tc, base)
 
