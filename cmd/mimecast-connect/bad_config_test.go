@@ -1,0 +1,225 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The bad-configuration table of issue 8: each entry is a mistake a user can make, and the exact
+// error they see, from `lint` where lint catches it, else from `run` at start-up. The same table
+// is in docs/reliability.md; `go test ./cmd/mimecast-connect -run TestBadConfigs -update-reliability-doc`
+// writes it there after a change.
+
+var updateReliabilityDoc = flag.Bool("update-reliability-doc", false, "rewrite the bad-configuration table of docs/reliability.md")
+
+const (
+	stageLint    = "lint"
+	stageStartUp = "start-up"
+)
+
+type badConfig struct {
+	component string // where the mistake is: connection (shown on mimecast_threats), or a component
+	mistake   string // what is wrong, in words
+	fields    string // the component's fields besides its credentials (YAML at the component's level)
+	stage     string // stageLint or stageStartUp
+	want      string // the error output, with the config file named pipeline.yaml
+}
+
+// config is the whole pipeline of bc.
+func (bc badConfig) config() string {
+	switch bc.component {
+	case "mimecast_archive":
+		return badConfigBase + "input:\n  mimecast_archive:\n" + indentBy(credentials(bc.fields)+bc.fields, "    ") + "output:\n  drop: {}\n"
+	case "mimecast_enrich":
+		return badConfigBase + "input:\n  generate:\n    mapping: 'root = {}'\n    count: 1\npipeline:\n  processors:\n    - mimecast_enrich:\n" +
+			indentBy(credentials(bc.fields)+bc.fields, "        ") + "output:\n  drop: {}\n"
+	default:
+		return badConfigBase + "input:\n  mimecast_threats:\n" + indentBy(credentials(bc.fields)+bc.fields, "    ") + "output:\n  drop: {}\n"
+	}
+}
+
+// credentials are the connection fields every entry has, unless it sets them itself.
+func credentials(fields string) string {
+	var b strings.Builder
+	for _, f := range []string{"client_id: abc", "client_secret: x", "api_url: http://127.0.0.1:9"} {
+		if !strings.Contains(fields, strings.SplitN(f, ":", 2)[0]+":") {
+			b.WriteString(f + "\n")
+		}
+	}
+	return b.String()
+}
+
+// badConfigBase is what every entry adds its block to: a component needs its credentials, and
+// `run` must not open the HTTP server.
+const badConfigBase = "http:\n  enabled: false\nlogger:\n  level: none\n"
+
+func indentBy(s, pad string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(strings.TrimSuffix(s, "\n"), "\n") {
+		if l != "" {
+			b.WriteString(pad + l + "\n")
+		}
+	}
+	return b.String()
+}
+
+var badConfigs = []badConfig{
+	// The connection fields, shared by every component.
+	{"connection", "client_id from an unset environment variable", "client_id: ${MIMECAST_TEST_UNSET_CLIENT_ID}\n", stageLint, "pipeline.yaml(1,1) required environment variables were not set: [MIMECAST_TEST_UNSET_CLIENT_ID]"},
+	{"connection", "client_id empty", "client_id: ''\n", stageStartUp, "failed to init input <no label> path root.input: client_id: must not be empty"},
+	{"connection", "page_size 0", "page_size: 0\n", stageLint, "pipeline.yaml(10,1) page_size must be between 1 and 500"},
+	{"connection", "page_size above 500", "page_size: 1000\n", stageLint, "pipeline.yaml(10,1) page_size must be between 1 and 500"},
+	{"connection", "retry_after_multiplier below 1", "retry_after_multiplier: 0.5\n", stageLint, "pipeline.yaml(10,1) retry_after_multiplier must be at least 1"},
+	{"connection", "max_retries negative", "max_retries: -1\n", stageLint, "pipeline.yaml(10,1) max_retries must not be negative"},
+	{"connection", "max_retry_wait not a duration", "max_retry_wait: soon\n", stageLint, "pipeline.yaml(10,1) max_retry_wait must be a positive duration such as 30s or 5m"},
+	{"connection", "timeout zero", "timeout: 0s\n", stageLint, "pipeline.yaml(10,1) timeout must be a positive duration such as 30s or 5m"},
+	{"connection", "trace_level unknown", "trace_level: verbose\n", stageLint, "pipeline.yaml(10,1) value verbose is not a valid option for this field"},
+	{"connection", "max_body_bytes too small", "max_body_bytes: 100\n", stageStartUp, "failed to init input <no label> path root.input: max_body_bytes: 100 is too small: use at least 1024"},
+	{"connection", "token_expiry_offset not a duration", "token_expiry_offset: early\n", stageStartUp, "failed to init input <no label> path root.input: failed to parse 'token_expiry_offset' as a duration string: time: invalid duration \"early\""},
+	{"connection", "stats_interval not a duration", "stats_interval: hourly\n", stageStartUp, "failed to init input <no label> path root.input: failed to parse 'stats_interval' as a duration string: time: invalid duration \"hourly\""},
+	{"connection", "rate_limit resource not defined", "rate_limit: mimecast_quota\n", stageStartUp, "failed to init input <no label> path root.input: rate_limit: rate_limit resource \"mimecast_quota\" is not defined: add it under rate_limit_resources or pass its file with -r"},
+	{"connection", "api_url without a scheme", "api_url: us-api.services.mimecast.com\n", stageStartUp, "failed to init input <no label> path root.input: api_url: \"us-api.services.mimecast.com\" is not an absolute http(s) URL such as https://api.services.mimecast.com"},
+	{"connection", "TLS root CA file missing", "tls:\n  enabled: true\n  root_cas_file: /nonexistent/ca.pem\n", stageStartUp, "failed to init input <no label> path root.input: open /nonexistent/ca.pem: no such file or directory"},
+	// mimecast_threats
+	{"mimecast_threats", "unknown feed", "feeds: [phishing]\n", stageLint, "pipeline.yaml(10,1) unknown feed phishing: use one of threat_events, url_protect, attachment_protect, impersonation_protect, held_messages, siem"},
+	{"mimecast_threats", "no feed", "feeds: []\n", stageStartUp, "failed to init input <no label> path root.input: feeds: empty: name at least one of threat_events, url_protect, attachment_protect, impersonation_protect, held_messages, siem"},
+	{"mimecast_threats", "unknown SIEM event type", "feeds: [siem]\nsiem_event_types: [virus]\n", stageLint, "pipeline.yaml(11,1) unknown SIEM event type virus: use one of receipt, process, delivery, av, spam, internal email protect, impersonation protect, url protect, attachment protect, journal"},
+	{"mimecast_threats", "poll_interval zero", "poll_interval: 0s\n", stageLint, "pipeline.yaml(10,1) poll_interval must be a positive duration such as 30s or 5m"},
+	{"mimecast_threats", "lookback negative", "lookback: -24h\n", stageLint, "pipeline.yaml(10,1) lookback must be a positive duration such as 30s or 5m"},
+	{"mimecast_threats", "overlap negative", "overlap: -5m\n", stageStartUp, "failed to init input <no label> path root.input: overlap: -5m0s is negative: use 0s for no overlap"},
+	{"mimecast_threats", "filter that does not compile", "filters:\n  - expression: 'event.scanResult = \"malicious\"'\n", stageStartUp, "failed to init input <no label> path root.input: filters[0].expression: ERROR: <input>:1:18: Syntax error: token recognition error at: '= '\n | event.scanResult = \"malicious\"\n | .................^\nERROR: <input>:1:20: Syntax error: extraneous input '\"malicious\"' expecting <EOF>\n | event.scanResult = \"malicious\"\n | ...................^"},
+	{"mimecast_threats", "filter that is not a bool", "filters:\n  - expression: 'size(event)'\n", stageStartUp, "failed to init input <no label> path root.input: filters[0].expression: must evaluate to bool, not int"},
+	{"mimecast_threats", "filter action unknown", "filters:\n  - expression: 'true'\n    action: drop\n", stageLint, "pipeline.yaml(12,1) value drop is not a valid option for this field"},
+	{"mimecast_threats", "checkpoint_cache not defined", "checkpoint_cache: checkpoints\n", stageStartUp, "failed to init input <no label> path root.input: checkpoint_cache: cache resource \"checkpoints\" is not defined: add it under cache_resources or pass its file with -r"},
+	{"mimecast_threats", "checkpoint_key with a path separator", "checkpoint_key: team/threats\n", stageStartUp, "failed to init input <no label> path root.input: checkpoint_key: \"team/threats\" must be non-empty and hold no path separator (the file cache turns it into a file name)"},
+	{"mimecast_threats", "max_pages_in_flight zero", "max_pages_in_flight: 0\n", stageLint, "pipeline.yaml(10,1) max_pages_in_flight must be at least 1"},
+	{"mimecast_threats", "misspelt field", "feed: [url_protect]\n", stageLint, "pipeline.yaml(10,1) field feed not recognised"},
+	// mimecast_archive
+	{"mimecast_archive", "invalid regular expression", "include_mailboxes: ['(legal']\n", stageStartUp, "failed to init input <no label> path root.input: include_mailboxes[0]: invalid regular expression \"(legal\": error parsing regexp: missing closing ): `(?i)(legal`"},
+	{"mimecast_archive", "start_date not a date", "start_date: last year\n", stageStartUp, "failed to init input <no label> path root.input: start_date: \"last year\" is neither an RFC 3339 time, a date (2006-01-02) nor a positive duration back from now (2160h)"},
+	{"mimecast_archive", "end_date before start_date", "start_date: 2025-01-01\nend_date: 2024-01-01\n", stageStartUp, "failed to init input <no label> path root.input: end_date: 2024-01-01T00:00:00Z is not after start_date 2025-01-01T00:00:00Z"},
+	{"mimecast_archive", "mailbox_concurrency zero", "mailbox_concurrency: 0\n", stageLint, "pipeline.yaml(10,1) mailbox_concurrency must be at least 1"},
+	{"mimecast_archive", "max_attachment_size negative", "max_attachment_size: -1\n", stageLint, "pipeline.yaml(10,1) max_attachment_size must not be negative"},
+	{"mimecast_archive", "checkpoint_cache not defined", "checkpoint_cache: state\n", stageStartUp, "failed to init input <no label> path root.input: checkpoint_cache: cache resource \"state\" is not defined: add it under cache_resources or pass its file with -r"},
+	// mimecast_enrich
+	{"mimecast_enrich", "unknown lookup", "lookups: [verdict]\n", stageLint, "pipeline.yaml(15,1) unknown lookup verdict: use one of tracking, message_info, content\npipeline.yaml(15,1) unknown lookup verdict: use one of tracking, message_info, content"},
+	{"mimecast_enrich", "search_window past 30 days", "search_window: 1000h\n", stageLint, "pipeline.yaml(15,1) search_window must be a positive duration of at most 720h"},
+	{"mimecast_enrich", "max_concurrency above 64", "max_concurrency: 100\n", stageLint, "pipeline.yaml(15,1) max_concurrency must be between 1 and 64"},
+	{"mimecast_enrich", "cache not defined", "cache: lookups\n", stageStartUp, "failed to init processor <no label> path root.pipeline.processors.0: cache: cache resource \"lookups\" is not defined: add it under cache_resources or pass its file with -r"},
+	{"mimecast_enrich", "on_forbidden unknown", "on_forbidden: ignore\n", stageLint, "pipeline.yaml(15,1) value ignore is not a valid option for this field"},
+}
+
+func TestBadConfigsFailWithTheDocumentedError(t *testing.T) {
+	require.GreaterOrEqual(t, len(badConfigs), 20)
+	dir := t.TempDir()
+	for i, bc := range badConfigs {
+		t.Run(bc.component+"/"+bc.mistake, func(t *testing.T) {
+			path := filepath.Join(dir, fmt.Sprintf("c%02d", i), "pipeline.yaml")
+			require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+			require.NoError(t, os.WriteFile(path, []byte(bc.config()), 0o600))
+			got := badConfigError(t, path, bc.stage)
+			t.Logf("%s %s: %q", bc.stage, bc.mistake, got)
+			assert.Equal(t, bc.want, got)
+		})
+	}
+}
+
+// badConfigError runs lint (and for a start-up error, run) on path and returns the error line the
+// user sees, with the file's directory cut so that it reads pipeline.yaml.
+func badConfigError(t *testing.T, path, stage string) string {
+	t.Helper()
+	code, out := runCLIWithin(t, 10*time.Second, "lint", path)
+	out = strings.ReplaceAll(out, filepath.Dir(path)+string(filepath.Separator), "")
+	if stage == stageLint {
+		assert.Equal(t, 1, code, "lint must reject it: %s", out)
+		return strings.TrimSpace(out)
+	}
+	require.Equal(t, 0, code, "lint passes what only start-up can check: %s", out)
+	code, out = runCLIWithin(t, 10*time.Second, "run", path)
+	assert.Equal(t, 1, code, "run must fail at start-up: %s", out)
+	return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(out), "service closing due to: "))
+}
+
+// runCLIWithin is runCLI with a deadline, for `run`, which would not return if a config started.
+func runCLIWithin(t *testing.T, timeout time.Duration, args ...string) (int, string) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	stdout, stderr := os.Stdout, os.Stderr
+	os.Stdout, os.Stderr = w, w
+	out := make(chan string)
+	go func() {
+		var b bytes.Buffer
+		_, _ = io.Copy(&b, r)
+		out <- b.String()
+	}()
+	ctx, cancel := context.WithTimeout(t.Context(), timeout)
+	defer cancel()
+	code, runErr := service.RunCLIToCode(ctx, append(cliOptions(), service.CLIOptSetArgs(append([]string{"mimecast-connect"}, args...)...))...)
+	os.Stdout, os.Stderr = stdout, stderr
+	require.NoError(t, w.Close())
+	printed := <-out
+	if runErr != nil {
+		printed += runErr.Error()
+	}
+	require.NoError(t, ctx.Err(), "%v did not return within %v", args, timeout)
+	return code, printed
+}
+
+// The markers around the generated table in docs/reliability.md.
+const (
+	badConfigDoc   = "../../docs/reliability.md"
+	badConfigStart = "<!-- bad-configs:start (generated by TestReliabilityDocShowsTheBadConfigTable) -->"
+	badConfigEnd   = "<!-- bad-configs:end -->"
+)
+
+// renderBadConfigTable is the Markdown table of badConfigs.
+func renderBadConfigTable() string {
+	cell := func(s string) string {
+		s = strings.ReplaceAll(strings.ReplaceAll(strings.TrimSpace(s), "\n", " ↵ "), "|", "\\|")
+		if strings.Contains(s, "`") { // a code span holding a backtick needs a longer fence
+			return "`` " + s + " ``"
+		}
+		return "`" + s + "`"
+	}
+	var b strings.Builder
+	b.WriteString("| # | Component | Mistake | Fields | Caught by | What the user sees |\n| --- | --- | --- | --- | --- | --- |\n")
+	for i, bc := range badConfigs {
+		fields := strings.TrimSpace(bc.fields)
+		caught := "`lint`"
+		if bc.stage == stageStartUp {
+			caught = "start-up (`run`)"
+		}
+		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s |\n", i+1, bc.component, bc.mistake, cell(fields), caught, cell(bc.want))
+	}
+	return b.String()
+}
+
+func TestReliabilityDocShowsTheBadConfigTable(t *testing.T) {
+	raw, err := os.ReadFile(badConfigDoc)
+	require.NoError(t, err)
+	doc := string(raw)
+	start, end := strings.Index(doc, badConfigStart), strings.Index(doc, badConfigEnd)
+	require.True(t, start >= 0 && end > start, "docs/reliability.md needs the markers %q and %q", badConfigStart, badConfigEnd)
+	table := renderBadConfigTable()
+	current := strings.TrimSpace(doc[start+len(badConfigStart) : end])
+	if *updateReliabilityDoc {
+		doc = doc[:start+len(badConfigStart)] + "\n" + table + doc[end:]
+		require.NoError(t, os.WriteFile(badConfigDoc, []byte(doc), 0o644))
+		return
+	}
+	assert.Equal(t, strings.TrimSpace(table), current,
+		"the table is out of date: go test ./cmd/mimecast-connect -run TestReliabilityDocShowsTheBadConfigTable -update-reliability-doc")
+}
