@@ -45,7 +45,8 @@ func run(ctx context.Context, args []string) error {
 	out := fs.String("out", "docs/benchmarks.md", "where to write the report; - for stdout")
 	only := fs.String("only", "", "comma-separated scenarios to run (default: all)")
 	inProcess := fs.Bool("in-process", false, "run the fake and every scenario in this process (CPU and RSS then include the fake)")
-	profileDir := fs.String("cpuprofile-dir", "", "write a CPU profile of each scenario's process to DIR/<scenario>.pprof")
+	profileDir := fs.String("cpuprofile-dir", "", "keep the CPU profile of each scenario's process in DIR/<scenario>.pprof (default: a temporary directory)")
+	profiles := fs.Bool("profile", true, "profile each scenario's process and put the top of the profiles in the report (not with --in-process)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -59,6 +60,14 @@ func run(ctx context.Context, args []string) error {
 			return fmt.Errorf("finding the harness binary: %w", err)
 		}
 		opts.Exe = exe
+		if *profiles && opts.ProfileDir == "" {
+			dir, err := os.MkdirTemp("", "benchharness-profiles-")
+			if err != nil {
+				return fmt.Errorf("creating a directory for the profiles: %w", err)
+			}
+			defer os.RemoveAll(dir)
+			opts.ProfileDir = dir
+		}
 	}
 	rep, err := bench.Run(ctx, opts)
 	if err != nil {

@@ -86,6 +86,8 @@ type Result struct {
 	Figures map[string]float64 `json:"figures,omitempty"`
 	Notes   []string           `json:"notes,omitempty"`
 	Err     string             `json:"error,omitempty"`
+	// ProfileTop is `go tool pprof -top` of the scenario's CPU profile, when one was taken.
+	ProfileTop string `json:"profileTop,omitempty"`
 }
 
 // Report is a whole harness run.
@@ -172,8 +174,10 @@ func scenarios() []scenario {
 		{name: "quota_headers_always", fake: quotaFake(true), run: runQuota},
 	}
 	for _, c := range []int{1, 4, 16} {
-		s = append(s, scenario{name: archiveScenarioName(c), fake: archiveFake, run: runArchive(c)})
+		s = append(s, scenario{name: archiveScenarioName(c), fake: archiveFake(1), run: runArchive(c, 1)})
 	}
+	// Half the archive at one concurrency: does memory follow the archive's size?
+	s = append(s, scenario{name: archiveHalfScenario, fake: archiveFake(2), run: runArchive(archiveHalfConcurrency, 2)})
 	return append(s, scenario{name: "enrich", fake: enrichFake, run: runEnrich})
 }
 
@@ -224,7 +228,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 
 // planHas leaves out archive concurrencies the plan does not list.
 func planHas(p plan, name string) bool {
-	if !strings.HasPrefix(name, "archive_c") {
+	if !strings.HasPrefix(name, "archive_c") || name == archiveHalfScenario {
 		return true
 	}
 	return slices.ContainsFunc(p.MailboxConcurrency, func(c int) bool { return archiveScenarioName(c) == name })
@@ -302,7 +306,25 @@ func runIsolated(ctx context.Context, exe string, sc scenario, p plan, anchor ti
 	fakeStopped = true
 	res.FakeCPU, _ = fake.stop()
 	res.Isolated = true
+	if creq.Profile != "" {
+		res.ProfileTop = profileTop(ctx, exe, creq.Profile)
+	}
 	return res
+}
+
+// profileTop summarises a CPU profile with `go tool pprof`; empty when no Go toolchain is at
+// hand (the profile file is still there).
+func profileTop(ctx context.Context, exe, profile string) string {
+	out, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-nodecount=15", exe, profile).Output()
+	if err != nil {
+		return ""
+	}
+	// Drop pprof's header lines up to the column titles; keep the table.
+	text := string(out)
+	if i := strings.Index(text, "      flat  flat%"); i >= 0 {
+		text = text[i:]
+	}
+	return strings.TrimRight(text, "\n")
 }
 
 // RunChild is the body of `benchharness run-scenario <request>`: it runs one scenario against

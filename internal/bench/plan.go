@@ -42,7 +42,7 @@ func planFor(size string) (plan, error) {
 			URLEvents:          100_000,
 			QuotaPerFeed:       50_000, // 3 x 100 pages of 500: 300 calls, 5 windows of 60
 			QuotaLimit:         60,
-			QuotaWindow:        time.Second,
+			QuotaWindow:        5 * time.Second,
 			Domains:            4,
 			UsersPerDomain:     50, // 200 mailboxes
 			MessagesPerMailbox: 100,
@@ -57,9 +57,9 @@ func planFor(size string) (plan, error) {
 			Size:               SizeSmall,
 			ThreatsPerSource:   500,
 			URLEvents:          1_000,
-			QuotaPerFeed:       1_500, // 3 x 3 pages: 9 calls, 3 windows of 3
+			QuotaPerFeed:       1_000, // 3 x 2 pages: 6 calls, 2 windows of 3
 			QuotaLimit:         3,
-			QuotaWindow:        250 * time.Millisecond,
+			QuotaWindow:        1500 * time.Millisecond,
 			Domains:            2,
 			UsersPerDomain:     3,
 			MessagesPerMailbox: 8,

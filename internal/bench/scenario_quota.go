@@ -6,9 +6,10 @@ import (
 	"time"
 )
 
-// quotaFake is a tenant with QuotaLimit calls per QuotaWindow (the 60 a minute, scaled to
-// a window of a second at full size so that the run takes seconds, not minutes: the client's
-// pacing reads the window from the headers, whatever its length). headersAlways sends
+// quotaFake is a tenant with QuotaLimit calls per QuotaWindow (the 60 a minute, with the
+// window cut to 5 s at full size so that the run takes seconds, not minutes: the client's pacing
+// reads the window from the headers, whatever its length; windows much under its one-second
+// tolerance for a moving reset would measure that tolerance instead). headersAlways sends
 // X-RateLimit-* on every answer; without it they come only with a 429, as Elastic's notes report
 // for the real API 2.0.
 func quotaFake(headersAlways bool) func(p plan, anchor time.Time) fakeSpec {
