@@ -5,7 +5,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/Jeffail/shutdown"
 	"github.com/redpanda-data/benthos/v4/public/service"
 )
 
@@ -22,9 +21,7 @@ type archiveInput struct {
 	batches chan pendingBatch
 	ended   chan struct{} // closed once end_date was reached and everything was acknowledged
 
-	connMu  sync.Mutex
-	started bool
-	shutSig *shutdown.Signaller
+	lifecycle
 
 	forbiddenOnce sync.Once
 
@@ -49,7 +46,7 @@ func newArchiveInput(cfg *archiveConfig, mgr *service.Resources) *archiveInput {
 		now:            time.Now,
 		batches:        make(chan pendingBatch),
 		ended:          make(chan struct{}),
-		shutSig:        shutdown.NewSignaller(),
+		lifecycle:      newLifecycle(),
 		recrawlStarted: map[string]bool{},
 		recrawlDone:    map[string]bool{},
 
@@ -87,10 +84,7 @@ func describeStart(t time.Time) string {
 }
 
 func (in *archiveInput) ReadBatch(ctx context.Context) (service.MessageBatch, service.AckFunc, error) {
-	in.connMu.Lock()
-	started := in.started
-	in.connMu.Unlock()
-	if !started {
+	if !in.isStarted() {
 		return nil, nil, service.ErrNotConnected
 	}
 	select {
@@ -106,18 +100,6 @@ func (in *archiveInput) ReadBatch(ctx context.Context) (service.MessageBatch, se
 }
 
 func (in *archiveInput) Close(ctx context.Context) error {
-	in.connMu.Lock()
-	started := in.started
-	in.connMu.Unlock()
-	in.shutSig.TriggerSoftStop()
 	defer in.cfg.conn.Close()
-	if !started {
-		return nil
-	}
-	select {
-	case <-in.shutSig.HasStoppedChan():
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	return nil
+	return in.stop(ctx)
 }

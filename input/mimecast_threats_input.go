@@ -5,7 +5,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/Jeffail/shutdown"
 	"github.com/redpanda-data/benthos/v4/public/service"
 )
 
@@ -20,9 +19,7 @@ type threatsInput struct {
 	now     func() time.Time
 	batches chan pendingBatch
 
-	connMu  sync.Mutex
-	started bool
-	shutSig *shutdown.Signaller
+	lifecycle
 	content *contentFetcher
 }
 
@@ -33,14 +30,14 @@ type pendingBatch struct {
 
 func newThreatsInput(cfg *threatsConfig, mgr *service.Resources) *threatsInput {
 	in := &threatsInput{
-		cfg:     cfg,
-		mgr:     mgr,
-		log:     mgr.Logger(),
-		metrics: newThreatsMetrics(mgr.Metrics()),
-		store:   newCheckpointStore(mgr, cfg.checkpointName, cfg.checkpointKey),
-		now:     time.Now,
-		batches: make(chan pendingBatch),
-		shutSig: shutdown.NewSignaller(),
+		cfg:       cfg,
+		mgr:       mgr,
+		log:       mgr.Logger(),
+		metrics:   newThreatsMetrics(mgr.Metrics()),
+		store:     newCheckpointStore(mgr, cfg.checkpointName, cfg.checkpointKey),
+		now:       time.Now,
+		batches:   make(chan pendingBatch),
+		lifecycle: newLifecycle(),
 	}
 	in.content = newContentFetcher(in)
 	return in
@@ -89,10 +86,7 @@ func (in *threatsInput) Connect(ctx context.Context) error {
 }
 
 func (in *threatsInput) ReadBatch(ctx context.Context) (service.MessageBatch, service.AckFunc, error) {
-	in.connMu.Lock()
-	started := in.started
-	in.connMu.Unlock()
-	if !started {
+	if !in.isStarted() {
 		return nil, nil, service.ErrNotConnected
 	}
 	select {
@@ -106,18 +100,6 @@ func (in *threatsInput) ReadBatch(ctx context.Context) (service.MessageBatch, se
 }
 
 func (in *threatsInput) Close(ctx context.Context) error {
-	in.connMu.Lock()
-	started := in.started
-	in.connMu.Unlock()
-	in.shutSig.TriggerSoftStop()
 	defer in.cfg.conn.Close()
-	if !started {
-		return nil
-	}
-	select {
-	case <-in.shutSig.HasStoppedChan():
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	return nil
+	return in.stop(ctx)
 }
