@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -83,9 +84,78 @@ func (f *fakeTenant) stats(ctx context.Context) (mimecastfake.Stats, error) {
 	return st, nil
 }
 
+// rateLimitLog wraps the fake and notes when it answered 429, so that the quota scenario can
+// count 429s per quota window (the fake's own stats only count them). GET /_bench/429s lists
+// the times, in Unix nanoseconds.
+type rateLimitLog struct {
+	next http.Handler
+	mu   sync.Mutex
+	at   []int64
+}
+
+func (l *rateLimitLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == rateLimitLogPath {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(l.at)
+		return
+	}
+	l.next.ServeHTTP(&statusWatch{ResponseWriter: w, log: l}, r)
+}
+
+const rateLimitLogPath = "/_bench/429s"
+
+type statusWatch struct {
+	http.ResponseWriter
+	log *rateLimitLog
+}
+
+func (s *statusWatch) WriteHeader(code int) {
+	if code == http.StatusTooManyRequests {
+		s.log.mu.Lock()
+		s.log.at = append(s.log.at, time.Now().UnixNano())
+		s.log.mu.Unlock()
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// Flush keeps streaming answers (archive content) streaming through the wrapper.
+func (s *statusWatch) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func newFakeHandler(spec fakeSpec) http.Handler {
+	return &rateLimitLog{next: mimecastfake.New(spec.options())}
+}
+
+// rateLimitedAt returns when the fake answered 429.
+func (f *fakeTenant) rateLimitedAt(ctx context.Context) ([]time.Time, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.URL+rateLimitLogPath, nil)
+	if err != nil {
+		return nil, fmt.Errorf("reading the 429 log: %w", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("reading the 429 log: %w", err)
+	}
+	defer resp.Body.Close()
+	var ns []int64
+	if err := json.NewDecoder(resp.Body).Decode(&ns); err != nil {
+		return nil, fmt.Errorf("decoding the 429 log: %w", err)
+	}
+	out := make([]time.Time, len(ns))
+	for i, n := range ns {
+		out[i] = time.Unix(0, n)
+	}
+	return out, nil
+}
+
 // startFakeInProcess serves the fake on loopback from this process.
 func startFakeInProcess(spec fakeSpec) *fakeTenant {
-	srv := httptest.NewServer(mimecastfake.New(spec.options()))
+	srv := httptest.NewServer(newFakeHandler(spec))
 	return &fakeTenant{URL: srv.URL, stop: func() (time.Duration, bool) {
 		srv.Close()
 		return 0, false
@@ -149,7 +219,7 @@ func ServeFake(ctx context.Context, specJSON string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listening for the fake: %w", err)
 	}
-	srv := &http.Server{Handler: mimecastfake.New(spec.options()), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: newFakeHandler(spec), ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	fmt.Fprintf(stdout, "http://%s\n", ln.Addr())

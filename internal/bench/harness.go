@@ -49,6 +49,7 @@ type Options struct {
 // Phase is one timed part of a scenario.
 type Phase struct {
 	Name     string        `json:"name"`
+	Start    time.Time     `json:"start"`
 	Events   int64         `json:"events"`
 	Expected int64         `json:"expected"`
 	Wall     time.Duration `json:"wall"`
@@ -131,7 +132,7 @@ func (e *env) begin() usage { return readUsage() }
 
 func (e *env) end(start usage, name string, events, expected int64) {
 	wall, cpu := start.since()
-	e.res.Phases = append(e.res.Phases, Phase{Name: name, Events: events, Expected: expected, Wall: wall, CPU: cpu})
+	e.res.Phases = append(e.res.Phases, Phase{Name: name, Start: start.at, Events: events, Expected: expected, Wall: wall, CPU: cpu})
 }
 
 // endCounted closes a phase whose output was c.

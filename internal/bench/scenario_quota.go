@@ -22,8 +22,9 @@ func quotaFake(headersAlways bool) func(p plan, anchor time.Time) fakeSpec {
 }
 
 // runQuota drains the three TTP feeds through the quota. The least time the quota allows for C
-// calls at L per fixed window W is (ceil(C/L) - 1) x W: the run can start at the very end of a
-// window, and the last window is entered, not waited out.
+// calls at L per window is set by where the run starts in the fake's clock-aligned windows: L
+// calls in the window it starts in, L in each next one, and the last window is entered, not
+// waited out.
 func runQuota(ctx context.Context, e *env) error {
 	p := e.plan
 	expected := int64(len(ttpFeeds) * p.QuotaPerFeed)
@@ -31,16 +32,40 @@ func runQuota(ctx context.Context, e *env) error {
 		return err
 	}
 	pages := len(ttpFeeds) * ceilDiv(p.QuotaPerFeed, apiPageSize)
-	minWindows := ceilDiv(pages, p.QuotaLimit) - 1
-	wall := e.res.Phases[0].Wall
+	ph := e.res.Phases[0]
+	wall := ph.Wall
 	e.figure("quota_limit", float64(p.QuotaLimit))
 	e.figure("quota_window_s", p.QuotaWindow.Seconds())
 	e.figure("pages_needed", float64(pages))
-	e.figure("min_time_s", (time.Duration(minWindows) * p.QuotaWindow).Seconds())
+	e.figure("min_time_s", quotaMinimum(ph.Start, pages, p.QuotaLimit, p.QuotaWindow).Seconds())
 	// Windows the run touched: the 429s are judged against these.
 	e.figure("windows", math.Ceil(wall.Seconds()/p.QuotaWindow.Seconds())+1)
 	e.figure("rate_limited", float64(e.res.Fake.RateLimited))
+	// The fake's windows are aligned to the clock (now truncated to the window), which this
+	// process shares: group the 429s by window.
+	at, err := e.fake.rateLimitedAt(ctx)
+	if err != nil {
+		return err
+	}
+	perWindow := map[time.Time]int{}
+	most := 0
+	for _, t := range at {
+		w := t.Truncate(p.QuotaWindow)
+		perWindow[w]++
+		most = max(most, perWindow[w])
+	}
+	e.figure("max_429_per_window", float64(most))
 	return nil
+}
+
+// quotaMinimum is the least time calls need at limit per window when they start at start.
+func quotaMinimum(start time.Time, calls, limit int, window time.Duration) time.Duration {
+	windows := ceilDiv(calls, limit)
+	if windows <= 1 {
+		return 0
+	}
+	firstEnd := start.Truncate(window).Add(window)
+	return firstEnd.Sub(start) + time.Duration(windows-2)*window
 }
 
 func ceilDiv(a, b int) int {
