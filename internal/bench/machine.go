@@ -3,8 +3,10 @@ package bench
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 )
 
@@ -33,6 +35,9 @@ func describeMachine() machine {
 		for sc.Scan() {
 			if v, ok := strings.CutPrefix(sc.Text(), "MemTotal:"); ok {
 				m.MemTotal = strings.TrimSpace(v)
+				if kb, err := strconv.ParseInt(strings.TrimSuffix(m.MemTotal, " kB"), 10, 64); err == nil {
+					m.MemTotal = fmt.Sprintf("%.0f GiB", float64(kb)/(1<<20))
+				}
 				break
 			}
 		}
