@@ -231,6 +231,8 @@ func (r *Report) threatsSection(md *mdWriter) {
 			a, b := urlIn.Phases[0], urlHTTP.Phases[0]
 			md.p("- Target: faster than the stock `http_client` pipeline on the same feed: %s (%s times its events/s, %s times its CPU per event).",
 				verdict(a.EventsPerSecond() > b.EventsPerSecond()), fmtRatio(a.EventsPerSecond(), b.EventsPerSecond()), fmtRatio(a.CPUPerMillion(), b.CPUPerMillion()))
+			md.p("  Cores busy, %s against %s: on one feed `mimecast_threats` spends its time waiting, not working (see", coresBusy(urlIn, a), coresBusy(urlHTTP, b))
+			md.p("  *What is left* at the end).")
 		}
 		if urlIn != nil && urlCeil != nil && len(urlIn.Phases) > 0 && len(urlCeil.Phases) > 0 {
 			a, c := urlIn.Phases[0], urlCeil.Phases[0]
