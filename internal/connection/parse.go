@@ -87,7 +87,7 @@ func ConfigFromParsed(conf *service.ParsedConfig, mgr *service.Resources) (mimec
 	}
 	tlsConf, tlsOn, err := conf.FieldTLSToggled(FieldTLS)
 	if err != nil {
-		return c, "", err
+		return c, "", fmt.Errorf("%s: %w", FieldTLS, err)
 	}
 	if tlsOn {
 		c.TLSConfig = tlsConf

@@ -77,6 +77,9 @@ type reservation struct {
 // smaller moves are network latency.
 const windowSlack = time.Second
 
+// resetMargin is added to every window end the server announces.
+const resetMargin = 50 * time.Millisecond
+
 func newQuota(now func() time.Time, maxWait time.Duration) *quota {
 	return &quota{now: now, maxWait: maxWait, remaining: -1, changed: make(chan struct{})}
 }
@@ -179,7 +182,9 @@ func (q *quota) observe(resp *http.Response) {
 		estimate = max(int(rem)-q.inflight, 0)
 	}
 	if hasReset {
-		resetAt := now.Add(min(reset, q.maxWait))
+		// resetMargin: the server rounds Reset down to the millisecond and its clock is not ours;
+		// coming back a little late costs far less than a burst of 429s at the window's edge.
+		resetAt := now.Add(min(reset+resetMargin, q.maxWait))
 		if q.resetAt.IsZero() || resetAt.After(q.resetAt.Add(windowSlack)) {
 			q.resetAt, q.nextAt = resetAt, time.Time{}
 			if hasRem {

@@ -37,9 +37,9 @@ func TestQuotaWaitsForResetWhenUsedUp(t *testing.T) {
 
 	r := q.reserve()
 	assert.True(t, r.again)
-	assert.Equal(t, 4500*time.Millisecond, r.delay)
+	assert.Equal(t, 4500*time.Millisecond+resetMargin, r.delay)
 
-	clock.Advance(4500 * time.Millisecond)
+	clock.Advance(4500*time.Millisecond + resetMargin)
 	assert.Equal(t, reservation{}, q.reserve(), "a new window holds the whole limit")
 }
 
@@ -62,7 +62,7 @@ func TestQuotaSpreadsTheLastCallsOverTheWindow(t *testing.T) {
 	assert.Less(t, delays[3], time.Second, "all within the window")
 	r := q.reserve()
 	assert.True(t, r.again, "the fifth call waits for the next window")
-	assert.Equal(t, time.Second, r.delay)
+	assert.Equal(t, time.Second+resetMargin, r.delay)
 }
 
 func TestQuotaCountsCallsInFlight(t *testing.T) {
@@ -86,12 +86,12 @@ func TestBare429HoldsBackOtherCalls(t *testing.T) {
 	q.done(answer(http.StatusTooManyRequests, nil), false)
 	r := q.reserve()
 	assert.True(t, r.again)
-	assert.Equal(t, rateLimitDefault, r.delay)
+	assert.Equal(t, rateLimitDefault+resetMargin, r.delay)
 
 	q2 := newQuota(clock.Now, time.Minute)
 	q2.reserve()
 	q2.done(answer(http.StatusTooManyRequests, map[string]string{"Retry-After": "7"}), false)
-	assert.Equal(t, 7*time.Second, q2.reserve().delay)
+	assert.Equal(t, 7*time.Second+resetMargin, q2.reserve().delay)
 }
 
 func TestQuotaResetIsCappedAtMaxRetryWait(t *testing.T) {
@@ -107,7 +107,7 @@ func TestQuotaProbesOnceWhenTheWindowEndIsUnknown(t *testing.T) {
 	q := newQuota(clock.Now, time.Minute)
 	q.reserve()
 	q.done(answer(http.StatusTooManyRequests, map[string]string{"X-RateLimit-Limit": "2", "X-RateLimit-Reset": "1000"}), false)
-	clock.Advance(time.Second)
+	clock.Advance(time.Second + resetMargin)
 	// New window: two calls by our count, then one probe while the others wait.
 	assert.Equal(t, reservation{}, q.reserve())
 	assert.Equal(t, reservation{}, q.reserve())
@@ -125,13 +125,13 @@ func TestQuotaProbesOnceWhenTheWindowEndIsUnknown(t *testing.T) {
 	}
 	r := q.reserve()
 	assert.True(t, r.again)
-	assert.Equal(t, 800*time.Millisecond, r.delay)
+	assert.Equal(t, 800*time.Millisecond+resetMargin, r.delay)
 }
 
 // quotaServer is an API with a fixed-window quota on the test clock, like Mimecast's per-app
 // quota: limit calls per window, then 429 with X-RateLimit-* until the window ends.
 type quotaServer struct {
-	clock         *fakeClock
+	now           func() time.Time
 	start         time.Time
 	limit         int
 	window        time.Duration
@@ -144,7 +144,7 @@ type quotaServer struct {
 
 func (s *quotaServer) handle(w http.ResponseWriter, _ *http.Request) {
 	s.mu.Lock()
-	now := s.clock.Now()
+	now := s.now()
 	win := int(now.Sub(s.start) / s.window)
 	reset := s.start.Add(time.Duration(win+1) * s.window).Sub(now)
 	s.used[win]++
@@ -177,12 +177,14 @@ func TestPacingAllowsAtMostOne429PerQuotaWindow(t *testing.T) {
 		{"headers only with 429", false, 5},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := &quotaServer{limit: tc.limit, window: time.Second, alwaysHeaders: tc.alwaysHeaders,
-				used: map[int]int{}, rejected: map[int]int{}}
-			r := newRig(t, srv.handle, func(c *Config) { c.MaxRetries = 10 })
-			srv.clock, srv.start = r.clock, r.clock.Now()
+			// Real time: a fake clock whose Sleep jumps forward at once makes concurrent sleeps
+			// add up (four workers waiting 100ms each move it 400ms), which no real quota
+			// window sees. The window is short so the test stays fast.
+			srv := &quotaServer{limit: tc.limit, window: 250 * time.Millisecond, alwaysHeaders: tc.alwaysHeaders,
+				used: map[int]int{}, rejected: map[int]int{}, now: time.Now, start: time.Now()}
+			r := newRig(t, srv.handle, func(c *Config) { c.MaxRetries = 10; c.Now = time.Now; c.Sleep = nil })
 
-			const workers, perWorker = 4, 30
+			const workers, perWorker = 4, 10
 			var wg sync.WaitGroup
 			for range workers {
 				wg.Go(func() {
