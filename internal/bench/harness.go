@@ -89,6 +89,10 @@ type Result struct {
 	Err     string             `json:"error,omitempty"`
 	// ProfileTop is `go tool pprof -top` of the scenario's CPU profile, when one was taken.
 	ProfileTop string `json:"profileTop,omitempty"`
+	// OtherLoad is the CPU the rest of the machine used while the scenario ran, in cores: the
+	// machine's busy time minus the scenario's and the fake's processes (Isolated only; -1 when
+	// /proc/stat cannot be read).
+	OtherLoad float64 `json:"otherLoad"`
 }
 
 // Report is a whole harness run.
@@ -274,7 +278,9 @@ type childRequest struct {
 
 // runIsolated starts the fake and then the scenario, each as a child process of exe.
 func runIsolated(ctx context.Context, exe string, sc scenario, p plan, anchor time.Time, profileDir string) Result {
-	res := Result{Scenario: sc.name, Isolated: true}
+	res := Result{Scenario: sc.name, Isolated: true, OtherLoad: -1}
+	busyBefore, busyOK := cpuBusy()
+	started := time.Now()
 	fake, err := startFakeProcess(ctx, exe, sc.fake(p, anchor))
 	if err != nil {
 		res.Err = err.Error()
@@ -307,6 +313,10 @@ func runIsolated(ctx context.Context, exe string, sc scenario, p plan, anchor ti
 	fakeStopped = true
 	res.FakeCPU, _ = fake.stop()
 	res.Isolated = true
+	if busyAfter, ok := cpuBusy(); ok && busyOK {
+		own := res.FakeCPU + cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+		res.OtherLoad = max(busyAfter-busyBefore-own, 0).Seconds() / time.Since(started).Seconds()
+	}
 	if creq.Profile != "" {
 		res.ProfileTop = profileTop(ctx, exe, creq.Profile)
 	}

@@ -26,6 +26,7 @@ func (r *Report) WriteMarkdown(w io.Writer, command string) error {
 	r.enrichSection(md)
 	r.profileSection(md)
 	md.p("%s", fixesHistory)
+	r.loadSection(md)
 	r.failures(md)
 	_, err := io.WriteString(w, md.String())
 	return err
@@ -62,9 +63,11 @@ func (r *Report) header(md *mdWriter, command string) {
 	md.p("- Date: %s; the run took %s", r.Started.UTC().Format("2006-01-02 15:04 MST"), r.Duration.Round(time.Second))
 	md.p("- Size: %s", r.Size)
 	md.p("- Machine: %d CPUs, %s, %s, %s/%s, memory %s", m.CPUs, m.Model, m.GoVersion, m.OS, m.Arch, m.MemTotal)
-	md.p("- Load average when the run started: %s. The machine is shared (other agents were building and testing", m.LoadAvg)
-	md.p("  on it during the run), so every figure is a lower bound of what the code does on an idle machine, and")
-	md.p("  wall-clock figures vary by tens of percent between runs; CPU seconds per event vary much less.")
+	md.p("- Load average when the run started: %s. The machine is shared: other agents were building and testing", m.LoadAvg)
+	md.p("  on it during the run (the cores they kept busy during each scenario are listed at the end), so every figure")
+	md.p("  is a lower bound of what the code does on an idle machine. Wall-clock figures vary by tens of percent")
+	md.p("  between runs; CPU seconds per event are steadier but rise too when the machine is busy (shared caches and")
+	md.p("  cores). Compare figures within one run.")
 	md.p("")
 	md.p("## How it is measured")
 	md.p("")
@@ -484,6 +487,24 @@ func (r *Report) profileSection(md *mdWriter) {
 		md.p("```")
 		md.p("")
 	}
+}
+
+func (r *Report) loadSection(md *mdWriter) {
+	var rows [][]string
+	for _, res := range r.Results {
+		if res.Isolated && res.OtherLoad >= 0 {
+			rows = append(rows, []string{"`" + res.Scenario + "`", fmt.Sprintf("%.2f", res.OtherLoad)})
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	md.p("## Other load on the machine")
+	md.p("")
+	md.p("Cores kept busy by everything else on the machine while each scenario ran (`/proc/stat` busy time minus the")
+	md.p("scenario's and its fake's processes, over the scenario's wall time), out of %d.", r.Machine.CPUs)
+	md.p("")
+	md.table([]string{"scenario", "other processes' cores"}, rows)
 }
 
 func (r *Report) failures(md *mdWriter) {
