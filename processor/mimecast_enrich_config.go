@@ -9,6 +9,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/mimecast-connect/mimecast-connect/internal/connection"
+	"github.com/mimecast-connect/mimecast-connect/internal/lintrule"
 )
 
 // Lookups accepted in `lookups`.
@@ -51,7 +52,7 @@ func enrichFields() []*service.ConfigField {
 			Description("What to look up: `tracking` (Message Finder search: where the message went and its status), `message_info` (get-message-info for each tracked hit: delivery per recipient, policies, spam verdict) and `content` (the archived headers and bodies; needs Archive | Search Content View). `tracking` and `message_info` need Gateway | Tracking | Read.").
 			Default([]any{lookupTracking, lookupMessageInfo}).
 			Example([]any{lookupTracking, lookupMessageInfo, lookupContent}).
-			LintRule(listLintRule(allLookups, "unknown lookup")),
+			LintRule(lintrule.OneOf(allLookups, "unknown lookup")),
 		service.NewDurationField(efSearchWindow).
 			Description("How far back Message Finder looks for the message. 30 days (720h) is its documented limit.").
 			Default("720h").
@@ -80,14 +81,6 @@ func enrichFields() []*service.ConfigField {
 			Description("What to do when Mimecast answers 403: the API application lacks the product or role for a lookup. The refused lookup is not asked again for 5 minutes, to spare the quota.").
 			Default(onForbiddenSkip),
 	}
-}
-
-// listLintRule rejects list entries outside allowed. Benthos runs a list field's rule on the list
-// and on each element, so the rule accepts both.
-func listLintRule(allowed []string, what string) string {
-	return `root = (if this.type() == "array" { this } else { [this] }).filter(v -> !["` +
-		strings.Join(allowed, `","`) + `"].contains(v)).map_each(v -> "` + what + ` " + v.string() + ": use one of ` +
-		strings.Join(allowed, ", ") + `")`
 }
 
 // enrichConfig is the parsed configuration of mimecast_enrich.

@@ -91,7 +91,7 @@ var badConfigs = []badConfig{
 	{"connection", "stats_interval not a duration", "stats_interval: hourly\n", stageStartUp, "failed to init input <no label> path root.input: failed to parse 'stats_interval' as a duration string: time: invalid duration \"hourly\""},
 	{"connection", "rate_limit resource not defined", "rate_limit: mimecast_quota\n", stageStartUp, "failed to init input <no label> path root.input: rate_limit: rate_limit resource \"mimecast_quota\" is not defined: add it under rate_limit_resources or pass its file with -r"},
 	{"connection", "api_url without a scheme", "api_url: us-api.services.mimecast.com\n", stageStartUp, "failed to init input <no label> path root.input: api_url: \"us-api.services.mimecast.com\" is not an absolute http(s) URL such as https://api.services.mimecast.com"},
-	{"connection", "TLS root CA file missing", "tls:\n  enabled: true\n  root_cas_file: /nonexistent/ca.pem\n", stageStartUp, "failed to init input <no label> path root.input: open /nonexistent/ca.pem: no such file or directory"},
+	{"connection", "TLS root CA file missing", "tls:\n  enabled: true\n  root_cas_file: /nonexistent/ca.pem\n", stageStartUp, "failed to init input <no label> path root.input: tls: open /nonexistent/ca.pem: no such file or directory"},
 	// mimecast_threats
 	{"mimecast_threats", "unknown feed", "feeds: [phishing]\n", stageLint, "pipeline.yaml(10,1) unknown feed phishing: use one of threat_events, url_protect, attachment_protect, impersonation_protect, held_messages, siem"},
 	{"mimecast_threats", "no feed", "feeds: []\n", stageStartUp, "failed to init input <no label> path root.input: feeds: empty: name at least one of threat_events, url_protect, attachment_protect, impersonation_protect, held_messages, siem"},
@@ -114,7 +114,7 @@ var badConfigs = []badConfig{
 	{"mimecast_archive", "max_attachment_size negative", "max_attachment_size: -1\n", stageLint, "pipeline.yaml(10,1) max_attachment_size must not be negative"},
 	{"mimecast_archive", "checkpoint_cache not defined", "checkpoint_cache: state\n", stageStartUp, "failed to init input <no label> path root.input: checkpoint_cache: cache resource \"state\" is not defined: add it under cache_resources or pass its file with -r"},
 	// mimecast_enrich
-	{"mimecast_enrich", "unknown lookup", "lookups: [verdict]\n", stageLint, "pipeline.yaml(15,1) unknown lookup verdict: use one of tracking, message_info, content\npipeline.yaml(15,1) unknown lookup verdict: use one of tracking, message_info, content"},
+	{"mimecast_enrich", "unknown lookup", "lookups: [verdict]\n", stageLint, "pipeline.yaml(15,1) unknown lookup verdict: use one of tracking, message_info, content"},
 	{"mimecast_enrich", "search_window past 30 days", "search_window: 1000h\n", stageLint, "pipeline.yaml(15,1) search_window must be a positive duration of at most 720h"},
 	{"mimecast_enrich", "max_concurrency above 64", "max_concurrency: 100\n", stageLint, "pipeline.yaml(15,1) max_concurrency must be between 1 and 64"},
 	{"mimecast_enrich", "cache not defined", "cache: lookups\n", stageStartUp, "failed to init processor <no label> path root.pipeline.processors.0: cache: cache resource \"lookups\" is not defined: add it under cache_resources or pass its file with -r"},

@@ -6,6 +6,7 @@ package connection
 import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/mimecast-connect/mimecast-connect/internal/lintrule"
 	"github.com/mimecast-connect/mimecast-connect/internal/mimecast"
 
 	// The lint rules below use parse_duration, which impl/pure registers; without this import the
@@ -32,12 +33,6 @@ const (
 	FieldTLS                  = "tls"
 	FieldProxyURL             = "proxy_url"
 )
-
-// positiveDuration is a lint rule for a duration field that must be > 0.
-func positiveDuration(field string) string {
-	return `root = if this.type() != "string" || this.parse_duration().catch(-1) <= 0 { ["` + field +
-		` must be a positive duration such as 30s or 5m"] }`
-}
 
 // Fields returns the connection fields, to be added to a component's spec with Fields(...).
 func Fields() []*service.ConfigField {
@@ -73,10 +68,10 @@ func Fields() []*service.ConfigField {
 			LintRule(`root = if this < 0 { ["max_retries must not be negative"] }`),
 		service.NewDurationField(FieldMaxRetryWait).
 			Description("Longest single wait between retries, whatever the server asks for.").
-			Default("5m").Advanced().LintRule(positiveDuration(FieldMaxRetryWait)),
+			Default("5m").Advanced().LintRule(lintrule.PositiveDuration(FieldMaxRetryWait)),
 		service.NewDurationField(FieldTimeout).
 			Description("Timeout of one HTTP attempt (request and response headers and body).").
-			Default("60s").Advanced().LintRule(positiveDuration(FieldTimeout)),
+			Default("60s").Advanced().LintRule(lintrule.PositiveDuration(FieldTimeout)),
 		service.NewIntField(FieldMaxBodyBytes).
 			Description("Largest JSON response body accepted; a larger one is an error naming the endpoint.").
 			Default(64 << 20).Advanced(),

@@ -1,0 +1,52 @@
+package lintrule
+
+import (
+	"testing"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
+)
+
+func lintErrors(t *testing.T, spec *service.ConfigSpec, yaml string) []string {
+	t.Helper()
+	env := service.NewEnvironment()
+	require.NoError(t, env.RegisterProcessor("lint_probe", spec, func(*service.ParsedConfig, *service.Resources) (service.Processor, error) {
+		return nil, nil
+	}))
+	err := env.NewStreamBuilder().AddProcessorYAML("lint_probe:\n  " + yaml)
+	if err == nil {
+		return nil
+	}
+	return []string{err.Error()}
+}
+
+func TestOneOfNamesEachBadEntryOnce(t *testing.T) {
+	spec := service.NewConfigSpec().Field(service.NewStringListField("feeds").LintRule(OneOf([]string{"a", "b"}, "unknown feed")))
+	assert.Empty(t, lintErrors(t, spec, "feeds: [a, b]"))
+	errs := lintErrors(t, spec, "feeds: [a, zed]")
+	require.Len(t, errs, 1)
+	assert.Equal(t, 1, countOf(errs[0], "unknown feed zed: use one of a, b"))
+}
+
+func TestPositiveDuration(t *testing.T) {
+	spec := service.NewConfigSpec().Field(service.NewDurationField("every").LintRule(PositiveDuration("every")))
+	assert.Empty(t, lintErrors(t, spec, "every: 5s"))
+	for _, bad := range []string{"every: 0s", "every: -1m", "every: soon"} {
+		errs := lintErrors(t, spec, bad)
+		require.Len(t, errs, 1, bad)
+		assert.Contains(t, errs[0], "every must be a positive duration")
+	}
+}
+
+func countOf(s, sub string) int {
+	n := 0
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			n++
+		}
+	}
+	return n
+}
