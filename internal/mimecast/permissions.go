@@ -1,6 +1,9 @@
 package mimecast
 
-import "strings"
+import (
+	"maps"
+	"strings"
+)
 
 // Permission is what a Mimecast administrator grants so that an endpoint answers: a product of
 // the API 2.0 application and a permission of its application role. The names follow the API
@@ -11,26 +14,31 @@ type Permission struct {
 	Product  string
 	Role     string
 	Inferred bool
+	// Source says where the names come from, for the README.
+	Source string
 }
 
 const productThreatsCG = "Threats, Security Events and Data for CG"
 
 var endpointPermissions = map[string]Permission{
-	pathThreatEvents:        {Product: productThreatsCG, Role: "Security Events and Data Retrieval - Threat and security statistics - Read"},
-	pathSIEMBatch:           {Product: productThreatsCG, Role: "Security Events and Data Retrieval - Threat and security statistics - Read", Inferred: true},
-	pathURLLogs:             {Product: "URL Protection", Role: "Monitoring | URL Protection | Read"},
-	pathAttachmentLogs:      {Product: "Attachment Protection", Role: "Monitoring | Attachment Protection | Read"},
-	pathImpersonationLogs:   {Product: "Impersonation Protection", Role: "Monitoring | Impersonation Protection | Read", Inferred: true},
-	pathHoldMessageList:     {Product: "Cloud Gateway (held messages)", Role: "Account | Dashboard | Read"},
-	pathHeldReleaseLogs:     {Product: "Cloud Gateway (held messages)", Role: "Account | Dashboard | Read", Inferred: true},
-	pathMessageFinderSearch: {Product: "Message Finder (Tracking)", Role: "Gateway | Tracking | Read"},
-	pathMessageInfo:         {Product: "Message Finder (Tracking)", Role: "Gateway | Tracking | Read"},
-	pathInternalDomains:     {Product: "Directory", Role: "Directories | Internal Directories | Read", Inferred: true},
-	pathInternalUsers:       {Product: "Directory", Role: "Directories | Internal Directories | Read", Inferred: true},
-	pathArchiveSearch:       {Product: "Archive", Role: "Archive | Search | Read"},
-	pathMessageDetail:       {Product: "Archive", Role: "Archive | Search Content View"},
-	pathMessagePart:         {Product: "Archive", Role: "Archive | Search Content View"},
+	pathThreatEvents:        {Product: productThreatsCG, Role: "Security Events and Data Retrieval - Threat and security statistics - Read", Source: "Synqly's Mimecast set-up guide (API notes §1.3)"},
+	pathSIEMBatch:           {Product: productThreatsCG, Role: "Security Events and Data Retrieval - Threat and security statistics - Read", Inferred: true, Source: "inferred: the notes name this product and permission for threat events only"},
+	pathURLLogs:             {Product: "URL Protection", Role: "Monitoring | URL Protection | Read", Source: "permission: Mimecast API docs (notes §2.2.a); product: the account package"},
+	pathAttachmentLogs:      {Product: "Attachment Protection", Role: "Monitoring | Attachment Protection | Read", Source: "permission: Mimecast API docs (notes §2.2.b); product: the account package"},
+	pathImpersonationLogs:   {Product: "Impersonation Protection", Role: "Monitoring | Impersonation Protection | Read", Inferred: true, Source: "product: the account package; permission inferred from the URL and Attachment Protection logs"},
+	pathHoldMessageList:     {Product: "Cloud Gateway (held messages)", Role: "Account | Dashboard | Read", Source: "permission: Mimecast API docs (notes §2.3); product name inferred"},
+	pathHeldReleaseLogs:     {Product: "Cloud Gateway (held messages)", Role: "Account | Dashboard | Read", Inferred: true, Source: "inferred from the hold list: the notes name no permission for the release log"},
+	pathMessageFinderSearch: {Product: "Message Finder (Tracking)", Role: "Gateway | Tracking | Read", Source: "Mimecast API docs (notes §3.1)"},
+	pathMessageInfo:         {Product: "Message Finder (Tracking)", Role: "Gateway | Tracking | Read", Source: "Mimecast API docs (notes §3.1)"},
+	pathInternalDomains:     {Product: "Directory", Role: "Directories | Internal Directories | Read", Inferred: true, Source: "inferred: the notes name no permission for the directory"},
+	pathInternalUsers:       {Product: "Directory", Role: "Directories | Internal Directories | Read", Inferred: true, Source: "inferred: the notes name no permission for the directory"},
+	pathArchiveSearch:       {Product: "Archive", Role: "Archive | Search | Read", Source: "Mimecast API docs (notes §4.1, admin search)"},
+	pathMessageDetail:       {Product: "Archive", Role: "Archive | Search Content View", Source: "Mimecast API docs (notes §4.3)"},
+	pathMessagePart:         {Product: "Archive", Role: "Archive | Search Content View", Source: "Mimecast API docs (notes §4.3)"},
 }
+
+// Permissions returns the whole table, keyed by endpoint path.
+func Permissions() map[string]Permission { return maps.Clone(endpointPermissions) }
 
 // PermissionFor returns what endpoint (a request path such as /api/ttp/url/get-logs) needs.
 func PermissionFor(endpoint string) (Permission, bool) {
