@@ -91,8 +91,9 @@ type Result struct {
 	ProfileTop string `json:"profileTop,omitempty"`
 	// OtherLoad is the CPU the rest of the machine used while the scenario ran, in cores: the
 	// machine's busy time minus the scenario's and the fake's processes (Isolated only; -1 when
-	// /proc/stat cannot be read).
+	// /proc/stat cannot be read). Steal is the hypervisor's share, in cores, likewise.
 	OtherLoad float64 `json:"otherLoad"`
+	Steal     float64 `json:"steal"`
 }
 
 // Report is a whole harness run.
@@ -278,8 +279,8 @@ type childRequest struct {
 
 // runIsolated starts the fake and then the scenario, each as a child process of exe.
 func runIsolated(ctx context.Context, exe string, sc scenario, p plan, anchor time.Time, profileDir string) Result {
-	res := Result{Scenario: sc.name, Isolated: true, OtherLoad: -1}
-	busyBefore, busyOK := cpuBusy()
+	res := Result{Scenario: sc.name, Isolated: true, OtherLoad: -1, Steal: -1}
+	cpuBefore, cpuOK := readCPUTimes()
 	started := time.Now()
 	fake, err := startFakeProcess(ctx, exe, sc.fake(p, anchor))
 	if err != nil {
@@ -313,9 +314,11 @@ func runIsolated(ctx context.Context, exe string, sc scenario, p plan, anchor ti
 	fakeStopped = true
 	res.FakeCPU, _ = fake.stop()
 	res.Isolated = true
-	if busyAfter, ok := cpuBusy(); ok && busyOK {
+	if cpuAfter, ok := readCPUTimes(); ok && cpuOK {
 		own := res.FakeCPU + cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-		res.OtherLoad = max(busyAfter-busyBefore-own, 0).Seconds() / time.Since(started).Seconds()
+		wall := time.Since(started).Seconds()
+		res.OtherLoad = max(cpuAfter.busy-cpuBefore.busy-own, 0).Seconds() / wall
+		res.Steal = (cpuAfter.steal - cpuBefore.steal).Seconds() / wall
 	}
 	if creq.Profile != "" {
 		res.ProfileTop = profileTop(ctx, exe, creq.Profile)

@@ -61,31 +61,33 @@ func cpuModel() string {
 	return "unknown"
 }
 
-// cpuBusy is the machine's busy CPU time since boot from /proc/stat (every CPU, every process),
-// and whether it could be read.
-func cpuBusy() (time.Duration, bool) {
+// cpuTimes is the machine's CPU time since boot from /proc/stat (every CPU, every process):
+// busy is user, nice, system, irq and softirq; steal is the time the hypervisor gave this
+// machine's CPUs to someone else while they had work.
+type cpuTimes struct {
+	busy, steal time.Duration
+}
+
+func readCPUTimes() (cpuTimes, bool) {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
-		return 0, false
+		return cpuTimes{}, false
 	}
 	line, _, _ := strings.Cut(string(b), "\n")
 	f := strings.Fields(line)
-	if len(f) < 8 || f[0] != "cpu" {
-		return 0, false
+	if len(f) < 9 || f[0] != "cpu" {
+		return cpuTimes{}, false
 	}
-	// user nice system idle iowait irq softirq steal: all but idle and iowait are busy.
-	var ticks int64
-	for i, v := range f[1:9] {
-		if i == 3 || i == 4 {
-			continue
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
+	var v [8]int64 // user nice system idle iowait irq softirq steal
+	for i := range v {
+		n, err := strconv.ParseInt(f[i+1], 10, 64)
 		if err != nil {
-			return 0, false
+			return cpuTimes{}, false
 		}
-		ticks += n
+		v[i] = n
 	}
-	return time.Duration(ticks) * time.Second / clockTicks, true
+	tick := func(n int64) time.Duration { return time.Duration(n) * time.Second / clockTicks }
+	return cpuTimes{busy: tick(v[0] + v[1] + v[2] + v[5] + v[6]), steal: tick(v[7])}, true
 }
 
 // clockTicks is USER_HZ, the unit of /proc/stat: 100 on every Linux architecture Go supports.
