@@ -17,7 +17,7 @@ type passRun struct {
 
 	// acks counts batches handed to the pipeline and not yet acknowledged: a pass ends only
 	// when every checkpoint it can move has moved.
-	acks       sync.WaitGroup
+	acks       pending
 	incomplete atomic.Bool // a mailbox failed or a batch was rejected: crawl again soon
 	forbidden  atomic.Bool // content fetches answered 403 in this pass: emit metadata only
 	// searchForbidden: the archive search answered 403 in this pass (logged once).
@@ -118,16 +118,9 @@ func (in *archiveInput) pass(ctx context.Context) (*passRun, error) {
 		in.metrics.mailboxesDone.Set(p.done.Add(1))
 	})
 	wg.Wait()
-	acked := make(chan struct{})
-	go func() {
-		p.acks.Wait()
-		close(acked)
-	}()
-	select {
-	case <-acked:
-	case <-ctx.Done():
+	if err := p.acks.Wait(ctx); err != nil {
 		stopProgress()
-		return p, ctx.Err()
+		return p, err
 	}
 	stopProgress()
 	p.logProgress("crawl finished")
