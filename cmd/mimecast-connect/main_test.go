@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
-	"io"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
-	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -16,24 +14,7 @@ import (
 // stdout and stderr. Not parallel: it swaps os.Stdout and os.Stderr.
 func runCLI(t *testing.T, args ...string) (int, string) {
 	t.Helper()
-	r, w, err := os.Pipe()
-	require.NoError(t, err)
-	stdout, stderr := os.Stdout, os.Stderr
-	os.Stdout, os.Stderr = w, w
-	out := make(chan string)
-	go func() {
-		var b bytes.Buffer
-		_, _ = io.Copy(&b, r)
-		out <- b.String()
-	}()
-	code, runErr := service.RunCLIToCode(t.Context(), append(cliOptions(), service.CLIOptSetArgs(append([]string{"mimecast-connect"}, args...)...))...)
-	os.Stdout, os.Stderr = stdout, stderr
-	require.NoError(t, w.Close())
-	printed := <-out
-	if runErr != nil {
-		printed += runErr.Error()
-	}
-	return code, printed
+	return runCLIWithin(t, 30*time.Second, args...)
 }
 
 func TestListShowsTheMimecastComponents(t *testing.T) {
