@@ -86,7 +86,7 @@ func parseEmail(r io.Reader, maxBody int, onAttachment attachmentFunc) (*parsedE
 		words:        &mime.WordDecoder{CharsetReader: charsetReader},
 		email:        &parsedEmail{Headers: map[string][]string{}},
 	}
-	msg, err := mail.ReadMessage(bufio.NewReaderSize(r, 32<<10))
+	msg, err := mail.ReadMessage(bufio.NewReaderSize(&headerLimitReader{r: r, limit: maxHeaderBytes}, 32<<10))
 	if err != nil {
 		return p.email, fmt.Errorf("%w: reading the header: %w", errBrokenMIME, err)
 	}

@@ -55,6 +55,19 @@ func TestMIMEHostileInputIsRefusedOrReadSafely(t *testing.T) {
 		require.Error(t, err)
 		assert.True(t, errors.Is(err, errBrokenMIME), "%v", err)
 	})
+	t.Run("a header past the cap is refused before it is held whole", func(t *testing.T) {
+		huge := io.MultiReader(strings.NewReader("X-Long: "), &repeatReader{b: 'a', n: 64 << 20})
+		_, err := parseEmail(huge, 1<<16, nil)
+		require.Error(t, err)
+		assert.ErrorIs(t, err, errBrokenMIME)
+		assert.Contains(t, err.Error(), "header longer than")
+	})
+	t.Run("a header just under the cap is read", func(t *testing.T) {
+		msg := "X-Long: " + strings.Repeat("a", maxHeaderBytes/2) + "\r\nSubject: ok\r\n\r\nbody"
+		email, err := parseEmail(strings.NewReader(msg), 1<<16, nil)
+		require.NoError(t, err)
+		assert.Equal(t, "ok", email.Subject)
+	})
 	t.Run("an unknown charset keeps the bytes as valid UTF-8", func(t *testing.T) {
 		email, err := parseEmail(strings.NewReader("Subject: x\r\nContent-Type: text/plain; charset=x-klingon\r\n\r\nabc\xff"), 1<<16, nil)
 		require.NoError(t, err)
@@ -70,4 +83,22 @@ func TestMIMEHostileInputIsRefusedOrReadSafely(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, []string{"../../etc/passwd"}, names, "the name is reported as sent; config/archive_to_files.yaml sanitises it")
 	})
+}
+
+// repeatReader yields n copies of b without holding them.
+type repeatReader struct {
+	b byte
+	n int
+}
+
+func (r *repeatReader) Read(p []byte) (int, error) {
+	if r.n == 0 {
+		return 0, io.EOF
+	}
+	k := min(len(p), r.n)
+	for i := range k {
+		p[i] = r.b
+	}
+	r.n -= k
+	return k, nil
 }
