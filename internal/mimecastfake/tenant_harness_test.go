@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,36 +17,19 @@ import (
 // harnessAnchor is the tenant "now" of the harness: backlog before it, live records after.
 var harnessAnchor = time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
 
-// manualClock is an injected clock that only moves when a test says so.
-type manualClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *manualClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// tenantHarness serves a fake tenant on loopback with a manual clock and a bearer token.
+// tenantHarness serves a fake tenant on loopback with a step clock (see harness_test.go) at
+// harnessAnchor, and a bearer token fetched up front.
 type tenantHarness struct {
 	t     *testing.T
 	srv   *Server
 	hs    *httptest.Server
-	clock *manualClock
+	clock *stepClock
 	token string
 }
 
 func newTenantHarness(t *testing.T, opts Options) *tenantHarness {
 	t.Helper()
-	clock := &manualClock{t: harnessAnchor}
+	clock := &stepClock{t: harnessAnchor}
 	if opts.Now == nil {
 		opts.Now = clock.Now
 	}
