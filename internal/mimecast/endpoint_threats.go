@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"strconv"
 	"time"
 )
 
@@ -36,13 +35,7 @@ type ThreatEventsRequest struct {
 }
 
 func (r ThreatEventsRequest) query(pageSize int, pageToken string) url.Values {
-	q := url.Values{}
-	if !r.Start.IsZero() {
-		q.Set("timestampRangeStartsAt", r.Start.UTC().Format(threatsTimeLayout))
-	}
-	if !r.End.IsZero() {
-		q.Set("timestampRangeEndsAt", r.End.UTC().Format(threatsTimeLayout))
-	}
+	q := restQuery{"timestampRangeStartsAt", "timestampRangeEndsAt", threatsTimeLayout}.values(r.Start, r.End, pageSize, pageToken)
 	for _, v := range r.Analysis {
 		q.Add("analysis", v)
 	}
@@ -54,12 +47,6 @@ func (r ThreatEventsRequest) query(pageSize int, pageToken string) url.Values {
 	}
 	if r.Direction != "" {
 		q.Set("direction", r.Direction)
-	}
-	if pageSize > 0 {
-		q.Set("pageSize", strconv.Itoa(pageSize))
-	}
-	if pageToken != "" {
-		q.Set("nextPage", pageToken)
 	}
 	return q
 }

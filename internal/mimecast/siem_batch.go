@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"strconv"
 	"time"
 )
 
@@ -38,20 +37,8 @@ type SIEMBatchRequest struct {
 }
 
 func (r SIEMBatchRequest) query(pageSize int, pageToken string) url.Values {
-	q := url.Values{}
+	q := restQuery{"dateRangeStartsAt", "dateRangeEndsAt", siemBatchDateLayout}.values(r.Start, r.End, pageSize, pageToken)
 	q.Set("type", r.Type)
-	if !r.Start.IsZero() {
-		q.Set("dateRangeStartsAt", r.Start.UTC().Format(siemBatchDateLayout))
-	}
-	if !r.End.IsZero() {
-		q.Set("dateRangeEndsAt", r.End.UTC().Format(siemBatchDateLayout))
-	}
-	if pageSize > 0 {
-		q.Set("pageSize", strconv.Itoa(pageSize))
-	}
-	if pageToken != "" {
-		q.Set("nextPage", pageToken)
-	}
 	return q
 }
 

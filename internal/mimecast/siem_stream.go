@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"strconv"
 	"time"
 )
 
@@ -24,21 +23,9 @@ type SIEMStreamRequest struct {
 }
 
 func (r SIEMStreamRequest) query(pageSize int, pageToken string) url.Values {
-	q := url.Values{}
-	if !r.Start.IsZero() {
-		q.Set("dateRangeStartsAt", r.Start.UTC().Format(siemStreamTimeLayout))
-	}
-	if !r.End.IsZero() {
-		q.Set("dateRangeEndsAt", r.End.UTC().Format(siemStreamTimeLayout))
-	}
+	q := restQuery{"dateRangeStartsAt", "dateRangeEndsAt", siemStreamTimeLayout}.values(r.Start, r.End, pageSize, pageToken)
 	for _, t := range r.Types {
 		q.Add("types", t)
-	}
-	if pageSize > 0 {
-		q.Set("pageSize", strconv.Itoa(pageSize))
-	}
-	if pageToken != "" {
-		q.Set("nextPage", pageToken)
 	}
 	return q
 }
