@@ -105,6 +105,13 @@ func startStream(t *testing.T, spec streamSpec, c *collector) (*service.Stream, 
 	}
 	require.NoError(t, b.AddInputYAML(spec.input))
 	require.NoError(t, b.AddConsumerFunc(c.consume))
+	return runBuilt(t, b)
+}
+
+// runBuilt builds the stream of b and runs it in the background; stop (also run at cleanup)
+// stops it and waits for Run to return.
+func runBuilt(t *testing.T, b *service.StreamBuilder) (*service.Stream, func()) {
+	t.Helper()
 	s, err := b.Build()
 	require.NoError(t, err)
 	done := make(chan error, 1)

@@ -204,20 +204,7 @@ func observedBuilder(t *testing.T, spec streamSpec, c *collector, processors ...
 func startObserved(t *testing.T, spec streamSpec, c *collector, processors ...string) (*service.Stream, func(), *observer) {
 	t.Helper()
 	b, obs := observedBuilder(t, spec, c, processors...)
-	s, err := b.Build()
-	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() { done <- s.Run(context.Background()) }()
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		require.NoError(t, s.StopWithin(5*time.Second))
-		<-done
-	}
-	t.Cleanup(stop)
+	s, stop := runBuilt(t, b)
 	return s, stop, obs
 }
 
