@@ -31,6 +31,10 @@ type Envelope struct {
 	} `json:"meta"`
 	Data json.RawMessage `json:"data"`
 	Fail []FailEntry     `json:"fail"`
+
+	// dataValid says Data is part of a body that passed json.Valid, so finding its records
+	// needs boundaries only (data_shape.go).
+	dataValid bool
 }
 
 // FailEntry is one element of fail[]: function-level ({key, errors[]}) or gateway-level

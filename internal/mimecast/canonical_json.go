@@ -25,6 +25,12 @@ func canonicalJSON(raw []byte) []byte {
 		// garbage, and keeps two values as they are).
 		return canonicalJSONByDecoding(raw)
 	}
+	return canonicalValidJSON(raw)
+}
+
+// canonicalValidJSON is canonicalJSON for raw that json.Valid accepted (or json.Unmarshal
+// decoded without error).
+func canonicalValidJSON(raw []byte) []byte {
 	c := canonicalizers.Get().(*canonicalizer)
 	defer canonicalizers.Put(c)
 	c.src, c.pos = raw, 0

@@ -12,9 +12,9 @@ import (
 // the list (data[0].clickLogs, data[0].users + userCount). These helpers find the records in
 // either, without caring about anything else the wrapper holds.
 
-// A page is validated once (json.Valid) where it enters these helpers; below that, the
-// *Valid variants only find boundaries (valid_json_scan.go) instead of decoding the page again
-// for every level of wrapping. Elements are sub-slices of the input, capped so that appending
+// A page is validated once: by the transport that buffered it (known is then true), or where it
+// enters these helpers; below that, the *Valid variants only find boundaries
+// (valid_json_scan.go) instead of decoding the page again for every level of wrapping. Elements are sub-slices of the input, capped so that appending
 // to one cannot write over the next.
 
 // splitArray returns the elements of a JSON array; null or empty input is an empty list.
@@ -74,9 +74,10 @@ func validObjectMember(raw json.RawMessage, key string) (json.RawMessage, bool) 
 
 // wrappedList collects the records under key in every wrapper of data (one wrapper per request
 // item; this client sends one). A wrapper without the key contributes nothing: Mimecast leaves
-// empty lists out. data may also be a single wrapper object rather than a list of them.
-func wrappedList(data json.RawMessage, key string) ([]json.RawMessage, error) {
-	wrappers, valid, err := checkedWrappers(data)
+// empty lists out. data may also be a single wrapper object rather than a list of them. known
+// says data was already validated (it is checked otherwise).
+func wrappedList(data json.RawMessage, known bool, key string) ([]json.RawMessage, error) {
+	wrappers, valid, err := checkedWrappers(data, known)
 	if err != nil {
 		return nil, err
 	}
@@ -101,17 +102,17 @@ func wrappedList(data json.RawMessage, key string) ([]json.RawMessage, error) {
 	return out, nil
 }
 
-func wrappersOf(data json.RawMessage) ([]json.RawMessage, error) {
-	w, _, err := checkedWrappers(data)
+func wrappersOf(data json.RawMessage, known bool) ([]json.RawMessage, error) {
+	w, _, err := checkedWrappers(data, known)
 	return w, err
 }
 
 // checkedWrappers is wrappersOf that also says whether data passed json.Valid. A single object
 // is returned unchecked (objectMember then ignores it if it is broken), as a list of wrappers
 // that is not valid JSON is an error.
-func checkedWrappers(data json.RawMessage) (wrappers []json.RawMessage, valid bool, err error) {
+func checkedWrappers(data json.RawMessage, known bool) (wrappers []json.RawMessage, valid bool, err error) {
 	data = bytes.TrimSpace(data)
-	valid = len(data) == 0 || json.Valid(data)
+	valid = known || len(data) == 0 || json.Valid(data)
 	if len(data) > 0 && data[0] == '{' {
 		return []json.RawMessage{data}, valid, nil
 	}
@@ -129,8 +130,8 @@ func checkedWrappers(data json.RawMessage) (wrappers []json.RawMessage, valid bo
 // flatOrWrappedList reads a list that the docs show flat but clients see wrapped (archive search:
 // data[0].items in practice, data[] in the docs): when the first element has key, the wrapped
 // form wins, otherwise data is the list.
-func flatOrWrappedList(data json.RawMessage, key string) ([]json.RawMessage, error) {
-	wrappers, valid, err := checkedWrappers(data)
+func flatOrWrappedList(data json.RawMessage, known bool, key string) ([]json.RawMessage, error) {
+	wrappers, valid, err := checkedWrappers(data, known)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +141,7 @@ func flatOrWrappedList(data json.RawMessage, key string) ([]json.RawMessage, err
 			member = validObjectMember
 		}
 		if _, ok := member(wrappers[0], key); ok {
-			return wrappedList(data, key)
+			return wrappedList(data, true, key)
 		}
 	}
 	return wrappers, nil
@@ -148,12 +149,16 @@ func flatOrWrappedList(data json.RawMessage, key string) ([]json.RawMessage, err
 
 // wrapperInt reads a count that sits next to a wrapped list (resultCount, userCount) from the
 // first wrapper; 0 when absent or not a number.
-func wrapperInt(data json.RawMessage, key string) int {
-	wrappers, err := wrappersOf(data)
+func wrapperInt(data json.RawMessage, known bool, key string) int {
+	wrappers, valid, err := checkedWrappers(data, known)
 	if err != nil || len(wrappers) == 0 {
 		return 0
 	}
-	v, ok := objectMember(wrappers[0], key)
+	member := objectMember
+	if valid {
+		member = validObjectMember
+	}
+	v, ok := member(wrappers[0], key)
 	if !ok {
 		return 0
 	}

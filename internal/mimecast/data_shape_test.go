@@ -105,8 +105,8 @@ func FuzzDataShapeMatchesDecoding(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		checkSplitArray(t, raw)
 		checkObjectMember(t, raw, "data")
-		_, _ = wrappedList(raw, "clickLogs") // must not panic
-		_, _ = flatOrWrappedList(raw, "items")
-		_ = wrapperInt(raw, "resultCount")
+		_, _ = wrappedList(raw, false, "clickLogs") // must not panic
+		_, _ = flatOrWrappedList(raw, false, "items")
+		_ = wrapperInt(raw, false, "resultCount")
 	})
 }

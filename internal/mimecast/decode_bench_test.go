@@ -92,7 +92,8 @@ func reportPerRecord(b *testing.B, records int) {
 }
 
 // BenchmarkDecodeEnvelopeURLPage decodes a 500-record /api/ttp/url/get-logs answer as the
-// client does: envelope, then data[0].clickLogs, then every record.
+// client does: the body validated once (bufferedJSON), the retry layer's fail[] probe, the
+// envelope, then data[0].clickLogs, then every record and its id.
 func BenchmarkDecodeEnvelopeURLPage(b *testing.B) {
 	body := newBenchTenant(b).apiPage(b, pathURLLogs, urlLogsItem(), 500)
 	r := newRedactor("secret")
@@ -100,13 +101,22 @@ func BenchmarkDecodeEnvelopeURLPage(b *testing.B) {
 	b.ReportAllocs()
 	var n int
 	for b.Loop() {
-		env, apiErr := decodeEnvelope(r, pathURLLogs, http.StatusOK, body)
+		valid := json.Valid(body)
+		if retryableFailIn(body, valid) {
+			b.Fatal("page probed as a retryable failure")
+		}
+		env, apiErr := decodeEnvelopeIn(r, pathURLLogs, http.StatusOK, body, valid)
 		if apiErr != nil {
 			b.Fatal(apiErr)
 		}
-		items, err := decodeURLClicks(env.Data)
+		items, err := decodeURLClicks(env.Data, env.dataValid)
 		if err != nil {
 			b.Fatal(err)
+		}
+		for _, it := range items {
+			if len(it.ID()) != 64 {
+				b.Fatal("no content hash")
+			}
 		}
 		n = len(items)
 	}
@@ -188,7 +198,7 @@ func BenchmarkContentHash(b *testing.B) {
 	if apiErr != nil {
 		b.Fatal(apiErr)
 	}
-	clicks, err := decodeURLClicks(env.Data)
+	clicks, err := decodeURLClicks(env.Data, false)
 	if err != nil || len(clicks) != 1 {
 		b.Fatal(err)
 	}

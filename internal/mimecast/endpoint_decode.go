@@ -11,27 +11,34 @@ import (
 // Mimecast answered without an error but with an empty data list.
 var ErrNoData = errors.New("response has no data")
 
-// listFinder finds the record elements in an envelope's data (see data_shape.go).
-type listFinder func(data json.RawMessage) ([]json.RawMessage, error)
+// listFinder finds the record elements in an envelope's data (see data_shape.go); known says data
+// was already validated as JSON.
+type listFinder func(data json.RawMessage, known bool) ([]json.RawMessage, error)
 
 // inWrapper finds the records under data[].key.
 func inWrapper(key string) listFinder {
-	return func(data json.RawMessage) ([]json.RawMessage, error) { return wrappedList(data, key) }
+	return func(data json.RawMessage, known bool) ([]json.RawMessage, error) {
+		return wrappedList(data, known, key)
+	}
 }
 
 // flatOrWrapped finds the records under data[].key when the first wrapper has key, else in data.
 func flatOrWrapped(key string) listFinder {
-	return func(data json.RawMessage) ([]json.RawMessage, error) { return flatOrWrappedList(data, key) }
+	return func(data json.RawMessage, known bool) ([]json.RawMessage, error) {
+		return flatOrWrappedList(data, known, key)
+	}
 }
 
 // flatList finds the records in data itself.
-func flatList(data json.RawMessage) ([]json.RawMessage, error) { return wrappersOf(data) }
+func flatList(data json.RawMessage, known bool) ([]json.RawMessage, error) {
+	return wrappersOf(data, known)
+}
 
 // recordDecoder turns a listFinder into a decode function of the shape the client core's
 // paginators take: the list's shape is a page-level error, a bad record is not.
-func recordDecoder[T any, P recordPtr[T]](find listFinder) func(json.RawMessage) ([]T, error) {
-	return func(data json.RawMessage) ([]T, error) {
-		elems, err := find(data)
+func recordDecoder[T any, P recordPtr[T]](find listFinder) func(json.RawMessage, bool) ([]T, error) {
+	return func(data json.RawMessage, known bool) ([]T, error) {
+		elems, err := find(data, known)
 		if err != nil {
 			return nil, err
 		}
@@ -49,7 +56,7 @@ func fetchObject[T any, P recordPtr[T]](ctx context.Context, c *Client, path str
 	if err != nil {
 		return nil, err
 	}
-	elems, err := flatList(env.Data)
+	elems, err := flatList(env.Data, env.dataValid)
 	if err != nil {
 		return nil, fmt.Errorf("decoding %s: %w", path, err)
 	}

@@ -38,7 +38,7 @@ func utc(s string) time.Time {
 }
 
 func TestURLClicksDecodeFromRealShape(t *testing.T) {
-	clicks, err := decodeURLClicks(fixtureData(t, "ttp_url_logs.json"))
+	clicks, err := decodeURLClicks(fixtureData(t, "ttp_url_logs.json"), false)
 	require.NoError(t, err)
 	require.Len(t, clicks, 2)
 
@@ -61,7 +61,7 @@ func TestURLClicksDecodeFromRealShape(t *testing.T) {
 }
 
 func TestURLClickVariantsKeepGoodRecordsAndFlagBadOnes(t *testing.T) {
-	clicks, err := decodeURLClicks(fixtureData(t, "ttp_url_logs_variants.json"))
+	clicks, err := decodeURLClicks(fixtureData(t, "ttp_url_logs_variants.json"), false)
 	require.NoError(t, err, "bad records never fail the page")
 	require.Len(t, clicks, 4)
 
@@ -84,7 +84,7 @@ func TestURLClickVariantsKeepGoodRecordsAndFlagBadOnes(t *testing.T) {
 }
 
 func TestAttachmentVerdictTreatsSafeAsClean(t *testing.T) {
-	logs, err := decodeAttachmentLogs(fixtureData(t, "ttp_attachment_logs.json"))
+	logs, err := decodeAttachmentLogs(fixtureData(t, "ttp_attachment_logs.json"), false)
 	require.NoError(t, err)
 	require.Len(t, logs, 3)
 	for _, l := range logs {
@@ -103,10 +103,10 @@ func TestAttachmentVerdictTreatsSafeAsClean(t *testing.T) {
 
 func TestImpersonationLogsKeepIDAndCountAndCoerceStrings(t *testing.T) {
 	data := fixtureData(t, "ttp_impersonation_logs.json")
-	logs, err := decodeImpersonationLogs(data)
+	logs, err := decodeImpersonationLogs(data, false)
 	require.NoError(t, err)
 	require.Len(t, logs, 2)
-	assert.Equal(t, 36, wrapperInt(data, "resultCount"))
+	assert.Equal(t, 36, wrapperInt(data, false, "resultCount"))
 
 	a := logs[0]
 	assert.Equal(t, "MTOKEN:eNqrVkrOLypRsjI0NjEyMjIwMDQ", a.ID())
@@ -125,7 +125,7 @@ func TestImpersonationLogsKeepIDAndCountAndCoerceStrings(t *testing.T) {
 }
 
 func TestHoldListIsAFlatListWithUpperCaseRoutes(t *testing.T) {
-	held, err := decodeHeldMessages(fixtureData(t, "gateway_hold_list.json"))
+	held, err := decodeHeldMessages(fixtureData(t, "gateway_hold_list.json"), false)
 	require.NoError(t, err)
 	require.Len(t, held, 2)
 	a, b := held[0], held[1]
@@ -143,7 +143,7 @@ func TestHoldListIsAFlatListWithUpperCaseRoutes(t *testing.T) {
 }
 
 func TestHeldReleaseLogsDecode(t *testing.T) {
-	logs, err := decodeHeldReleaseLogs(fixtureData(t, "gateway_held_release_logs.json"))
+	logs, err := decodeHeldReleaseLogs(fixtureData(t, "gateway_held_release_logs.json"), false)
 	require.NoError(t, err)
 	require.Len(t, logs, 2)
 	assert.Equal(t, "released", logs[0].Status)
@@ -212,7 +212,7 @@ func TestThreatEventsRejectNonObjectBody(t *testing.T) {
 }
 
 func TestDirectoryDecode(t *testing.T) {
-	domains, err := decodeInternalDomains(fixtureData(t, "domain_internal.json"))
+	domains, err := decodeInternalDomains(fixtureData(t, "domain_internal.json"), false)
 	require.NoError(t, err)
 	require.Len(t, domains, 2)
 	assert.Equal(t, "corp.example", domains[0].Domain)
@@ -220,17 +220,17 @@ func TestDirectoryDecode(t *testing.T) {
 	assert.Equal(t, "eNoVzbsOgjAUAOB_2", domains[1].ID())
 
 	data := fixtureData(t, "user_internal_users.json")
-	users, err := decodeInternalUsers(data)
+	users, err := decodeInternalUsers(data, false)
 	require.NoError(t, err)
 	require.Len(t, users, 3)
-	assert.Equal(t, 6, wrapperInt(data, "userCount"))
+	assert.Equal(t, 6, wrapperInt(data, false, "userCount"))
 	assert.Equal(t, "alice@corp.example", users[0].ID(), "users are identified by address")
 	assert.False(t, users[1].Alias)
 	assert.Len(t, users[2].ID(), 64, "no address: content hash")
 }
 
 func TestArchiveSearchAcceptsWrappedAndFlatData(t *testing.T) {
-	wrapped, err := decodeArchiveItems(fixtureData(t, "archive_search_wrapped.json"))
+	wrapped, err := decodeArchiveItems(fixtureData(t, "archive_search_wrapped.json"), false)
 	require.NoError(t, err)
 	require.Len(t, wrapped, 2)
 	assert.Equal(t, "eNo1jt0KgjAA", wrapped[0].ID())
@@ -240,7 +240,7 @@ func TestArchiveSearchAcceptsWrappedAndFlatData(t *testing.T) {
 	assert.Equal(t, int64(512), wrapped[1].Size)
 	assert.Equal(t, "alice@corp.example", wrapped[1].DisplayToAddressList[0].EmailAddress)
 
-	flat, err := decodeArchiveItems(fixtureData(t, "archive_search_flat.json"))
+	flat, err := decodeArchiveItems(fixtureData(t, "archive_search_flat.json"), false)
 	require.NoError(t, err)
 	require.Len(t, flat, 2)
 	assert.Equal(t, "Flat two", flat[1].Subject)
@@ -248,7 +248,7 @@ func TestArchiveSearchAcceptsWrappedAndFlatData(t *testing.T) {
 }
 
 func TestArchiveMessageListDecode(t *testing.T) {
-	msgs, err := decodeArchiveMessages(fixtureData(t, "archive_message_list.json"))
+	msgs, err := decodeArchiveMessages(fixtureData(t, "archive_message_list.json"), false)
 	require.NoError(t, err)
 	require.Len(t, msgs, 2)
 	assert.Equal(t, "X", msgs[0].From.DisplayableName)
@@ -257,14 +257,14 @@ func TestArchiveMessageListDecode(t *testing.T) {
 	assert.Equal(t, "y@ext.example", msgs[1].From.EmailAddress)
 	assert.Equal(t, "alice@corp.example", msgs[1].To[0].EmailAddress)
 
-	wrapped, err := decodeArchiveMessages(json.RawMessage(`[{"messages":[{"id":"w-1"}]}]`))
+	wrapped, err := decodeArchiveMessages(json.RawMessage(`[{"messages":[{"id":"w-1"}]}]`), false)
 	require.NoError(t, err)
 	require.Len(t, wrapped, 1)
 	assert.Equal(t, "w-1", wrapped[0].ID())
 }
 
 func TestMessageDetailDecode(t *testing.T) {
-	elems, err := flatList(fixtureData(t, "archive_message_detail.json"))
+	elems, err := flatList(fixtureData(t, "archive_message_detail.json"), false)
 	require.NoError(t, err)
 	d, err := decodeObject[MessageDetail](elems[0])
 	require.NoError(t, err)
@@ -281,14 +281,14 @@ func TestMessageDetailDecode(t *testing.T) {
 }
 
 func TestMessageFinderDecode(t *testing.T) {
-	hits, err := decodeTrackedEmails(fixtureData(t, "message_finder_search.json"))
+	hits, err := decodeTrackedEmails(fixtureData(t, "message_finder_search.json"), false)
 	require.NoError(t, err)
 	require.Len(t, hits, 1)
 	assert.Equal(t, "eNpNkMtOwzAQRfd", hits[0].ID())
 	assert.Equal(t, "a@ext.example", hits[0].FromEnv.EmailAddress)
 	assert.Equal(t, 2, hits[0].SpamScore)
 
-	elems, err := flatList(fixtureData(t, "message_finder_info.json"))
+	elems, err := flatList(fixtureData(t, "message_finder_info.json"), false)
 	require.NoError(t, err)
 	info, err := decodeObject[MessageInfo](elems[0])
 	require.NoError(t, err)
@@ -302,7 +302,7 @@ func TestMessageFinderDecode(t *testing.T) {
 }
 
 func TestAccountDecode(t *testing.T) {
-	elems, err := flatList(fixtureData(t, "account.json"))
+	elems, err := flatList(fixtureData(t, "account.json"), false)
 	require.NoError(t, err)
 	a, err := decodeObject[Account](elems[0])
 	require.NoError(t, err)
@@ -314,17 +314,17 @@ func TestAccountDecode(t *testing.T) {
 }
 
 func TestWrappedListToleratesMissingKeyAndRejectsWrongShape(t *testing.T) {
-	got, err := decodeURLClicks(json.RawMessage(`[{}]`))
+	got, err := decodeURLClicks(json.RawMessage(`[{}]`), false)
 	require.NoError(t, err)
 	assert.Empty(t, got, "Mimecast leaves empty lists out")
 
-	got, err = decodeURLClicks(json.RawMessage(`{"clickLogs":[{"url":"u"}]}`))
+	got, err = decodeURLClicks(json.RawMessage(`{"clickLogs":[{"url":"u"}]}`), false)
 	require.NoError(t, err)
 	assert.Len(t, got, 1, "a bare wrapper object")
 
-	_, err = decodeURLClicks(json.RawMessage(`[{"clickLogs":{"url":"u"}}]`))
+	_, err = decodeURLClicks(json.RawMessage(`[{"clickLogs":{"url":"u"}}]`), false)
 	require.Error(t, err)
-	_, err = decodeURLClicks(json.RawMessage(`"x"`))
+	_, err = decodeURLClicks(json.RawMessage(`"x"`), false)
 	require.Error(t, err)
 }
 

@@ -95,9 +95,9 @@ type UsersPage struct {
 // InternalUsersPage returns one page of internal users.
 func (c *Client) InternalUsersPage(ctx context.Context, req InternalUsersRequest, pageToken string) (UsersPage, error) {
 	var count int
-	p, err := ListPage(ctx, c, pathInternalUsers, req.item(), pageToken, func(data json.RawMessage) ([]InternalUser, error) {
-		count = wrapperInt(data, "userCount")
-		return decodeInternalUsers(data)
+	p, err := ListPage(ctx, c, pathInternalUsers, req.item(), pageToken, func(data json.RawMessage, known bool) ([]InternalUser, error) {
+		count = wrapperInt(data, known, "userCount")
+		return decodeInternalUsers(data, known)
 	})
 	if err != nil {
 		return UsersPage{}, err

@@ -216,9 +216,9 @@ type ImpersonationPage struct {
 // ImpersonationLogsPage returns one page of Impersonation Protect logs.
 func (c *Client) ImpersonationLogsPage(ctx context.Context, req ImpersonationLogsRequest, pageToken string) (ImpersonationPage, error) {
 	var count int
-	p, err := ListPage(ctx, c, pathImpersonationLogs, req.item(), pageToken, func(data json.RawMessage) ([]ImpersonationLog, error) {
-		count = wrapperInt(data, "resultCount")
-		return decodeImpersonationLogs(data)
+	p, err := ListPage(ctx, c, pathImpersonationLogs, req.item(), pageToken, func(data json.RawMessage, known bool) ([]ImpersonationLog, error) {
+		count = wrapperInt(data, known, "resultCount")
+		return decodeImpersonationLogs(data, known)
 	})
 	if err != nil {
 		return ImpersonationPage{}, err

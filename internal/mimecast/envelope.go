@@ -45,8 +45,8 @@ func (c *Client) callAPI(ctx context.Context, path string, item any, pag Paginat
 	if err != nil {
 		return nil, err
 	}
-	data := bufferedBytes(resp)
-	env, apiErr := decodeEnvelope(c.redact, path, resp.StatusCode, data)
+	data, valid := bufferedJSON(resp)
+	env, apiErr := decodeEnvelopeIn(c.redact, path, resp.StatusCode, data, valid)
 	if apiErr != nil {
 		return nil, apiErr
 	}
@@ -120,12 +120,14 @@ func hasFail(b []byte) bool {
 // is the one integrators converged on: Next is empty when data is empty or next is missing; a
 // non-empty fail[] is an error, so a next token is never followed past a failure; and a next
 // token equal to the one sent is dropped, because following it would loop forever.
-func ListPage[T any](ctx context.Context, c *Client, path string, item any, token string, decode func(json.RawMessage) ([]T, error)) (Page[T], error) {
+//
+// decode gets data and whether it is known to be valid JSON (it checks when it is not).
+func ListPage[T any](ctx context.Context, c *Client, path string, item any, token string, decode func(data json.RawMessage, known bool) ([]T, error)) (Page[T], error) {
 	env, err := c.CallAPI(ctx, path, item, Pagination{PageSize: c.PageSize(), PageToken: token})
 	if err != nil {
 		return Page[T]{}, err
 	}
-	items, err := decode(env.Data)
+	items, err := decode(env.Data, env.dataValid)
 	if err != nil {
 		return Page[T]{}, c.redact.apiError(&APIError{
 			Endpoint:   path,
@@ -146,6 +148,11 @@ func ListPage[T any](ctx context.Context, c *Client, path string, item any, toke
 // as strings) and rejects everything else with an error showing what arrived. It never panics:
 // see FuzzDecodeEnvelope.
 func decodeEnvelope(r *redactor, endpoint string, status int, body []byte) (*Envelope, *APIError) {
+	return decodeEnvelopeIn(r, endpoint, status, body, json.Valid(body))
+}
+
+// decodeEnvelopeIn is decodeEnvelope for a body whose validity is known (see bufferedJSON).
+func decodeEnvelopeIn(r *redactor, endpoint string, status int, body []byte, valid bool) (*Envelope, *APIError) {
 	fail := func(err error) *APIError {
 		return r.apiError(&APIError{
 			Endpoint:   endpoint,
@@ -158,12 +165,8 @@ func decodeEnvelope(r *redactor, endpoint string, status int, body []byte) (*Env
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, fail(errors.New("empty response body"))
 	}
-	var raw struct {
-		Meta json.RawMessage `json:"meta"`
-		Data json.RawMessage `json:"data"`
-		Fail json.RawMessage `json:"fail"`
-	}
-	if err := json.Unmarshal(body, &raw); err != nil {
+	raw, err := envelopeMembers(body, valid)
+	if err != nil {
 		return nil, fail(describeJSONError(body, err))
 	}
 	if status < 200 || status > 299 {
@@ -176,7 +179,7 @@ func decodeEnvelope(r *redactor, endpoint string, status int, body []byte) (*Env
 	if len(fails) > 0 {
 		return nil, failError(r, endpoint, status, fails)
 	}
-	env := &Envelope{}
+	env := &Envelope{dataValid: valid}
 	if !isNull(raw.Meta) {
 		var meta struct {
 			Status     flexInt            `json:"status"`
@@ -197,6 +200,36 @@ func decodeEnvelope(r *redactor, endpoint string, status int, body []byte) (*Env
 		return nil, fail(fmt.Errorf("data is a %s, not a list or an object", kindName(kind)))
 	}
 	return env, nil
+}
+
+// envelopeRaw holds the top-level members of an /api/* answer, undecoded.
+type envelopeRaw struct {
+	Meta json.RawMessage `json:"meta"`
+	Data json.RawMessage `json:"data"`
+	Fail json.RawMessage `json:"fail"`
+}
+
+// envelopeMembers finds meta, data and fail as json.Unmarshal into envelopeRaw does (names match
+// case-insensitively; of repeated names the last counts). A body already known to be a valid
+// object is scanned for boundaries only: decoding it would validate the whole page again and
+// then skip over data, two more passes over every record.
+func envelopeMembers(body []byte, valid bool) (envelopeRaw, error) {
+	var raw envelopeRaw
+	if t := bytes.TrimSpace(body); valid && len(t) > 0 && t[0] == '{' {
+		objectMembers(t, func(name, value []byte) {
+			switch {
+			case bytes.EqualFold(name, []byte("meta")):
+				raw.Meta = value
+			case bytes.EqualFold(name, []byte("data")):
+				raw.Data = value
+			case bytes.EqualFold(name, []byte("fail")):
+				raw.Fail = value
+			}
+		})
+		return raw, nil
+	}
+	err := json.Unmarshal(body, &raw)
+	return raw, err
 }
 
 // decodeFails reads fail[] leniently: null or absent is no failure; anything else must be an

@@ -1,6 +1,7 @@
 package mimecast
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -24,11 +25,21 @@ func FuzzDecodeEnvelope(f *testing.F) {
 		{200, `[{"data":[]}]`},
 		{200, `{"fail":[{"errors":[{"code":1,"message":null,"retryable":"true"}]}]}`},
 		{429, `{"fail":[{"code":"rate","message":"slow"}],"access_token":"t0k3n"}`},
+		{200, `{"DATA":[1],"data":[2],"Meta":null,"fa\u0069l":[],"x":{"data":[3]}}`},
+		{200, `null`},
 	}
 	for _, s := range seeds {
 		f.Add(s.status, []byte(s.body))
 	}
 	f.Fuzz(func(t *testing.T, status int, body []byte) {
+		// The scan that finds meta, data and fail in a validated body agrees with decoding.
+		var want envelopeRaw
+		if json.Unmarshal(body, &want) == nil && json.Valid(body) {
+			got, err := envelopeMembers(body, true)
+			if err != nil || !bytes.Equal(got.Meta, want.Meta) || !bytes.Equal(got.Data, want.Data) || !bytes.Equal(got.Fail, want.Fail) {
+				t.Fatalf("scanned members %+v (%v), decoded %+v", got, err, want)
+			}
+		}
 		env, err := decodeEnvelope(nil, "/api/fuzz", status, body)
 		if (env == nil) == (err == nil) {
 			t.Fatalf("want exactly one of envelope and error, got %v and %v", env, err)

@@ -118,7 +118,7 @@ func TestListPageStopRule(t *testing.T) {
 				sent.Store(requestJSON(req))
 				writeJSON(w, 200, tc.body)
 			}, func(c *Config) { c.PageSize = 7 })
-			page, err := ListPage(t.Context(), r.client, "/api/x", map[string]string{"q": "v"}, tc.sent, func(raw json.RawMessage) ([]map[string]string, error) {
+			page, err := ListPage(t.Context(), r.client, "/api/x", map[string]string{"q": "v"}, tc.sent, func(raw json.RawMessage, _ bool) ([]map[string]string, error) {
 				var out []map[string]string
 				return out, json.Unmarshal(raw, &out)
 			})
@@ -140,7 +140,7 @@ func TestListPageStopRule(t *testing.T) {
 
 func TestListPageDecodeErrorIsAnAPIError(t *testing.T) {
 	r := newRig(t, func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, `{"data":[{"clickLogs":"nope"}]}`) })
-	_, err := ListPage(t.Context(), r.client, "/api/ttp/url/get-logs", nil, "", func(raw json.RawMessage) ([]int, error) {
+	_, err := ListPage(t.Context(), r.client, "/api/ttp/url/get-logs", nil, "", func(raw json.RawMessage, _ bool) ([]int, error) {
 		var out []int
 		return out, json.Unmarshal(raw, &out)
 	})

@@ -28,6 +28,10 @@ type Record interface {
 type RawRecord struct {
 	Raw json.RawMessage `json:"-"`
 	Err error           `json:"-"`
+
+	// decoded: Raw went through json.Unmarshal without error, so it is valid JSON and its
+	// content hash needs no second validation.
+	decoded bool
 }
 
 // RawJSON returns the record as Mimecast sent it.
@@ -39,6 +43,7 @@ func (r RawRecord) DecodeErr() error { return r.Err }
 func (r *RawRecord) setRaw(raw json.RawMessage, err error) {
 	r.Raw = raw
 	r.Err = err
+	r.decoded = err == nil
 }
 
 // idOrHash is the identity rule of §6.1 of the API notes: Mimecast's own id when the record has
@@ -48,6 +53,9 @@ func (r RawRecord) idOrHash(id string) string {
 	if id != "" && r.Err == nil {
 		return id
 	}
+	if r.decoded {
+		return hashHex(canonicalValidJSON(r.Raw))
+	}
 	return ContentHash(r.Raw)
 }
 
@@ -55,7 +63,11 @@ func (r RawRecord) idOrHash(id string) string {
 // whitespace, strings re-escaped, numbers kept as written. The same record re-sent with another
 // key order or spacing gets the same hash. Bytes that are not JSON are hashed as they are.
 func ContentHash(raw []byte) string {
-	sum := sha256.Sum256(canonicalJSON(raw))
+	return hashHex(canonicalJSON(raw))
+}
+
+func hashHex(canonical []byte) string {
+	sum := sha256.Sum256(canonical)
 	return hex.EncodeToString(sum[:])
 }
 

@@ -158,3 +158,21 @@ func TestAddressAcceptsObjectVariantsAndStrings(t *testing.T) {
 		assert.Equal(t, tt.name, a.DisplayableName, tt.in)
 	}
 }
+
+// A decoded record's id skips the second validation of its bytes; it must still be exactly the
+// ContentHash of what Mimecast sent, whatever the spelling (checkpoints hold these ids).
+func TestIDOfDecodedRecordIsContentHashOfItsBytes(t *testing.T) {
+	for _, raw := range []string{
+		`{"url":"https://a.example/?q=<x>&y=1","date":"2026-11-23T10:00:00+0000","n":1.50}`,
+		" {\"b\" : [1, 2e3, -0.0], \"a\":\"\\u00e9\\ud83d\\ude00\\u2028\", \"c\":null}\n",
+		`{"route":"inbound","userOverride":"None","nested":{"z":{},"y":[]},"flag":true}`,
+		`{"scanResult":"clean","scanResult":"malicious"}`,
+	} {
+		click := decodeRecord[URLClick]([]byte(raw))
+		require.NoError(t, click.DecodeErr(), raw)
+		assert.Equal(t, ContentHash([]byte(raw)), click.ID(), raw)
+		siem := decodeRecord[SIEMEvent]([]byte(raw))
+		require.NoError(t, siem.DecodeErr(), raw)
+		assert.Equal(t, ContentHash([]byte(raw)), siem.ID(), raw)
+	}
+}

@@ -2,6 +2,7 @@ package mimecast
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,9 +18,33 @@ type bufferTransport struct {
 }
 
 // bufferedBody is the body of a buffered answer; layers above read its bytes without consuming it.
+//
+// Whether the bytes are valid JSON is worked out once, by the first layer that asks (the retry
+// layer's fail[] probe, or the envelope decoder): validating a page is a full pass over it, and
+// every layer above only needs boundaries, not another validation.
 type bufferedBody struct {
 	*bytes.Reader
 	data []byte
+
+	checked, valid bool
+}
+
+// validJSON reports whether the body is one valid JSON value, validating it on the first call.
+// The layers of one exchange run on one goroutine, so the cache needs no lock.
+func (b *bufferedBody) validJSON() bool {
+	if !b.checked {
+		b.checked, b.valid = true, json.Valid(b.data)
+	}
+	return b.valid
+}
+
+// bufferedJSON returns the body of an answer that came through bufferTransport and whether it is
+// valid JSON.
+func bufferedJSON(resp *http.Response) (data []byte, valid bool) {
+	if b, ok := resp.Body.(*bufferedBody); ok {
+		return b.data, b.validJSON()
+	}
+	return nil, false
 }
 
 func (*bufferedBody) Close() error { return nil }

@@ -102,7 +102,7 @@ func (t *retryTransport) decide(ctx context.Context, attempt int, resp *http.Res
 			return t.cap(d), "http_" + strconv.Itoa(resp.StatusCode), true
 		}
 		return t.backoff(attempt), "http_" + strconv.Itoa(resp.StatusCode), true
-	case resp.StatusCode >= 200 && resp.StatusCode <= 299 && retryableFail(bufferedBytes(resp)):
+	case resp.StatusCode >= 200 && resp.StatusCode <= 299 && retryableFailIn(bufferedJSON(resp)):
 		return t.backoff(attempt), "retryable_fail", true
 	}
 	return 0, "", false
@@ -205,9 +205,12 @@ func retryableError(err error) bool {
 // Every 2xx page passes here, so the fail member is found by scanning rather than by decoding
 // the page: like decoding into a struct, the last member named fail in any case counts, and a
 // body that is not one valid JSON object has none.
-func retryableFail(body []byte) bool {
+func retryableFail(body []byte) bool { return retryableFailIn(body, json.Valid(body)) }
+
+// retryableFailIn is retryableFail for a body whose validity is known (see bufferedJSON).
+func retryableFailIn(body []byte, valid bool) bool {
 	body = bytes.TrimSpace(body)
-	if len(body) == 0 || body[0] != '{' || !json.Valid(body) {
+	if len(body) == 0 || body[0] != '{' || !valid {
 		return false
 	}
 	var failRaw []byte
