@@ -42,11 +42,7 @@ func recordDecoder[T any, P recordPtr[T]](find listFinder) func(json.RawMessage,
 		if err != nil {
 			return nil, err
 		}
-		out := make([]T, 0, len(elems))
-		for _, e := range elems {
-			out = append(out, decodeRecord[T, P](e))
-		}
-		return out, nil
+		return decodeAll[T, P](elems), nil
 	}
 }
 

@@ -3,8 +3,10 @@ package mimecast
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -402,4 +404,36 @@ func TestThreatEventTakesFlatSenderAndRecipientAddresses(t *testing.T) {
 	assert.Equal(t, "a@ext.example", events[0].Sender.EmailAddress)
 	require.Len(t, events[0].Recipients, 1)
 	assert.Equal(t, "b@corp.example", events[0].Recipients[0].EmailAddress)
+}
+
+// A large page is decoded by several goroutines; the records keep the page's order, a bad one
+// stays in its place, and every id is the content hash of its own bytes.
+func TestLargePageDecodesInOrderAcrossGoroutines(t *testing.T) {
+	const n = 1000
+	var b strings.Builder
+	b.WriteString(`[{"clickLogs":[`)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		if i == 517 {
+			b.WriteString(`"not an object"`)
+			continue
+		}
+		fmt.Fprintf(&b, `{"url":"https://e.example/%d","date":"2026-11-23T10:00:00+0000"}`, i)
+	}
+	b.WriteString(`]}]`)
+	clicks, err := decodeURLClicks(json.RawMessage(b.String()), false)
+	require.NoError(t, err)
+	require.Len(t, clicks, n)
+	for i, c := range clicks {
+		if i == 517 {
+			assert.Error(t, c.DecodeErr())
+			assert.Equal(t, ContentHash([]byte(`"not an object"`)), c.ID())
+			continue
+		}
+		require.NoError(t, c.DecodeErr(), i)
+		assert.Equal(t, fmt.Sprintf("https://e.example/%d", i), c.URL, i)
+		assert.Equal(t, ContentHash(c.Raw), c.ID(), i)
+	}
 }

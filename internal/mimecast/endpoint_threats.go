@@ -147,10 +147,7 @@ func decodeThreatEventsBody(body json.RawMessage) (Page[ThreatEvent], error) {
 	if err != nil {
 		return Page[ThreatEvent]{}, err
 	}
-	items := make([]ThreatEvent, 0, len(list))
-	for _, e := range list {
-		items = append(items, decodeRecord[ThreatEvent](e))
-	}
+	items := decodeAll[ThreatEvent](list)
 	next := firstNonEmpty(cursors.AtNextPage, cursors.NextPage, cursors.Next, cursors.Meta.Pagination.Next)
 	if len(items) == 0 {
 		next = ""

@@ -64,6 +64,8 @@ func (u *URLClick) normalize() { u.Route = strings.ToLower(u.Route) }
 // ID is the content hash: click logs have no id.
 func (u URLClick) ID() string { return u.idOrHash("") }
 
+func (*URLClick) identifiedByContent() {}
+
 // EventTime is the click (or scan) time.
 func (u URLClick) EventTime() time.Time { return u.Date.Time }
 
@@ -131,6 +133,8 @@ func (a AttachmentLog) Malicious() bool { return a.Verdict() == "malicious" }
 
 // ID is the content hash: attachment logs have no id.
 func (a AttachmentLog) ID() string { return a.idOrHash("") }
+
+func (*AttachmentLog) identifiedByContent() {}
 
 // EventTime is the scan time.
 func (a AttachmentLog) EventTime() time.Time { return a.Date.Time }

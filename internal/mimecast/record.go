@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -32,6 +34,20 @@ type RawRecord struct {
 	// decoded: Raw went through json.Unmarshal without error, so it is valid JSON and its
 	// content hash needs no second validation.
 	decoded bool
+	// contentID is the content hash, worked out while decoding for the record types that are
+	// always identified by it (see identifiedByContent).
+	contentID string
+}
+
+// identifiedByContent is implemented by the record types that carry no id of their own: their
+// id is always the content hash, so decodeRecord works it out along with the decoding, which
+// runs in parallel for the records of a page (decodeAll).
+type identifiedByContent interface{ identifiedByContent() }
+
+func (r *RawRecord) cacheContentID() {
+	if r.decoded {
+		r.contentID = hashHex(canonicalValidJSON(r.Raw))
+	}
 }
 
 // RawJSON returns the record as Mimecast sent it.
@@ -52,6 +68,9 @@ func (r *RawRecord) setRaw(raw json.RawMessage, err error) {
 func (r RawRecord) idOrHash(id string) string {
 	if id != "" && r.Err == nil {
 		return id
+	}
+	if r.contentID != "" {
+		return r.contentID
 	}
 	if r.decoded {
 		return hashHex(canonicalValidJSON(r.Raw))
@@ -75,6 +94,7 @@ func hashHex(canonical []byte) string {
 type recordPtr[T any] interface {
 	*T
 	setRaw(json.RawMessage, error)
+	cacheContentID()
 	DecodeErr() error
 }
 
@@ -98,7 +118,40 @@ func decodeRecord[T any, P recordPtr[T]](raw json.RawMessage) T {
 	if n, ok := any(P(&rec)).(normalizer); ok {
 		n.normalize()
 	}
+	if _, ok := any(P(&rec)).(identifiedByContent); ok {
+		P(&rec).cacheContentID()
+	}
 	return rec
+}
+
+// parallelDecodeMin is the fewest records per goroutine worth splitting a page for.
+const parallelDecodeMin = 64
+
+// decodeAll decodes the records of a page. Decoding (and hashing the records that are identified
+// by content) is most of the client's CPU per event, and a page holds hundreds of independent
+// records: large pages are split across the processors, so that reading one feed is not held to
+// one core while the next page is on its way.
+func decodeAll[T any, P recordPtr[T]](elems []json.RawMessage) []T {
+	out := make([]T, len(elems))
+	workers := min(runtime.GOMAXPROCS(0), len(elems)/parallelDecodeMin)
+	if workers <= 1 {
+		for i, e := range elems {
+			out[i] = decodeRecord[T, P](e)
+		}
+		return out
+	}
+	chunk := (len(elems) + workers - 1) / workers
+	var wg sync.WaitGroup
+	for start := 0; start < len(elems); start += chunk {
+		end := min(start+chunk, len(elems))
+		wg.Go(func() {
+			for i := start; i < end; i++ {
+				out[i] = decodeRecord[T, P](elems[i])
+			}
+		})
+	}
+	wg.Wait()
+	return out
 }
 
 // decodeRecords decodes every element of a JSON array; one bad element does not affect the
@@ -108,11 +161,7 @@ func decodeRecords[T any, P recordPtr[T]](list json.RawMessage) ([]T, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]T, 0, len(elems))
-	for _, e := range elems {
-		out = append(out, decodeRecord[T, P](e))
-	}
-	return out, nil
+	return decodeAll[T, P](elems), nil
 }
 
 // decodeObject decodes a single-object response (message detail, account): there is no page to

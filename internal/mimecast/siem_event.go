@@ -70,6 +70,8 @@ func (e *SIEMEvent) normalize() {
 // ID is the content hash of the line: SIEM events have no id (§2.1.e of the notes).
 func (e SIEMEvent) ID() string { return e.idOrHash("") }
 
+func (*SIEMEvent) identifiedByContent() {}
+
 // EventTime is the event's timestamp.
 func (e SIEMEvent) EventTime() time.Time { return e.Timestamp.Time }
 
