@@ -3,7 +3,6 @@ package input
 import (
 	"bufio"
 	"bytes"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -277,31 +276,11 @@ func mediaType(v, def string) (string, map[string]string) {
 func transferDecoder(cte string, r io.Reader) io.Reader {
 	switch strings.ToLower(strings.TrimSpace(cte)) {
 	case "base64":
-		return base64.NewDecoder(base64.StdEncoding, &base64Cleaner{r: r})
+		return newBase64Decoder(r)
 	case "quoted-printable":
 		return quotedprintable.NewReader(r)
 	}
 	return r
-}
-
-// base64Cleaner drops the whitespace some mailers put inside base64 bodies (spaces, tabs, stray
-// CRs): the standard decoder only skips CR and LF.
-type base64Cleaner struct{ r io.Reader }
-
-func (c *base64Cleaner) Read(p []byte) (int, error) {
-	for {
-		n, err := c.r.Read(p)
-		k := 0
-		for _, b := range p[:n] {
-			if b != ' ' && b != '\t' {
-				p[k] = b
-				k++
-			}
-		}
-		if k > 0 || err != nil {
-			return k, err
-		}
-	}
 }
 
 // charsetReader is the WordDecoder's and the bodies' charset conversion: every WHATWG encoding
