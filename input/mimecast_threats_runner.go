@@ -61,6 +61,9 @@ func newSourceRunner(in *threatsInput, src threatSource, st feedState) *sourceRu
 
 // run polls until ctx is cancelled.
 func (r *sourceRunner) run(ctx context.Context) {
+	if c, ok := r.src.(interface{ close() }); ok {
+		defer c.close()
+	}
 	backoff := time.Second
 	for ctx.Err() == nil {
 		r.mu.Lock()

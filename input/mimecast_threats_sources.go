@@ -46,7 +46,8 @@ func (in *threatsInput) sources() []threatSource {
 func (in *threatsInput) window(name, feed string, retention time.Duration, page windowPageFunc) *windowSource {
 	return &windowSource{
 		sourceName: name, feedName: feed, retention: retention, overlap: in.cfg.overlap,
-		now: in.now, page: page, log: in.log, failed: in.metrics.fetchErrors,
+		now: in.now, log: in.log, failed: in.metrics.fetchErrors,
+		ahead: pageReadAhead{page: page},
 	}
 }
 

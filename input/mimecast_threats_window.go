@@ -24,13 +24,16 @@ type windowSource struct {
 	retention  time.Duration // 0 = none known
 	overlap    time.Duration
 	now        func() time.Time
-	page       windowPageFunc
 	log        *service.Logger
 	failed     *service.MetricCounter // mimecast_threats_fetch_errors
+	ahead      pageReadAhead          // used by the source's runner goroutine only
 }
 
 func (w *windowSource) name() string { return w.sourceName }
 func (w *windowSource) feed() string { return w.feedName }
+
+// close stops a page read ahead; the runner calls it when it stops.
+func (w *windowSource) close() { w.ahead.close() }
 
 func (w *windowSource) start(now time.Time, lookback time.Duration) feedState {
 	return feedState{Cursor: clampLookback(w.log, w.sourceName, now, lookback, w.retention)}
@@ -47,7 +50,7 @@ func (w *windowSource) fetch(ctx context.Context, st feedState, emit emitFunc) (
 			}
 		}
 	}
-	records, next, err := w.page(ctx, st.WindowFrom, st.WindowTo, st.Token)
+	records, next, err := w.ahead.read(ctx, st.WindowFrom, st.WindowTo, st.Token)
 	if err != nil {
 		var apiErr *mimecast.APIError
 		if st.Token != "" && errors.As(err, &apiErr) && !apiErr.Retryable && !apiErr.Forbidden() && !apiErr.Unauthorized() {
@@ -75,6 +78,7 @@ func (w *windowSource) fetch(ctx context.Context, st feedState, emit emitFunc) (
 		nst.WindowFrom, nst.WindowTo, nst.Token = time.Time{}, time.Time{}, ""
 	} else {
 		nst.Token = next
+		w.ahead.start(ctx, nst.WindowFrom, nst.WindowTo, next)
 	}
 	if err := emit(ctx, records, &nst); err != nil {
 		return st, false, err
