@@ -136,7 +136,7 @@ func (s *Server) handleHoldList(w http.ResponseWriter, _ *http.Request, req *api
 		}
 	}
 	s.servePage(w, req.Meta.Pagination.PageToken, cur, size, walk,
-		func(i int) any { return s.holdItem(f, i) }, wrapList)
+		jsonRecord(func(i int) any { return s.holdItem(f, i) }), pageShape{})
 }
 
 func routeMatches(want, got string) bool {
@@ -242,7 +242,7 @@ func (s *Server) handleHeldReleaseLogs(w http.ResponseWriter, _ *http.Request, r
 		walk.match = func(i int) bool { return releaseMatches(s.releasedMail(f, i), flt) }
 	}
 	s.servePage(w, req.Meta.Pagination.PageToken, cur, size, walk,
-		func(i int) any { return s.releaseLog(f, i) }, wrapNamed("heldReleaseLogs"))
+		jsonRecord(func(i int) any { return s.releaseLog(f, i) }), pageShape{name: "heldReleaseLogs"})
 }
 
 func releaseMatches(r released, flt releaseLogFilter) bool {

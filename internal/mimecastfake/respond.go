@@ -66,6 +66,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
+// writeJSONBytes writes an already encoded JSON body with status.
+func writeJSONBytes(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
 // writeEnvelope writes a successful /api/* response. data is the value of "data" (a flat list or
 // a one-element list holding a wrapper object, as each endpoint does); pag may be nil for
 // unpaged endpoints.

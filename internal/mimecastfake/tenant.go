@@ -2,8 +2,8 @@ package mimecastfake
 
 import (
 	"fmt"
-	"hash/fnv"
 	"sort"
+	"strconv"
 	"time"
 )
 
@@ -14,7 +14,13 @@ type tenant struct {
 	sizes   Sizes
 	anchor  time.Time
 	domains []domain
+	// mailboxes caches mailbox(m) for the generated mailboxes: alert records name one each,
+	// and formatting a user per record was a measurable part of a page's cost.
+	mailboxes []user
 }
+
+// maxCachedMailboxes bounds the mailbox cache; a larger tenant formats the rest on demand.
+const maxCachedMailboxes = 1 << 16
 
 type domain struct {
 	ID    string
@@ -40,6 +46,12 @@ func newTenant(opts Options) *tenant {
 			Name:  name,
 			Local: i >= opts.Sizes.Domains-opts.Sizes.LocalDomains,
 		})
+	}
+	if n := t.mailboxCount(); n <= maxCachedMailboxes {
+		t.mailboxes = make([]user, n)
+		for m := range t.mailboxes {
+			t.mailboxes[m] = t.user(m/t.sizes.UsersPerDomain, m%t.sizes.UsersPerDomain)
+		}
 	}
 	return t
 }
@@ -71,20 +83,51 @@ func (t *tenant) mailboxCount() int { return len(t.domains) * t.sizes.UsersPerDo
 
 // mailbox maps a global mailbox index to its user.
 func (t *tenant) mailbox(m int) user {
+	if m >= 0 && m < len(t.mailboxes) {
+		return t.mailboxes[m]
+	}
 	return t.user(m/t.sizes.UsersPerDomain, m%t.sizes.UsersPerDomain)
 }
 
 // messageID is the RFC 822 Message-ID of archive message n of mailbox m. Threat events,
 // tracking and the archive all use it, so an event's message id can be looked up and enriched.
 func (t *tenant) messageID(m, n int) string {
-	return fmt.Sprintf("<%016x.%d.%d@mail.fake-mimecast.test>", t.hash("msg", m*1_000_003+n), m, n)
+	b := make([]byte, 0, 64)
+	b = append(b, '<')
+	b = appendHex16(b, t.hash("msg", m*1_000_003+n))
+	b = append(b, '.')
+	b = strconv.AppendInt(b, int64(m), 10)
+	b = append(b, '.')
+	b = strconv.AppendInt(b, int64(n), 10)
+	b = append(b, "@mail.fake-mimecast.test>"...)
+	return string(b)
 }
 
-// hash derives a stable 64-bit value from the seed, a kind and an index.
+// hash derives a stable 64-bit value from the seed, a kind and an index: FNV-64a of
+// "seed|kind|i". It is on the path of every alert record (Message-IDs), so it formats into a
+// stack buffer rather than through fmt.
 func (t *tenant) hash(kind string, i int) uint64 {
-	h := fnv.New64a()
-	fmt.Fprintf(h, "%d|%s|%d", t.seed, kind, i)
-	return h.Sum64()
+	var buf [96]byte
+	b := strconv.AppendInt(buf[:0], t.seed, 10)
+	b = append(b, '|')
+	b = append(b, kind...)
+	b = append(b, '|')
+	b = strconv.AppendInt(b, int64(i), 10)
+	h := uint64(14695981039346656037) // FNV-64a offset basis, as hash/fnv
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return h
+}
+
+// appendHex16 appends v as 16 lower-case hex digits, as %016x does.
+func appendHex16(b []byte, v uint64) []byte {
+	const digits = "0123456789abcdef"
+	for k := 60; k >= 0; k -= 4 {
+		b = append(b, digits[(v>>uint(k))&0xF])
+	}
+	return b
 }
 
 func titleASCII(s string) string {

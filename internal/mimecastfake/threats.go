@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 )
 
 // GET /threats/v1/events (notes §2.6) is the least certain endpoint of the notes: parameter
@@ -155,23 +156,40 @@ func (s *Server) handleThreatEvents(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	p := nextPage(cur, walk, size, token != "" && s.duplicateAcrossPages())
-	events := make([]any, len(p.indices))
-	for k, i := range p.indices {
-		events[k] = s.threatEvent(f, i)
-	}
+	o := getJSONOut()
+	defer putJSONOut(o)
+	// Both shapes were maps, written by encoding/json in key order.
 	if s.opts.ThreatsShape == ThreatsShapeEvents {
-		body := map[string]any{"events": events, "total": p.total}
+		o.b = append(o.b, '{')
+		s.appendThreatEvents(o, "events", f, p.indices)
 		if p.next != "" {
-			body["nextPage"] = p.next
+			o.str("nextPage", p.next)
 		}
-		writeJSON(w, http.StatusOK, body)
-		return
+		o.num("total", p.total)
+	} else {
+		o.b = append(o.b, '{')
+		s.appendThreatEvents(o, "data", f, p.indices)
+		o.object("meta")
+		o.object("pagination")
+		if p.next != "" {
+			o.str("next", p.next)
+		}
+		o.num("pageSize", len(p.indices))
+		o.num("totalCount", p.total)
+		o.endObject()
+		o.endObject()
 	}
-	pag := map[string]any{"pageSize": len(events), "totalCount": p.total}
-	if p.next != "" {
-		pag["next"] = p.next
+	o.b = append(o.b, '}', '\n')
+	writeJSONBytes(w, http.StatusOK, o.b)
+}
+
+func (s *Server) appendThreatEvents(o *jsonOut, key string, f alertFeed, indices []int) {
+	o.array(key)
+	for _, i := range indices {
+		ev := s.threatEvent(f, i)
+		ev.appendJSON(o)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"meta": map[string]any{"pagination": pag}, "data": events})
+	o.endArray()
 }
 
 // threatTimeLayout is the REST endpoints' timestamp format (as the SIEM stream's).
@@ -195,42 +213,70 @@ func addrDomain(addr string) string {
 	return ""
 }
 
-func (s *Server) threatEvent(f alertFeed, i int) map[string]any {
+// threatEvent is one event of GET /threats/v1/events.
+type threatEvent struct {
+	core                        threat
+	id                          uint64
+	at                          time.Time
+	threatName                  string
+	messageID, subject          string
+	sender, recipient, senderIP string
+	urlTmpl                     string // url protect events: one %d, filled with urlNum
+	urlNum                      uint64
+	fileNum                     uint64 // malware events: fileName and fileHash
+	fileHash                    [4]uint64
+}
+
+func (s *Server) threatEvent(f alertFeed, i int) threatEvent {
 	c := threatCore(f, i)
 	var mail mailRef
 	if c.status == "delivered" || c.source == "url" {
 		msg := s.ttpMessage(f, i, false, c.analysis == "malware")
 		mail = mailRef{messageID: msg.msgID, from: msg.from, to: msg.to[0], subject: msg.subject,
-			senderIP: fakeIP(detHash(s.tenant.seed, kindMsg, msg.m, msg.n, 300)), attachments: len(msg.atts) > 0}
-		if len(msg.atts) > 0 {
-			mail.size = msg.atts[0].size
-		}
+			senderIP: fakeIP(detHash(s.tenant.seed, kindMsg, msg.m, msg.n, 300))}
 	} else {
 		mail = s.alertMailRef(feedThreatEvents, i)
 	}
 	names := threatNames[c.analysis]
-	ev := map[string]any{
-		"id":               fmt.Sprintf("evt_%016x", f.rnd(i, 50)),
-		"timestamp":        f.at(i).UTC().Format(threatTimeLayout),
-		"analysis":         c.analysis,
-		"status":           c.status,
-		"direction":        "inbound",
-		"source":           c.source,
-		"severity":         threatSeverity[c.analysis],
-		"threatName":       names[f.pick(i, 51, len(names))],
-		"messageId":        mail.messageID,
-		"subject":          mail.subject,
-		"senderAddress":    mail.from.Email,
-		"senderDomain":     addrDomain(mail.from.Email),
-		"recipientAddress": mail.to.Email,
-		"senderIp":         mail.senderIP,
+	ev := threatEvent{
+		core: c, id: f.rnd(i, 50), at: f.at(i), threatName: names[f.pick(i, 51, len(names))],
+		messageID: mail.messageID, subject: mail.subject, sender: mail.from.Email, recipient: mail.to.Email,
+		senderIP: mail.senderIP,
 	}
 	if c.source == "url" {
-		ev["url"] = fmt.Sprintf(maliciousURLs[f.pick(i, 52, len(maliciousURLs))], f.rnd(i, 53)%100000)
+		ev.urlTmpl, ev.urlNum = maliciousURLs[f.pick(i, 52, len(maliciousURLs))], f.rnd(i, 53)%100000
 	}
 	if c.analysis == "malware" {
-		ev["fileName"] = fmt.Sprintf("invoice_%d.zip", f.rnd(i, 54)%10000)
-		ev["fileHash"] = fmt.Sprintf("%016x%016x%016x%016x", f.rnd(i, 55), f.rnd(i, 56), f.rnd(i, 57), f.rnd(i, 58))
+		ev.fileNum = f.rnd(i, 54) % 10000
+		ev.fileHash = [4]uint64{f.rnd(i, 55), f.rnd(i, 56), f.rnd(i, 57), f.rnd(i, 58)}
 	}
 	return ev
+}
+
+// appendJSON writes the event with its members in key order (it was a map).
+func (ev *threatEvent) appendJSON(o *jsonOut) {
+	malware := ev.core.analysis == "malware"
+	o.beginObject()
+	o.str("analysis", ev.core.analysis)
+	o.str("direction", "inbound")
+	if malware {
+		o.hex16("fileHash", "", ev.fileHash[:]...)
+		o.strNum("fileName", "invoice_%d.zip", ev.fileNum)
+	}
+	o.hex16("id", "evt_", ev.id)
+	o.str("messageId", ev.messageID)
+	o.str("recipientAddress", ev.recipient)
+	o.str("senderAddress", ev.sender)
+	o.str("senderDomain", addrDomain(ev.sender))
+	o.str("senderIp", ev.senderIP)
+	o.str("severity", threatSeverity[ev.core.analysis])
+	o.str("source", ev.core.source)
+	o.str("status", ev.core.status)
+	o.str("subject", ev.subject)
+	o.str("threatName", ev.threatName)
+	o.time("timestamp", ev.at, threatTimeLayout)
+	if ev.core.source == "url" {
+		o.strNum("url", ev.urlTmpl, ev.urlNum)
+	}
+	o.endObject()
 }

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // routesTTP registers the three Targeted Threat Protection log lists (notes §2.2).
@@ -22,17 +24,16 @@ func (s *Server) ttpMessage(f alertFeed, i int, outbound, needAttachment bool) a
 	t := s.tenant
 	m := f.pick(i, 2, t.mailboxCount())
 	n := t.messageBefore(m, f.at(i))
-	var first archMsg
+	// Direction and attachments follow from the index alone, so the search describes only the
+	// message it settles on.
+	pick := n
 	for k := 0; k < 12 && n-k >= 0; k++ {
-		msg := t.trackedMail(m, n-k)
-		if k == 0 {
-			first = msg
-		}
-		if msg.sent == outbound && (!needAttachment || len(msg.atts) > 0) {
-			return msg
+		if messageSent(n-k) == outbound && (!needAttachment || variantHasAttachments(messageVariant(m, n-k))) {
+			pick = n - k
+			break
 		}
 	}
-	return first
+	return t.alertMail(m, pick)
 }
 
 // ---- URL Protect clicks ------------------------------------------------------------------
@@ -103,64 +104,94 @@ func (s *Server) handleURLLogs(w http.ResponseWriter, _ *http.Request, req *apiR
 		}
 	}
 	s.servePage(w, req.Meta.Pagination.PageToken, cur, size, walk,
-		func(i int) any { return s.urlClickRecord(f, i) }, wrapNamed("clickLogs"))
+		func(o *jsonOut, i int) { r := s.urlClickRecord(f, i); r.appendJSON(o) }, pageShape{name: "clickLogs"})
 }
 
-func (s *Server) urlClickRecord(f alertFeed, i int) map[string]any {
+// urlClickLog is one record of clickLogs.
+type urlClickLog struct {
+	clicker, sender, definition, subject, messageID string
+	urlTmpl                                         string // one %d, filled with urlNum
+	urlNum                                          uint64
+	action, actions, scan, awareness, category      string
+	sendingIP, route, creation, part                string
+	date                                            time.Time
+	malicious                                       bool // tagMap holds the reputation verdict
+}
+
+func (s *Server) urlClickRecord(f alertFeed, i int) urlClickLog {
 	c := urlClickCore(f, i)
 	msg := s.ttpMessage(f, i, c.outbound, false)
-	route, definition := "inbound", "Default Inbound URL Protect Definition"
-	clicker, sender := msg.to[0].Email, msg.from.Email
+	r := urlClickLog{
+		clicker: msg.to[0].Email, sender: msg.from.Email, subject: msg.subject, messageID: msg.msgID,
+		route: "inbound", definition: "Default Inbound URL Protect Definition",
+		action: "allow", actions: "Allow", scan: "clean", awareness: "N/A",
+		creation: "User Click", part: "Body", date: f.at(i), malicious: c.malicious,
+	}
 	if c.outbound {
-		route, definition = "outbound", "Default Outbound URL Protect Definition"
+		r.route, r.definition = "outbound", "Default Outbound URL Protect Definition"
 	}
 	urls, cats := cleanURLs, cleanCategories
-	action, actions, scan, awareness := "allow", "Allow", "clean", "N/A"
-	tagMap := map[string]any{}
 	if c.malicious {
-		urls, cats, scan = maliciousURLs, maliciousCategories, "malicious"
+		urls, cats, r.scan = maliciousURLs, maliciousCategories, "malicious"
 		switch f.pick(i, 5, 10) {
 		case 0, 1:
-			action, actions, awareness = "warn", "Browser Isolation", "Continue"
+			r.action, r.actions, r.awareness = "warn", "Browser Isolation", "Continue"
 		default:
-			action, actions = "block", "Block"
+			r.action, r.actions = "block", "Block"
 		}
-		tagMap = map[string]any{"UrlReputationScan": map[string]any{
-			"Status": []string{"Malicious"}, "Type": []string{cats[f.pick(i, 6, len(cats))]}}}
 	}
-	creation := "User Click"
+	r.category = cats[f.pick(i, 6, len(cats))]
 	if f.pick(i, 7, 5) == 0 {
-		creation = "Entry Scan"
+		r.creation = "Entry Scan"
 	}
-	parts := []string{"Body"}
 	if len(msg.atts) > 0 && f.pick(i, 8, 3) == 0 {
-		parts = []string{"Attachment"}
+		r.part = "Attachment"
 	}
-	sendingIP := fakeIP(f.rnd(i, 9))
 	if c.outbound {
-		sendingIP = "Internal IP"
+		r.sendingIP = "Internal IP"
+	} else {
+		r.sendingIP = fakeIP(f.rnd(i, 9))
 	}
-	return map[string]any{
-		"userEmailAddress":      clicker,
-		"fromUserEmailAddress":  sender,
-		"url":                   fmt.Sprintf(urls[f.pick(i, 10, len(urls))], f.rnd(i, 11)%100000),
-		"ttpDefinition":         definition,
-		"subject":               msg.subject,
-		"action":                action,
-		"adminOverride":         "N/A",
-		"userOverride":          "None",
-		"scanResult":            scan,
-		"category":              cats[f.pick(i, 6, len(cats))],
-		"sendingIp":             sendingIP,
-		"userAwarenessAction":   awareness,
-		"date":                  formatAPITime(f.at(i)),
-		"actions":               actions,
-		"route":                 route,
-		"creationMethod":        creation,
-		"emailPartsDescription": parts,
-		"messageId":             msg.msgID,
-		"tagMap":                tagMap,
+	r.urlTmpl, r.urlNum = urls[f.pick(i, 10, len(urls))], f.rnd(i, 11)%100000
+	return r
+}
+
+// appendJSON writes the record with its members in key order (it was a map).
+func (r *urlClickLog) appendJSON(o *jsonOut) {
+	o.beginObject()
+	o.str("action", r.action)
+	o.str("actions", r.actions)
+	o.str("adminOverride", "N/A")
+	o.str("category", r.category)
+	o.str("creationMethod", r.creation)
+	o.time("date", r.date, apiTimeLayout)
+	o.array("emailPartsDescription")
+	o.elemStr(r.part)
+	o.endArray()
+	o.str("fromUserEmailAddress", r.sender)
+	o.str("messageId", r.messageID)
+	o.str("route", r.route)
+	o.str("scanResult", r.scan)
+	o.str("sendingIp", r.sendingIP)
+	o.str("subject", r.subject)
+	o.object("tagMap")
+	if r.malicious {
+		o.object("UrlReputationScan")
+		o.array("Status")
+		o.elemStr("Malicious")
+		o.endArray()
+		o.array("Type")
+		o.elemStr(r.category)
+		o.endArray()
+		o.endObject()
 	}
+	o.endObject()
+	o.str("ttpDefinition", r.definition)
+	o.strNum("url", r.urlTmpl, r.urlNum)
+	o.str("userAwarenessAction", r.awareness)
+	o.str("userEmailAddress", r.clicker)
+	o.str("userOverride", "None")
+	o.endObject()
 }
 
 // ---- Attachment Protect -------------------------------------------------------------------
@@ -208,55 +239,75 @@ func (s *Server) handleAttachmentLogs(w http.ResponseWriter, _ *http.Request, re
 		}
 	}
 	s.servePage(w, req.Meta.Pagination.PageToken, cur, size, walk,
-		func(i int) any { return s.attachmentRecord(f, i) }, wrapNamed("attachmentLogs"))
+		func(o *jsonOut, i int) { r := s.attachmentRecord(f, i); r.appendJSON(o) }, pageShape{name: "attachmentLogs"})
 }
 
 func attachmentOutbound(f alertFeed, i int) bool { return f.pick(i, 3, 100) < 10 }
 
-func (s *Server) attachmentRecord(f alertFeed, i int) map[string]any {
+// attachmentLog is one record of attachmentLogs.
+type attachmentLog struct {
+	sender, recipient, fileName, fileType, result, action string
+	detailsTmpl                                           string // one %d, filled with detailsNum
+	detailsNum                                            uint64
+	route, messageID, subject                             string
+	date                                                  time.Time
+	hash                                                  [32]byte
+}
+
+func (s *Server) attachmentRecord(f alertFeed, i int) attachmentLog {
 	out := attachmentOutbound(f, i)
 	msg := s.ttpMessage(f, i, out, true)
-	result := attachmentResults[f.pick(i, 4, len(attachmentResults))]
-	fileName, fileType := "document.pdf", "application/pdf"
+	r := attachmentLog{
+		sender: msg.from.Email, recipient: msg.to[0].Email, messageID: msg.msgID, subject: msg.subject,
+		result:   attachmentResults[f.pick(i, 4, len(attachmentResults))],
+		fileName: "document.pdf", fileType: "application/pdf", route: "inbound", date: f.at(i),
+	}
 	if len(msg.atts) > 0 {
 		a := msg.atts[f.pick(i, 5, len(msg.atts))]
-		fileName, fileType = a.filename, a.contentType
+		r.fileName, r.fileType = a.filename, a.contentType
 	}
-	route := "inbound"
 	if out {
-		route = "outbound"
+		r.route = "outbound"
 	}
-	action, details := "none, none", "Safe\r\nTime taken: %d seconds"
-	switch result {
+	r.action, r.detailsTmpl = "none, none", "Safe\r\nTime taken: %d seconds"
+	switch r.result {
 	case "malicious":
-		action, details = "sandbox, hold", "Malicious\r\nThreat: Trojan.GenericKD.%d"
+		r.action, r.detailsTmpl = "sandbox, hold", "Malicious\r\nThreat: Trojan.GenericKD.%d"
 	case "unknown":
-		action, details = "user release, none", "Unknown\r\nTime taken: %d seconds"
+		r.action, r.detailsTmpl = "user release, none", "Unknown\r\nTime taken: %d seconds"
 	case "timeout":
-		action, details = "none, none", "Timeout\r\nTime taken: %d seconds"
+		r.action, r.detailsTmpl = "none, none", "Timeout\r\nTime taken: %d seconds"
 	}
-	var hash [32]byte
+	r.detailsNum = uint64(20 + f.pick(i, 6, 300))
 	for k := range 4 {
 		v := f.rnd(i, 20+uint64(k))
 		for b := range 8 {
-			hash[k*8+b] = byte(v >> (8 * b))
+			r.hash[k*8+b] = byte(v >> (8 * b))
 		}
 	}
-	return map[string]any{
-		"senderAddress":    msg.from.Email,
-		"recipientAddress": msg.to[0].Email,
-		"fileName":         fileName,
-		"fileType":         fileType,
-		"result":           result,
-		"actionTriggered":  action,
-		"date":             formatAPITime(f.at(i)),
-		"details":          fmt.Sprintf(details, 20+f.pick(i, 6, 300)),
-		"route":            route,
-		"messageId":        msg.msgID,
-		"subject":          msg.subject,
-		"fileHash":         hex.EncodeToString(hash[:]),
-		"definition":       "Default Attachment Protect Definition",
-	}
+	return r
+}
+
+// appendJSON writes the record with its members in key order (it was a map).
+func (r *attachmentLog) appendJSON(o *jsonOut) {
+	o.beginObject()
+	o.str("actionTriggered", r.action)
+	o.time("date", r.date, apiTimeLayout)
+	o.str("definition", "Default Attachment Protect Definition")
+	o.strNum("details", r.detailsTmpl, r.detailsNum)
+	o.key("fileHash")
+	o.b = append(o.b, '"')
+	o.b = hex.AppendEncode(o.b, r.hash[:])
+	o.b = append(o.b, '"')
+	o.str("fileName", r.fileName)
+	o.str("fileType", r.fileType)
+	o.str("messageId", r.messageID)
+	o.str("recipientAddress", r.recipient)
+	o.str("result", r.result)
+	o.str("route", r.route)
+	o.str("senderAddress", r.sender)
+	o.str("subject", r.subject)
+	o.endObject()
 }
 
 // ---- Impersonation Protect ----------------------------------------------------------------
@@ -332,12 +383,10 @@ func (s *Server) handleImpersonationLogs(w http.ResponseWriter, _ *http.Request,
 		walk.match = func(i int) bool { return s.impersonationMatches(f, i, flt) }
 	}
 	s.servePage(w, req.Meta.Pagination.PageToken, cur, size, walk,
-		func(i int) any { return s.impersonationRecord(f, i) },
-		func(recs []any, total int) any {
-			// resultCount sits beside the list, as in the notes' sample; the fake reports the
-			// number of matching records there.
-			return []any{map[string]any{"impersonationLogs": recs, "resultCount": total}}
-		})
+		func(o *jsonOut, i int) { r := s.impersonationRecord(f, i); r.appendJSON(o) },
+		// resultCount sits beside the list, as in the notes' sample; the fake reports the
+		// number of matching records there.
+		pageShape{name: "impersonationLogs", count: "resultCount"})
 }
 
 func (s *Server) impersonationMatches(f alertFeed, i int, flt impersonationLogFilter) bool {
@@ -357,22 +406,34 @@ func (s *Server) impersonationMatches(f alertFeed, i int, flt impersonationLogFi
 	// A text search needs the rendered record; it is the one filter that is not cheap.
 	rec := s.impersonationRecord(f, i)
 	q := strings.ToLower(flt.Query)
-	has := func(k string) bool { return strings.Contains(strings.ToLower(rec[k].(string)), q) }
+	has := func(v string) bool { return strings.Contains(strings.ToLower(v), q) }
 	switch strings.ToLower(flt.SearchField) {
 	case "senderaddress":
-		return has("senderAddress")
+		return has(rec.sender)
 	case "recipientaddress":
-		return has("recipientAddress")
+		return has(rec.victim.Email)
 	case "subject":
-		return has("subject")
+		return has(rec.subject)
 	case "policy":
-		return has("definition")
+		return has(rec.definition())
 	default:
-		return has("senderAddress") || has("recipientAddress") || has("subject") || has("definition")
+		return has(rec.sender) || has(rec.victim.Email) || has(rec.subject) || has(rec.definition())
 	}
 }
 
-func (s *Server) impersonationRecord(f alertFeed, i int) map[string]any {
+// impersonationLog is one record of impersonationLogs.
+type impersonationLog struct {
+	core      impersonation
+	id        uint64
+	sender    string
+	victim    address
+	subject   string
+	messageID string
+	senderIP  string
+	eventTime time.Time
+}
+
+func (s *Server) impersonationRecord(f alertFeed, i int) impersonationLog {
 	c := impersonationCore(f, i)
 	var mail mailRef
 	if c.action == "none" {
@@ -383,43 +444,68 @@ func (s *Server) impersonationRecord(f alertFeed, i int) map[string]any {
 		// Held or bounced mail never reached the mailbox; tracking knows it as alert mail.
 		mail = s.alertMailRef(feedImpersonationLogs, i)
 	}
-	victim := mail.to
-	results := make([]map[string]any, 0, len(c.identifiers))
-	for _, id := range c.identifiers {
-		similar, str := "corp0-example.com", "corp0.example.com"
+	return impersonationLog{
+		core: c, id: f.rnd(i, 30), sender: mail.from.Email, victim: mail.to, subject: mail.subject,
+		messageID: mail.messageID, senderIP: fakeIP(f.rnd(i, 9)), eventTime: f.at(i),
+	}
+}
+
+// impersonationDefinitions are the policy names by number of hits (1 to 3).
+var impersonationDefinitions = [...]string{"IP - 0 hit (Tag email)", "IP - 1 hit (Tag email)", "IP - 2 hit (Tag email)", "IP - 3 hit (Tag email)"}
+
+func (r *impersonationLog) definition() string {
+	if n := len(r.core.identifiers); n < len(impersonationDefinitions) {
+		return impersonationDefinitions[n]
+	}
+	return fmt.Sprintf("IP - %d hit (Tag email)", len(r.core.identifiers))
+}
+
+// appendJSON writes the record with its members in key order (it was a map).
+func (r *impersonationLog) appendJSON(o *jsonOut) {
+	o.beginObject()
+	o.str("action", r.core.action)
+	o.str("definition", r.definition())
+	o.time("eventTime", r.eventTime, apiTimeLayout)
+	o.num("hits", len(r.core.identifiers))
+	o.hex16("id", "MTOKEN:eNq", r.id)
+	o.strs("identifiers", r.core.identifiers)
+	o.array("impersonationResults")
+	for _, id := range r.core.identifiers {
+		o.beginObject()
+		o.str("checkerResult", "hit")
+		o.str("impersonationDomainSource", id)
 		if id == "internal_user_name" || id == "custom_name_list" {
-			similar, str = fmt.Sprintf("%s <%s>", victim.Name, victim.Email), victim.Name
+			o.key("similarDomain")
+			o.b = append(o.b, '"')
+			o.b = appendJSONStringBody(o.b, r.victim.Name)
+			o.b = appendJSONStringBody(o.b, " <")
+			o.b = appendJSONStringBody(o.b, r.victim.Email)
+			o.b = appendJSONStringBody(o.b, ">")
+			o.b = append(o.b, '"')
+			o.str("stringSimilarToDomain", r.victim.Name)
+		} else {
+			o.str("similarDomain", "corp0-example.com")
+			o.str("stringSimilarToDomain", "corp0.example.com")
 		}
-		results = append(results, map[string]any{
-			"impersonationDomainSource": id,
-			"similarDomain":             similar,
-			"stringSimilarToDomain":     str,
-			"checkerResult":             "hit",
-		})
+		o.endObject()
 	}
-	return map[string]any{
-		"id":                   fmt.Sprintf("MTOKEN:eNq%016x", f.rnd(i, 30)),
-		"senderAddress":        mail.from.Email,
-		"recipientAddress":     victim.Email,
-		"subject":              mail.subject,
-		"definition":           fmt.Sprintf("IP - %d hit (Tag email)", len(c.identifiers)),
-		"hits":                 len(c.identifiers),
-		"identifiers":          c.identifiers,
-		"action":               c.action,
-		"taggedExternal":       true,
-		"taggedMalicious":      c.malicious,
-		"senderIpAddress":      fakeIP(f.rnd(i, 9)),
-		"eventTime":            formatAPITime(f.at(i)),
-		"impersonationResults": results,
-		"messageId":            mail.messageID,
-	}
+	o.endArray()
+	o.str("messageId", r.messageID)
+	o.str("recipientAddress", r.victim.Email)
+	o.str("senderAddress", r.sender)
+	o.str("senderIpAddress", r.senderIP)
+	o.str("subject", r.subject)
+	o.boolean("taggedExternal", true)
+	o.boolean("taggedMalicious", r.core.malicious)
+	o.endObject()
 }
 
 // fakeIP is a public-looking address from the documentation ranges (RFC 5737).
 func fakeIP(r uint64) string {
-	nets := []string{"192.0.2", "198.51.100", "203.0.113"}
-	return fmt.Sprintf("%s.%d", nets[r%3], 1+(r>>8)%254)
+	return fakeIPNets[r%3] + "." + strconv.FormatUint(1+(r>>8)%254, 10)
 }
+
+var fakeIPNets = [3]string{"192.0.2", "198.51.100", "203.0.113"}
 
 // anyEqualFold reports whether any of want is in have, ignoring case.
 func anyEqualFold(want, have []string) bool {
