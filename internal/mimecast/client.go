@@ -329,7 +329,7 @@ func (c *Client) getJSON(ctx context.Context, path string, query url.Values, out
 	if err != nil {
 		return err
 	}
-	body := bufferedBytes(resp)
+	body, valid := bufferedJSON(resp)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return errorFromBody(c.redact, path, resp.StatusCode, body)
 	}
@@ -339,7 +339,7 @@ func (c *Client) getJSON(ctx context.Context, path string, query url.Values, out
 	if len(bytes.TrimSpace(body)) == 0 {
 		return bad(errors.New("empty response body"))
 	}
-	if !json.Valid(body) {
+	if !valid {
 		return bad(describeJSONError(body, nil))
 	}
 	if isErrorShape(body) {
@@ -348,22 +348,44 @@ func (c *Client) getJSON(ctx context.Context, path string, query url.Values, out
 	if out == nil {
 		return nil
 	}
+	if raw, ok := out.(*json.RawMessage); ok {
+		// The body is valid and nothing else holds it: no copy, no second validation.
+		*raw = bytes.TrimSpace(body)
+		return nil
+	}
 	if err := json.Unmarshal(body, out); err != nil {
 		return bad(fmt.Errorf("decoding response: %w", err))
 	}
 	return nil
 }
 
-// isErrorShape reports an error sent with a 2xx status: a non-empty fail[] or a SIEM error object.
+// isErrorShape reports an error sent with a 2xx status: a non-empty fail[] or a SIEM error
+// object. body is valid JSON (getJSON checked); its members are found by scanning, as decoding
+// into struct{Fail []json.RawMessage; Error json.RawMessage} would (names folded, the last one
+// counts, and a fail that is neither a list nor null makes it no error shape).
 func isErrorShape(body []byte) bool {
-	var probe struct {
-		Fail  []json.RawMessage `json:"fail"`
-		Error json.RawMessage   `json:"error"`
-	}
-	if json.Unmarshal(body, &probe) != nil {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 || body[0] != '{' {
 		return false
 	}
-	return len(probe.Fail) > 0 || jsonKind(probe.Error) == '{'
+	var fail, errObj []byte
+	badFail := false
+	objectMembers(body, func(name, value []byte) {
+		switch {
+		case bytes.EqualFold(name, []byte("fail")):
+			if k := jsonKind(value); k != '[' && k != 'n' {
+				badFail = true
+			}
+			fail = value
+		case bytes.EqualFold(name, []byte("error")):
+			errObj = value
+		}
+	})
+	if badFail {
+		return false
+	}
+	hasFail := jsonKind(fail) == '[' && len(arrayElements(bytes.TrimSpace(fail))) > 0
+	return hasFail || jsonKind(errObj) == '{'
 }
 
 // download GETs a pre-signed URL on the files path.

@@ -267,3 +267,49 @@ func collectFields(t reflect.Type, fs *fieldSet) {
 		}
 	}
 }
+
+// TextList is a list of strings that also accepts a single value for a list of one, and
+// elements of other kinds as text, as coerce does for a []string field. Having its own decoder
+// keeps such a record off coerce's slow path (decode to any, re-encode, decode again), which a
+// field the API sends as a single string would otherwise take for every record.
+type TextList []string
+
+func (l *TextList) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch jsonKind(b) {
+	case 'n':
+		*l = nil
+		return nil
+	case '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*l = TextList{s}
+		return nil
+	case '[':
+		var list []string
+		if json.Unmarshal(b, &list) == nil {
+			*l = list
+			return nil
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return err
+	}
+	items, ok := v.([]any)
+	if !ok {
+		items = []any{v}
+	}
+	out := make(TextList, len(items))
+	for i, it := range items {
+		if it != nil {
+			out[i], _ = coerceString(it).(string)
+		}
+	}
+	*l = out
+	return nil
+}

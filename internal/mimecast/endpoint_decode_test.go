@@ -178,7 +178,7 @@ func TestThreatEventsAcceptEveryGuessedShape(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			p, err := decodeThreatEventsBody(readFixture(t, tt.file))
+			p, err := decodeThreatEventsBody(readFixture(t, tt.file), false)
 			require.NoError(t, err)
 			var ids []string
 			for _, e := range p.Items {
@@ -189,14 +189,14 @@ func TestThreatEventsAcceptEveryGuessedShape(t *testing.T) {
 			assert.Equal(t, tt.next, p.Next, "an empty page ends the list whatever the cursor")
 			if len(p.Items) > 0 {
 				assert.Equal(t, tt.firstAt, p.Items[0].EventTime())
-				assert.Equal(t, tt.analysis, p.Items[0].Analysis)
+				assert.Equal(t, tt.analysis, []string(p.Items[0].Analysis))
 			}
 		})
 	}
 }
 
 func TestThreatEventFieldsAndFallbackTime(t *testing.T) {
-	p, err := decodeThreatEventsBody(readFixture(t, "threats_events_data_next.json"))
+	p, err := decodeThreatEventsBody(readFixture(t, "threats_events_data_next.json"), false)
 	require.NoError(t, err)
 	a, b := p.Items[0], p.Items[1]
 	assert.Equal(t, "<p1@bad.example>", a.MessageID())
@@ -204,12 +204,12 @@ func TestThreatEventFieldsAndFallbackTime(t *testing.T) {
 	require.Len(t, a.Recipients, 1)
 	assert.Equal(t, "alice@corp.example", a.Recipients[0].EmailAddress)
 	assert.Equal(t, utc("2025-01-10T09:05:00Z"), b.EventTime(), "eventTime when timestamp is absent")
-	assert.Equal(t, []string{"malware"}, b.Analysis)
+	assert.Equal(t, []string{"malware"}, []string(b.Analysis))
 	assert.Equal(t, "bob@corp.example", b.Recipients[0].EmailAddress)
 }
 
 func TestThreatEventsRejectNonObjectBody(t *testing.T) {
-	_, err := decodeThreatEventsBody([]byte(`[1,2]`))
+	_, err := decodeThreatEventsBody([]byte(`[1,2]`), false)
 	require.Error(t, err)
 }
 
@@ -397,7 +397,7 @@ func TestSIEMEventLineDecode(t *testing.T) {
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
 
 func TestThreatEventTakesFlatSenderAndRecipientAddresses(t *testing.T) {
-	page, err := decodeThreatEventsBody(json.RawMessage(`{"data":[{"id":"e1","timestamp":"2024-06-05T11:50:06.389Z","senderAddress":"a@ext.example","recipientAddress":"b@corp.example"}]}`))
+	page, err := decodeThreatEventsBody(json.RawMessage(`{"data":[{"id":"e1","timestamp":"2024-06-05T11:50:06.389Z","senderAddress":"a@ext.example","recipientAddress":"b@corp.example"}]}`), false)
 	require.NoError(t, err)
 	events := page.Items
 	require.Len(t, events, 1)

@@ -57,7 +57,7 @@ type ThreatEvent struct {
 	RawRecord
 	MimecastID string    `json:"id"`
 	Timestamp  Time      `json:"timestamp"` // filled from eventTime / createdAt / ... when absent
-	Analysis   []string  `json:"analysis"`  // a single string is a list of one
+	Analysis   TextList  `json:"analysis"`  // a single string is a list of one
 	Status     string    `json:"status"`
 	Source     string    `json:"source"`
 	Direction  string    `json:"direction"`
@@ -70,11 +70,12 @@ type ThreatEvent struct {
 // threatTimeFields are tried in order when timestamp is missing.
 var threatTimeFields = []string{"eventTime", "createdAt", "detectedAt", "receivedAt", "date", "time"}
 
+// normalize runs after a successful decode, so Raw is valid JSON.
 func (e *ThreatEvent) normalize() {
 	// The field names of /threats/v1/events are unconfirmed: take flat senderAddress /
 	// recipientAddress strings when the sender / recipients objects are absent.
 	if e.Sender.EmailAddress == "" {
-		if v, ok := objectMember(e.Raw, "senderAddress"); ok {
+		if v, ok := validObjectMember(e.Raw, "senderAddress"); ok {
 			var s string
 			if json.Unmarshal(v, &s) == nil {
 				e.Sender.EmailAddress = s
@@ -82,7 +83,7 @@ func (e *ThreatEvent) normalize() {
 		}
 	}
 	if len(e.Recipients) == 0 {
-		if v, ok := objectMember(e.Raw, "recipientAddress"); ok {
+		if v, ok := validObjectMember(e.Raw, "recipientAddress"); ok {
 			var s string
 			if json.Unmarshal(v, &s) == nil && s != "" {
 				e.Recipients = []Address{{EmailAddress: s}}
@@ -93,7 +94,7 @@ func (e *ThreatEvent) normalize() {
 		return
 	}
 	for _, f := range threatTimeFields {
-		if v, ok := objectMember(e.Raw, f); ok {
+		if v, ok := validObjectMember(e.Raw, f); ok {
 			if t, err := ParseTime(v); err == nil {
 				e.Timestamp = Time{t}
 				return
@@ -118,62 +119,84 @@ func (c *Client) ThreatEventsPage(ctx context.Context, req ThreatEventsRequest, 
 	if err := c.GetJSON(ctx, pathThreatEvents, req.query(size, pageToken), &body); err != nil {
 		return Page[ThreatEvent]{}, err
 	}
-	p, err := decodeThreatEventsBody(body)
+	p, err := decodeThreatEventsBody(body, true)
 	if err != nil {
 		return Page[ThreatEvent]{}, fmt.Errorf("decoding %s: %w", pathThreatEvents, err)
 	}
 	return p, nil
 }
 
-// decodeThreatEventsBody reads a whole /threats/v1/events response body.
-func decodeThreatEventsBody(body json.RawMessage) (Page[ThreatEvent], error) {
+// decodeThreatEventsBody reads a whole /threats/v1/events response body; known says it was
+// already validated (GetJSON does). Its top-level members are found in one scan: decoding the
+// body for the cursors and looking up each candidate list would pass over every record again.
+// Cursor names fold and the last one counts, as when decoding into a struct.
+func decodeThreatEventsBody(body json.RawMessage, known bool) (Page[ThreatEvent], error) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 || body[0] != '{' {
 		return Page[ThreatEvent]{}, fmt.Errorf("expected a JSON object, got %s", truncateForError(body))
 	}
-	var cursors struct {
-		Next       string `json:"next"`
-		NextPage   string `json:"nextPage"`
-		AtNextPage string `json:"@nextPage"`
-		Meta       struct {
-			Pagination struct {
-				Next string `json:"next"`
-			} `json:"pagination"`
-		} `json:"meta"`
+	if !known && !json.Valid(body) {
+		return Page[ThreatEvent]{}, fmt.Errorf("decoding threat events: %w", describeJSONError(body, json.Unmarshal(body, new(any))))
 	}
-	// Cursor decoding is tolerant (a null or a number is fine); a failure leaves them empty.
-	_ = decodeTolerant(body, &cursors)
-	list, err := threatEventList(body)
+	var data, events, meta []byte
+	var next, nextPage, atNextPage flexString
+	cursor := func(dst *flexString, v []byte) {
+		// Tolerant: a null or a number is fine; anything else leaves the cursor empty.
+		if json.Unmarshal(v, dst) != nil {
+			*dst = ""
+		}
+	}
+	objectMembers(body, func(name, value []byte) {
+		switch {
+		case bytes.EqualFold(name, []byte("data")):
+			data = value
+		case bytes.EqualFold(name, []byte("events")):
+			events = value
+		case bytes.EqualFold(name, []byte("meta")):
+			meta = value
+		case bytes.EqualFold(name, []byte("next")):
+			cursor(&next, value)
+		case bytes.EqualFold(name, []byte("nextPage")):
+			cursor(&nextPage, value)
+		case bytes.EqualFold(name, []byte("@nextPage")):
+			cursor(&atNextPage, value)
+		}
+	})
+	var metaNext flexString
+	if pag, ok := validObjectMember(meta, "pagination"); ok {
+		if v, ok := validObjectMember(pag, "next"); ok {
+			cursor(&metaNext, v)
+		}
+	}
+	list, err := threatEventList(data, events)
 	if err != nil {
 		return Page[ThreatEvent]{}, err
 	}
 	items := decodeAll[ThreatEvent](list)
-	next := firstNonEmpty(cursors.AtNextPage, cursors.NextPage, cursors.Next, cursors.Meta.Pagination.Next)
+	nextToken := firstNonEmpty(string(atNextPage), string(nextPage), string(next), string(metaNext))
 	if len(items) == 0 {
-		next = ""
+		nextToken = ""
 	}
-	return Page[ThreatEvent]{Items: items, Next: next}, nil
+	return Page[ThreatEvent]{Items: items, Next: nextToken}, nil
 }
 
-func threatEventList(body json.RawMessage) ([]json.RawMessage, error) {
-	for _, key := range []string{"data", "events"} {
-		v, ok := objectMember(body, key)
-		if !ok {
+// threatEventList finds the records in data or events (valid JSON): the list itself, or the list
+// under its events or items.
+func threatEventList(candidates ...[]byte) ([]json.RawMessage, error) {
+	for _, v := range candidates {
+		v = bytes.TrimSpace(v)
+		if len(v) == 0 || string(v) == "null" {
 			continue
 		}
-		v = bytes.TrimSpace(v)
-		if len(v) > 0 && v[0] == '{' {
+		if v[0] == '{' {
 			for _, inner := range []string{"events", "items"} {
-				if list, ok := objectMember(v, inner); ok {
-					return splitArray(list)
+				if list, ok := validObjectMember(v, inner); ok {
+					return splitValidArray(list)
 				}
 			}
 			continue
 		}
-		if string(v) == "null" {
-			continue
-		}
-		return splitArray(v)
+		return splitValidArray(v)
 	}
 	return nil, nil
 }

@@ -125,7 +125,7 @@ func decodeRecord[T any, P recordPtr[T]](raw json.RawMessage) T {
 }
 
 // parallelDecodeMin is the fewest records per goroutine worth splitting a page for.
-const parallelDecodeMin = 64
+const parallelDecodeMin = 32
 
 // decodeAll decodes the records of a page. Decoding (and hashing the records that are identified
 // by content) is most of the client's CPU per event, and a page holds hundreds of independent

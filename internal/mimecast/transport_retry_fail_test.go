@@ -40,19 +40,51 @@ var retryableFailCases = []string{
 	`{"fail":[{"errors":[{"retryable":true}]}]`, ` {"f\u0061il":[{"errors":[{"retryable":true}]}]} `,
 }
 
+// isErrorShapeByDecoding is what getJSON's isErrorShape decided before it scanned.
+func isErrorShapeByDecoding(body []byte) bool {
+	var probe struct {
+		Fail  []json.RawMessage `json:"fail"`
+		Error json.RawMessage   `json:"error"`
+	}
+	if json.Unmarshal(body, &probe) != nil {
+		return false
+	}
+	return len(probe.Fail) > 0 || jsonKind(probe.Error) == '{'
+}
+
+var errorShapeCases = []string{
+	`{"error":{"code":"x","message":"m"}}`, `{"error":"invalid_client"}`, `{"Error":{}}`,
+	`{"fail":[{}],"error":null}`, `{"fail":{},"error":{"code":1}}`, `{"fail":[1],"fail":null}`,
+	`{"data":[{"error":{"x":1}}],"next":"n"}`,
+}
+
 func TestRetryableFailMatchesDecoding(t *testing.T) {
 	for _, in := range retryableFailCases {
 		assert.Equal(t, retryableFailByDecoding([]byte(in)), retryableFail([]byte(in)), "%q", in)
 	}
 }
 
+// getJSON asks isErrorShape only of valid bodies; there it decides as decoding did.
+func TestErrorShapeProbeMatchesDecoding(t *testing.T) {
+	for _, in := range append(errorShapeCases, retryableFailCases...) {
+		if json.Valid([]byte(in)) {
+			assert.Equal(t, isErrorShapeByDecoding([]byte(in)), isErrorShape([]byte(in)), "%q", in)
+		}
+	}
+}
+
 func FuzzRetryableFailMatchesDecoding(f *testing.F) {
-	for _, in := range retryableFailCases {
+	for _, in := range append(errorShapeCases, retryableFailCases...) {
 		f.Add([]byte(in))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		if want, got := retryableFailByDecoding(body), retryableFail(body); want != got {
 			t.Fatalf("retryableFail(%q) = %v, decoding says %v", body, got, want)
+		}
+		if json.Valid(body) {
+			if want, got := isErrorShapeByDecoding(body), isErrorShape(body); want != got {
+				t.Fatalf("isErrorShape(%q) = %v, decoding says %v", body, got, want)
+			}
 		}
 	})
 }
