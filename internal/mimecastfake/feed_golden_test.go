@@ -3,13 +3,16 @@ package mimecastfake
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // feedPagesPinned are the SHA-256 digests of what the threat feeds serve for the tenant of
@@ -100,5 +103,24 @@ func TestThreatFeedsServeThePinnedBytes(t *testing.T) {
 		} else {
 			t.Errorf("feed %s has no pinned digest; it serves %q", name, got)
 		}
+	}
+}
+
+// The hand-written encoders rely on their keys being listed in encoding/json's (byte) order;
+// for SIEM events that order is the siemKey constants'.
+func TestSIEMKeyNamesAreInByteOrder(t *testing.T) {
+	assert.True(t, slices.IsSorted(siemKeyNames[:]), "siemKeyNames must be sorted: %q", siemKeyNames)
+	assert.Equal(t, "subType", siemKeyNames[skSubTypeStream])
+	assert.Equal(t, "virusFound", siemKeyNames[skVirusFound])
+}
+
+func TestJSONStringEscapingMatchesEncodingJSON(t *testing.T) {
+	for _, s := range []string{
+		"", "plain", `quote " and \ backslash`, "<script>&amp;</script>", "tab\tnl\nret\r\x00\x01\x1f\x7f",
+		"Rechnung für März – Überprüfung nötig", "会议纪要 📎", "bad \xff\xfe utf8", "sep \u2028 \u2029", "\b\f",
+	} {
+		want, err := json.Marshal(s)
+		require.NoError(t, err)
+		assert.Equal(t, string(want), string(appendJSONString(nil, s)), "%q", s)
 	}
 }

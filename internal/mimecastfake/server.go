@@ -27,6 +27,8 @@ type Server struct {
 	stats   statsState
 
 	archive archiveState // archive_state.go: mailboxes and mail changed at run time
+
+	accountID string // accountCode, formatted once: every SIEM event carries it
 }
 
 // New builds a fake tenant from opts (zero values take the documented defaults).
@@ -42,6 +44,7 @@ func New(opts Options) *Server {
 	s.faultsSetAt = s.now()
 	s.stats.reset()
 	s.tenant = newTenant(opts)
+	s.accountID = accountCode(opts.Seed)
 	s.routes()
 	return s
 }

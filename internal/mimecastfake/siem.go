@@ -309,8 +309,11 @@ func (s *Server) siemStream(w http.ResponseWriter, r *http.Request) {
 		}
 		cur[ti] = max(cur[ti], first)
 	}
-	events := make([]map[string]any, 0, size)
-	for len(events) < size {
+	events := getJSONOut()
+	defer putJSONOut(events)
+	var ev siemEvent
+	count := 0
+	for count < size {
 		best, bestTs := -1, int64(0)
 		for _, ti := range types {
 			if cur[ti] >= limit[ti] {
@@ -323,7 +326,14 @@ func (s *Server) siemStream(w http.ResponseWriter, r *http.Request) {
 		if best < 0 {
 			break
 		}
-		events = append(events, streamEvent(s.siemEventFields(f, best, cur[best])))
+		s.fillSIEMEvent(&ev, f, best, cur[best])
+		// The stream names type and subtype eventType and subType (notes §2.1.e: the naming
+		// differs between the two variants).
+		ev.move(skType, skEventType)
+		ev.move(skSubtype, skSubTypeStream)
+		events.sep()
+		events.b = ev.appendTo(events.b)
+		count++
 		cur[best]++
 	}
 	caughtUp := true
@@ -331,21 +341,22 @@ func (s *Server) siemStream(w http.ResponseWriter, r *http.Request) {
 		caughtUp = caughtUp && cur[ti] >= limit[ti]
 	}
 	tok := cur.token("cg-stream")
-	if len(events) == 0 {
+	if count == 0 {
 		markEmptyPage(w)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"value": events, "@nextPage": tok, "@nextLink": tok, "pageSize": len(events), "isCaughtUp": caughtUp,
-	})
-}
-
-// streamEvent renames the batch fields to the stream endpoint's eventType/subType (notes
-// §2.1.e: the naming differs between the two variants).
-func streamEvent(e map[string]any) map[string]any {
-	e["eventType"], e["subType"] = e["type"], e["subtype"]
-	delete(e, "type")
-	delete(e, "subtype")
-	return e
+	// The body was a map: members in key order.
+	o := getJSONOut()
+	defer putJSONOut(o)
+	o.b = append(o.b, '{')
+	o.str("@nextLink", tok)
+	o.str("@nextPage", tok)
+	o.boolean("isCaughtUp", caughtUp)
+	o.num("pageSize", count)
+	o.array("value")
+	o.b = append(o.b, events.b...)
+	o.endArray()
+	o.b = append(o.b, '}', '\n')
+	writeJSONBytes(w, http.StatusOK, o.b)
 }
 
 // parseSIEMTime accepts the documented 2006-01-02T15:04:05.000Z and any RFC 3339 time.

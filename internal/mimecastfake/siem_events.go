@@ -1,12 +1,9 @@
 package mimecastfake
 
 import (
-	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -135,167 +132,248 @@ func (f siemFeed) fileFrom(ti, c int, nowMs int64) (siemFile, bool) {
 
 func ceilDivInt64(a, b int64) int64 { return (a + b - 1) / b }
 
-// siemEventFields builds the batch-file record of event i of type ti (notes §2.1.e): type and
-// subtype naming, epoch-ms timestamp, numbers and booleans as strings, and the Message-ID of
-// an archived message, so enrichment and archive lookups find it. Records of the same index
+// fillSIEMEvent builds the batch-file record of event i of type ti into e (notes §2.1.e): type
+// and subtype naming, epoch-ms timestamp, numbers and booleans as strings, and the Message-ID
+// of an archived message, so enrichment and archive lookups find it. Records of the same index
 // of different types describe the same message (receipt → process → delivery ...).
-func (s *Server) siemEventFields(f siemFeed, ti, i int) map[string]any {
+func (s *Server) fillSIEMEvent(e *siemEvent, f siemFeed, ti, i int) {
+	e.reset()
 	ts := f.eventTime(ti, i)
 	typ := siemTypes[ti]
 	r := func(salt int) uint64 { return detHash(f.seed, kindSIEMEvent, ti, i, salt) }
 	pick := func(salt int, opts ...string) string { return opts[r(salt)%uint64(len(opts))] }
 
-	mbox := int(detHash(f.seed, kindSIEMEvent, -1, i, 0) % uint64(max(1, s.tenant.mailboxCount())))
+	t := s.tenant
+	mbox := int(detHash(f.seed, kindSIEMEvent, -1, i, 0) % uint64(max(1, t.mailboxCount())))
 	at := time.UnixMilli(ts).UTC()
-	n := s.tenant.messageBefore(mbox, at)
-	msg := buildMessage(f.seed, s.tenant.mailbox(mbox), mbox, n, s.tenant.messageReceived(mbox, n), s.tenant.messageID(mbox, n), s.opts.Sizes)
+	n := t.messageBefore(mbox, at)
+	msg := t.alertMail(mbox, n)
 
 	direction, route := "Inbound", "inbound"
 	if msg.sent {
 		direction, route = "Outbound", "outbound"
 	}
-	var recipients []string
-	for _, a := range msg.to {
-		recipients = append(recipients, a.Email)
-	}
-	senderIP := fmt.Sprintf("198.51.100.%d", 1+detHash(f.seed, kindSIEMEvent, mbox, n, 3)%254)
+	senderIP := func(k siemKey) { e.strNum(k, "198.51.100.", 1+detHash(f.seed, kindSIEMEvent, mbox, n, 3)%254, "") }
 	attSize := 0
 	for _, a := range msg.atts {
 		attSize += a.size
 	}
-	emailSize := strconv.Itoa(4096 + attSize*4/3)
+	emailSize := int64(4096 + attSize*4/3)
+	senderDomain := domainOf(msg.from.Email)
 
-	e := map[string]any{
-		"_offset":      i,
-		"_partition":   ti,
-		"accountId":    s.accountCode(),
-		"aggregateId":  siemID(detHash(f.seed, kindSIEMEvent, mbox, n, 1), msg.received.Unix()),
-		"processingId": siemID(r(1), ts/1000),
-		"timestamp":    ts,
-		"type":         typ,
-		"messageId":    msg.msgID,
-		"subject":      msg.subject,
-	}
-	set := func(kv ...string) {
-		for k := 0; k+1 < len(kv); k += 2 {
-			e[kv[k]] = kv[k+1]
+	e.num(skOffset, int64(i))
+	e.num(skPartition, int64(ti))
+	e.str(skAccountID, s.accountID)
+	e.begin(skAggregateID)
+	e.arena = appendSIEMID(e.arena, detHash(f.seed, kindSIEMEvent, mbox, n, 1), msg.received.Unix())
+	e.end()
+	e.begin(skProcessingID)
+	e.arena = appendSIEMID(e.arena, r(1), ts/1000)
+	e.end()
+	e.num(skTimestamp, ts)
+	e.str(skType, typ)
+	e.str(skMessageID, msg.msgID)
+	e.str(skSubject, msg.subject)
+	e.str(skSenderEnvelope, msg.from.Email)
+	e.begin(skRecipients)
+	for k, a := range msg.to {
+		if k > 0 {
+			e.arena = append(e.arena, ',')
 		}
+		e.arena = appendJSONStringBody(e.arena, a.Email)
 	}
-	set("senderEnvelope", msg.from.Email, "recipients", strings.Join(recipients, ","))
-	var fileName, fileExt, fileMime string
-	fileSize := 0
-	if len(msg.atts) > 0 {
-		a := msg.atts[r(9)%uint64(len(msg.atts))]
-		fileName, fileExt, fileMime, fileSize = a.filename, a.ext, a.contentType, a.size
-	} else {
-		fileName, fileExt, fileMime, fileSize = fmt.Sprintf("payload-%d.zip", i), "zip", "application/zip", 2048
-	}
+	e.end()
 	hashes := func() {
-		set("fileName", fileName, "fileExtension", fileExt,
-			"md5", hexDigest(r(20), 16), "sha1", hexDigest(r(21), 20), "sha256", hexDigest(r(22), 32))
+		if len(msg.atts) > 0 {
+			a := msg.atts[r(9)%uint64(len(msg.atts))]
+			e.str(skFileName, a.filename)
+			e.str(skFileExtension, a.ext)
+		} else {
+			e.strNum(skFileName, "payload-", uint64(i), ".zip")
+			e.str(skFileExtension, "zip")
+		}
+		for _, d := range [...]struct {
+			k    siemKey
+			salt int
+			n    int
+		}{{skMd5, 20, 16}, {skSha1, 21, 20}, {skSha256, 22, 32}} {
+			e.begin(d.k)
+			e.arena = appendHexDigest(e.arena, r(d.salt), d.n)
+			e.end()
+		}
 	}
 
 	switch typ {
 	case "receipt":
 		action := pick(10, "Acc", "Acc", "Acc", "Acc", "Acc", "Acc", "Acc", "Acc", "Rej", "Acc")
-		set("subtype", action, "action", action, "direction", direction, "senderHeader", msg.from.Email,
-			"senderIp", senderIP, "spamScore", strconv.Itoa(int(r(11)%10)), "spamDetectionLevel", pick(12, "relaxed", "moderate", "aggressive"),
-			"spamInfo", "[]", "spamProcessingDetail", `{"spf":{"allow":true,"info":"ALLOW"},"dkim":{"allow":true,"info":"ALLOW"},"dmarc":{"allow":true,"info":"ALLOW"}}`,
-			"tlsVersion", "TLSv1.3", "tlsCipher", "TLS_AES_256_GCM_SHA384", "numberAttachments", strconv.Itoa(len(msg.atts)))
-		e["receiptErrors"], e["virusFound"] = nil, nil
+		e.str(skSubtype, action)
+		e.str(skAction, action)
+		e.str(skDirection, direction)
+		e.str(skSenderHeader, msg.from.Email)
+		senderIP(skSenderIP)
+		e.strInt(skSpamScore, int64(r(11)%10))
+		e.str(skSpamDetectionLevel, pick(12, "relaxed", "moderate", "aggressive"))
+		e.str(skSpamInfo, "[]")
+		e.str(skSpamProcessingDetail, `{"spf":{"allow":true,"info":"ALLOW"},"dkim":{"allow":true,"info":"ALLOW"},"dmarc":{"allow":true,"info":"ALLOW"}}`)
+		e.str(skTLSVersion, "TLSv1.3")
+		e.str(skTLSCipher, "TLS_AES_256_GCM_SHA384")
+		e.strInt(skNumberAttachments, int64(len(msg.atts)))
+		e.null(skReceiptErrors)
+		e.null(skVirusFound)
 		if action == "Rej" {
 			// Rejected at the envelope: no message was accepted, so there is no Message-ID.
-			e["messageId"] = nil
-			set("rejectionType", "Manual Envelope Rejection", "rejectionCode", "550", "rejectionInfo", "Envelope blocked - User Entry")
+			e.null(skMessageID)
+			e.str(skRejectionType, "Manual Envelope Rejection")
+			e.str(skRejectionCode, "550")
+			e.str(skRejectionInfo, "Envelope blocked - User Entry")
 		}
 	case "process":
 		action := pick(10, "Acc", "Acc", "Acc", "Hld", "Sdbx")
-		set("subtype", action, "action", action, "numberAttachments", strconv.Itoa(len(msg.atts)),
-			"totalSizeAttachments", strconv.Itoa(attSize), "emailSize", emailSize)
-		e["holdReason"], e["attachments"] = nil, nil
+		e.str(skSubtype, action)
+		e.str(skAction, action)
+		e.strInt(skNumberAttachments, int64(len(msg.atts)))
+		e.strInt(skTotalSizeAttachments, int64(attSize))
+		e.strInt(skEmailSize, emailSize)
+		e.null(skHoldReason)
 		if action == "Hld" {
-			e["holdReason"] = "Spm"
+			e.str(skHoldReason, "Spm")
 		}
+		e.null(skAttachments)
 		if len(msg.atts) > 0 {
-			names := make([]string, len(msg.atts))
+			e.scratch = e.scratch[:0]
 			for k, a := range msg.atts {
-				names[k] = strconv.Quote(a.filename)
+				if k > 0 {
+					e.scratch = append(e.scratch, ',')
+				}
+				e.scratch = strconv.AppendQuote(e.scratch, a.filename)
 			}
-			e["attachments"] = strings.Join(names, ",")
+			e.begin(skAttachments)
+			e.arena = appendJSONStringBody(e.arena, string(e.scratch))
+			e.end()
 		}
 	case "delivery":
 		delivered := pick(10, "true", "true", "true", "true", "true", "true", "true", "true", "true", "false")
-		set("subtype", map[string]string{"true": "Delivery", "false": "Failed"}[delivered], "delivered", delivered,
-			"deliveryAttempts", strconv.Itoa(1+int(r(11)%2)), "deliveryTime", strconv.Itoa(80+int(r(12)%900)),
-			"destinationIp", fmt.Sprintf("10.0.%d.%d", r(13)%8, 1+r(14)%250), "direction", direction,
-			"route", "Default Delivery Route", "tlsUsed", "Yes", "tlsVersion", "TLSv1.2", "tlsCipher", "ECDHE-RSA-AES256-GCM-SHA384",
-			"emailSize", emailSize, "numberAttachments", strconv.Itoa(len(msg.atts)), "totalSizeAttachments", strconv.Itoa(attSize),
-			"Hostname", "mail."+s.tenant.mailbox(mbox).Domain)
-		e["deliveryErrors"] = nil
+		if delivered == "true" {
+			e.str(skSubtype, "Delivery")
+		} else {
+			e.str(skSubtype, "Failed")
+		}
+		e.str(skDelivered, delivered)
+		e.strInt(skDeliveryAttempts, 1+int64(r(11)%2))
+		e.strInt(skDeliveryTime, 80+int64(r(12)%900))
+		e.begin(skDestinationIP)
+		e.arena = append(e.arena, "10.0."...)
+		e.arena = strconv.AppendUint(e.arena, r(13)%8, 10)
+		e.arena = append(e.arena, '.')
+		e.arena = strconv.AppendUint(e.arena, 1+r(14)%250, 10)
+		e.end()
+		e.str(skDirection, direction)
+		e.str(skRoute, "Default Delivery Route")
+		e.str(skTLSUsed, "Yes")
+		e.str(skTLSVersion, "TLSv1.2")
+		e.str(skTLSCipher, "ECDHE-RSA-AES256-GCM-SHA384")
+		e.strInt(skEmailSize, emailSize)
+		e.strInt(skNumberAttachments, int64(len(msg.atts)))
+		e.strInt(skTotalSizeAttachments, int64(attSize))
+		e.begin(skHostname)
+		e.arena = append(e.arena, "mail."...)
+		e.arena = appendJSONStringBody(e.arena, t.mailbox(mbox).Domain)
+		e.end()
+		e.null(skDeliveryErrors)
 		if delivered == "false" {
-			set("deliveryErrors", "451 4.4.0 Temporary server error", "rejectionType", "Delivery Failure", "rejectionCode", "451", "rejectionInfo", "Remote server unavailable")
+			e.str(skDeliveryErrors, "451 4.4.0 Temporary server error")
+			e.str(skRejectionType, "Delivery Failure")
+			e.str(skRejectionCode, "451")
+			e.str(skRejectionInfo, "Remote server unavailable")
 		}
 	case "av":
 		hashes()
-		set("subtype", "Virus", "senderIp", senderIP, "senderDomain", domainOf(msg.from.Email), "senderDomainInternal", strconv.FormatBool(msg.sent),
-			"route", route, "virusFound", pick(10, "Eicar-Test-Signature", "Win.Trojan.Agent", "Doc.Dropper.Emotet"), "emailSize", emailSize)
+		e.str(skSubtype, "Virus")
+		senderIP(skSenderIP)
+		e.str(skSenderDomain, senderDomain)
+		e.str(skSenderDomainInternal, strconv.FormatBool(msg.sent))
+		e.str(skRoute, route)
+		e.str(skVirusFound, pick(10, "Eicar-Test-Signature", "Win.Trojan.Agent", "Doc.Dropper.Emotet"))
+		e.strInt(skEmailSize, emailSize)
 	case "spam":
-		set("subtype", pick(10, "Spam", "Bulk"), "senderHeader", msg.from.Email, "senderIp", senderIP,
-			"senderDomain", domainOf(msg.from.Email), "route", route, "taggedExternal", "true", "taggedMalicious", pick(11, "false", "true"))
+		e.str(skSubtype, pick(10, "Spam", "Bulk"))
+		e.str(skSenderHeader, msg.from.Email)
+		senderIP(skSenderIP)
+		e.str(skSenderDomain, senderDomain)
+		e.str(skRoute, route)
+		e.str(skTaggedExternal, "true")
+		e.str(skTaggedMalicious, pick(11, "false", "true"))
 	case "internal email protect":
-		set("subtype", "Internal", "route", "internal", "scanResults", pick(10, "Blocked URL Category", "Malicious URL", "Clean"),
-			"urlCategory", pick(11, "Phishing & Fraud", "Malware", "Compromised"), "monitoredDomainSource", "internal",
-			"similarDomain", "n/a")
+		e.str(skSubtype, "Internal")
+		e.str(skRoute, "internal")
+		e.str(skScanResults, pick(10, "Blocked URL Category", "Malicious URL", "Clean"))
+		e.str(skURLCategory, pick(11, "Phishing & Fraud", "Malware", "Compromised"))
+		e.str(skMonitoredDomainSource, "internal")
+		e.str(skSimilarDomain, "n/a")
 	case "impersonation protect":
-		set("subtype", "Hit", "senderIp", senderIP, "route", route, "action", pick(10, "Hold", "Tag", "None"),
-			"policyDefinition", "Default Impersonation Definition", "taggedMalicious", pick(11, "true", "false"), "taggedExternal", "true",
-			"itemsDetected", strconv.Itoa(1+int(r(12)%3)), "newDomain", pick(13, "true", "false"), "internalUserName", pick(14, "true", "false"),
-			"replyMismatch", pick(15, "false", "true"), "similarInternalDomain", pick(16, "false", "true"),
-			"similarCustomExternalDomain", "false", "similarMimecastExternalDomain", "false", "customNameMatch", "false",
-			"customThreatDictionary", "false", "mimecastThreatDictionary", pick(17, "false", "true"))
+		e.str(skSubtype, "Hit")
+		senderIP(skSenderIP)
+		e.str(skRoute, route)
+		e.str(skAction, pick(10, "Hold", "Tag", "None"))
+		e.str(skPolicyDefinition, "Default Impersonation Definition")
+		e.str(skTaggedMalicious, pick(11, "true", "false"))
+		e.str(skTaggedExternal, "true")
+		e.strInt(skItemsDetected, 1+int64(r(12)%3))
+		e.str(skNewDomain, pick(13, "true", "false"))
+		e.str(skInternalUserName, pick(14, "true", "false"))
+		e.str(skReplyMismatch, pick(15, "false", "true"))
+		e.str(skSimilarInternalDomain, pick(16, "false", "true"))
+		e.str(skSimilarCustomExternalDomain, "false")
+		e.str(skSimilarMimecastExternalDomain, "false")
+		e.str(skCustomNameMatch, "false")
+		e.str(skCustomThreatDictionary, "false")
+		e.str(skMimecastThreatDictionary, pick(17, "false", "true"))
 	case "url protect":
 		action := pick(10, "Block", "Allow", "Allow")
-		set("subtype", action, "action", action, "senderDomain", domainOf(msg.from.Email), "sourceIp", senderIP, "route", route,
-			"url", fmt.Sprintf("https://portal.example.net/doc/%d/%d", mbox, n), "urlCategory", pick(11, "Phishing & Fraud", "Business", "Unknown"),
-			"blockReason", map[string]string{"Block": "Malicious", "Allow": "n/a"}[action], "analysis", pick(12, "Malicious", "Clean", "Suspicious"))
+		e.str(skSubtype, action)
+		e.str(skAction, action)
+		e.str(skSenderDomain, senderDomain)
+		senderIP(skSourceIP)
+		e.str(skRoute, route)
+		e.begin(skURL)
+		e.arena = append(e.arena, "https://portal.example.net/doc/"...)
+		e.arena = strconv.AppendInt(e.arena, int64(mbox), 10)
+		e.arena = append(e.arena, '/')
+		e.arena = strconv.AppendInt(e.arena, int64(n), 10)
+		e.end()
+		e.str(skURLCategory, pick(11, "Phishing & Fraud", "Business", "Unknown"))
+		if action == "Block" {
+			e.str(skBlockReason, "Malicious")
+		} else {
+			e.str(skBlockReason, "n/a")
+		}
+		e.str(skAnalysis, pick(12, "Malicious", "Clean", "Suspicious"))
 	case "attachment protect":
 		hashes()
-		set("subtype", pick(10, "Safe", "Safe", "Malicious"), "senderIp", senderIP, "senderDomain", domainOf(msg.from.Email),
-			"customerIp", fmt.Sprintf("203.0.113.%d", 1+r(11)%254), "route", route, "fileMime", fileMime, "sizeAttachment", strconv.Itoa(fileSize))
+		fileMime, fileSize := "application/zip", 2048
+		if len(msg.atts) > 0 {
+			a := msg.atts[r(9)%uint64(len(msg.atts))]
+			fileMime, fileSize = a.contentType, a.size
+		}
+		e.str(skSubtype, pick(10, "Safe", "Safe", "Malicious"))
+		senderIP(skSenderIP)
+		e.str(skSenderDomain, senderDomain)
+		e.strNum(skCustomerIP, "203.0.113.", 1+r(11)%254, "")
+		e.str(skRoute, route)
+		e.str(skFileMime, fileMime)
+		e.strInt(skSizeAttachment, int64(fileSize))
 	case "journal":
-		set("subtype", "Journal", "direction", direction)
-		delete(e, "messageId")
+		e.str(skSubtype, "Journal")
+		e.str(skDirection, direction)
+		e.del(skMessageID)
 	}
-	return e
 }
 
 // accountCode is the tenant's account code (SIEM accountId, get-account accountCode).
-func (s *Server) accountCode() string {
-	return fmt.Sprintf("CUSA%05X", detHash(s.opts.Seed, kindSIEMEvent, -2, 0, 0)%0xFFFFF)
-}
+func (s *Server) accountCode() string { return s.accountID }
 
-// siemID mimics the shape of aggregateId/processingId: a base64 digest and epoch seconds.
-func siemID(h uint64, sec int64) string {
-	var b [24]byte
-	for k := 0; k < 3; k++ {
-		h = mix64(h + uint64(k))
-		for j := 0; j < 8; j++ {
-			b[k*8+j] = byte(h >> (8 * j))
-		}
-	}
-	return base64.RawURLEncoding.EncodeToString(b[:]) + "_" + strconv.FormatInt(sec, 10)
-}
-
-// hexDigest is a deterministic stand-in for an n-byte hash, as lower-case hex.
-func hexDigest(h uint64, n int) string {
-	b := make([]byte, n)
-	for k := range b {
-		if k%8 == 0 {
-			h = mix64(h + uint64(k))
-		}
-		b[k] = byte(h >> (8 * (k % 8)))
-	}
-	return hex.EncodeToString(b)
+func accountCode(seed int64) string {
+	return fmt.Sprintf("CUSA%05X", detHash(seed, kindSIEMEvent, -2, 0, 0)%0xFFFFF)
 }
 
 func domainOf(email string) string {

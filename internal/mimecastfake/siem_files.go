@@ -6,13 +6,14 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"encoding/xml"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -122,46 +123,81 @@ func (s *Server) siemFile(w http.ResponseWriter, r *http.Request) {
 	_ = s.writeBatchFile(w, siemFile{ti: v[0], start: v[1], end: v[2], flags: v[3]})
 }
 
-// writeBatchFile streams the gzip NDJSON of f: one event per line, generated one at a time, so
-// memory does not depend on the file's size. Some files end with a newline and some do not,
-// as the notes say real ones do. The fault flags cut the gzip stream half-way (after a sync
-// flush, so a reader gets the first half and then an unexpected EOF) or insert one broken
-// JSON line in the middle.
-func (s *Server) writeBatchFile(w http.ResponseWriter, f siemFile) error {
-	bw := bufio.NewWriterSize(w, 32<<10)
+// batchWriter holds what writing one batch file takes. It is pooled: a gzip compressor is
+// large, and allocating one per file was a good part of what a file cost to serve.
+type batchWriter struct {
+	bw    *bufio.Writer
+	gz    *gzip.Writer
+	ev    siemEvent
+	lines []byte // lines not yet handed to gz, written in chunks
+}
+
+var batchWriters = sync.Pool{New: func() any {
+	bw := bufio.NewWriterSize(io.Discard, 32<<10)
 	// BestSpeed: the fake's job is to feed a client quickly; the ratio does not matter.
 	gz, err := gzip.NewWriterLevel(bw, gzip.BestSpeed)
 	if err != nil {
-		return fmt.Errorf("writing batch file: %w", err)
+		panic(err) // BestSpeed is a valid level
 	}
+	return &batchWriter{bw: bw, gz: gz, lines: make([]byte, 0, 40<<10)}
+}}
+
+// flushLines hands the buffered lines to the compressor.
+func (b *batchWriter) flushLines() error {
+	if len(b.lines) == 0 {
+		return nil
+	}
+	_, err := b.gz.Write(b.lines)
+	b.lines = b.lines[:0]
+	return err
+}
+
+// writeBatchFile streams the gzip NDJSON of f: events are generated one at a time and
+// compressed in chunks, so memory does not depend on the file's size. Some files end with a
+// newline and some do not, as the notes say real ones do. The fault flags cut the gzip stream
+// half-way (after a sync flush, so a reader gets the first half and then an unexpected EOF) or
+// insert one broken JSON line in the middle.
+func (s *Server) writeBatchFile(w io.Writer, f siemFile) error {
+	b := batchWriters.Get().(*batchWriter)
+	defer func() {
+		b.bw.Reset(io.Discard) // drop the response writer before pooling
+		b.lines = b.lines[:0]
+		batchWriters.Put(b)
+	}()
+	b.bw.Reset(w)
+	b.gz.Reset(b.bw)
 	feed := s.siemFeed()
 	mid := f.start + (f.end-f.start)/2
 	trailingNewline := (f.start/feed.perFile)%2 == 0
 	for i := f.start; i < f.end; i++ {
 		if i == mid && f.flags&fileTruncated != 0 {
-			if err := gz.Flush(); err != nil {
+			if err := b.flushLines(); err != nil {
 				return fmt.Errorf("writing truncated batch file: %w", err)
 			}
-			return bw.Flush()
+			if err := b.gz.Flush(); err != nil {
+				return fmt.Errorf("writing truncated batch file: %w", err)
+			}
+			return b.bw.Flush()
 		}
 		if i == mid && f.flags&fileMalformed != 0 {
-			if _, err := fmt.Fprintf(gz, "{\"_offset\":%d,\"_partition\":%d,\"type\":%q,\"subject\":\"Rechnung f\n", i, f.ti, siemTypes[f.ti]); err != nil {
+			b.lines = fmt.Appendf(b.lines, "{\"_offset\":%d,\"_partition\":%d,\"type\":%q,\"subject\":\"Rechnung f\n", i, f.ti, siemTypes[f.ti])
+		}
+		s.fillSIEMEvent(&b.ev, feed, f.ti, i)
+		b.lines = b.ev.appendTo(b.lines)
+		if i < f.end-1 || trailingNewline {
+			b.lines = append(b.lines, '\n')
+		}
+		if len(b.lines) >= 32<<10 {
+			if err := b.flushLines(); err != nil {
 				return fmt.Errorf("writing batch file: %w", err)
 			}
 		}
-		line, err := json.Marshal(s.siemEventFields(feed, f.ti, i))
-		if err != nil {
-			return fmt.Errorf("encoding SIEM event: %w", err)
-		}
-		if i < f.end-1 || trailingNewline {
-			line = append(line, '\n')
-		}
-		if _, err := gz.Write(line); err != nil {
-			return fmt.Errorf("writing batch file: %w", err)
-		}
 	}
-	if err := gz.Close(); err != nil {
+	if err := b.flushLines(); err != nil {
 		return fmt.Errorf("writing batch file: %w", err)
 	}
-	return bw.Flush()
+	if err := b.gz.Close(); err != nil {
+		return fmt.Errorf("writing batch file: %w", err)
+	}
+	return b.bw.Flush()
 }
