@@ -85,7 +85,8 @@ is fetched as RFC 822 (¦request_concurrency¦ at a time per mailbox), parsed (c
 multiparts, encoded-word subjects and file names) and emitted as one JSON document; with
 ¦extract_attachments¦, each attachment follows as a message of its own holding its raw bytes.
 
-A search page is one or more batches (a batch closes at 8 MiB). A mailbox's checkpoint (its cursor,
+A search page is one or more batches (a batch closes at 8 MiB, or earlier when
+¦max_bytes_in_flight¦ is used up). A mailbox's checkpoint (its cursor,
 the page to resume at, and the ids near the cursor) is saved in ¦checkpoint_cache¦ only once every
 batch before it was acknowledged, so a restart resumes each mailbox where it stood, and the overlap
 and pages the API repeats are not emitted twice. Without ¦end_date¦ a new delta crawl starts
@@ -128,11 +129,15 @@ is gone, or failed 3 crawls in a row is emitted error-flagged with what is known
 
 ### Memory
 
-Bounded whatever the archive's size: mailboxes are streamed and no mailbox's message list is held;
-each mailbox has at most 4 batches waiting for acknowledgement; an attachment is decoded as a stream
-into one buffer (never copied), or hashed and dropped when over ¦max_attachment_size¦. What grows
-with the archive is the set of mailbox addresses and, while an ¦ignore_delta_tokens¦ re-crawl
-compares a mailbox, one 8-byte hash per message of that mailbox.
+Bounded whatever the archive's size and ¦mailbox_concurrency¦: mailboxes are streamed and no
+mailbox's message list is held; the emails and attachments being fetched, waiting for their turn
+or waiting for acknowledgement are held within ¦max_bytes_in_flight¦ (64 MiB) for all mailboxes
+together, and each mailbox has at most 4 batches waiting for acknowledgement; an attachment is
+decoded as a stream into one buffer, or hashed and dropped when over ¦max_attachment_size¦. The
+process's memory is about twice ¦max_bytes_in_flight¦ plus some 30 MiB (the Go heap grows to twice
+what it holds before collecting). What grows with the archive is the set of mailbox addresses and,
+while an ¦ignore_delta_tokens¦ re-crawl compares a mailbox, one 8-byte hash per message of that
+mailbox.
 
 ### Metrics
 

@@ -30,6 +30,7 @@ const (
 	afMaxAttachmentSize     = "max_attachment_size"
 	afMailboxConcurrency    = "mailbox_concurrency"
 	afRequestConcurrency    = "request_concurrency"
+	afMaxBytesInFlight      = "max_bytes_in_flight"
 	afDeletionConcurrency   = "deletion_concurrency"
 	afCheckpointCache       = "checkpoint_cache"
 	afCheckpointKey         = "checkpoint_key"
@@ -37,6 +38,10 @@ const (
 	afMaxBodySize           = "max_body_size"
 	afProgressInterval      = "progress_interval"
 )
+
+// defaultMaxBytesInFlight keeps a crawl's peak memory under 200 MiB at any mailbox_concurrency
+// (docs/benchmarks.md) without slowing it down: the Go heap grows to about twice what is held.
+const defaultMaxBytesInFlight = 64 << 20
 
 const regexNote = " Regular expressions use Go (RE2) syntax, match case-insensitively anywhere in the value (anchor them with `^` and `$`), and an invalid one stops the input at start-up naming this field."
 
@@ -91,6 +96,10 @@ func archiveFields() []*service.ConfigField {
 		service.NewIntField(afRequestConcurrency).
 			Description("Message content fetches at once per mailbox: at most `mailbox_concurrency` x `request_concurrency` calls are in flight.").
 			Default(4).LintRule(`root = if this < 1 { ["request_concurrency must be at least 1"] }`),
+		service.NewIntField(afMaxBytesInFlight).
+			Description("Most bytes of email documents and extracted attachments the input holds at once, across all mailboxes: being fetched, waiting for their turn, and in batches not yet acknowledged. A fetch first reserves its email's size; when the budget is used up, mailboxes send what they have and wait for acknowledgements before fetching more, so memory stays bounded whatever `mailbox_concurrency`. One email larger than this is still fetched, alone. An output batching policy must then flush within this many bytes or by `period`, or the crawl waits for acknowledgements that never come. 0: no limit (memory then grows with `mailbox_concurrency` x `request_concurrency`).").
+			Default(defaultMaxBytesInFlight).Advanced().
+			LintRule(`root = if this < 0 { ["max_bytes_in_flight must not be negative"] }`),
 		service.NewIntField(afDeletionConcurrency).
 			Description("Mailboxes that left the scope whose `delete` events are produced at once.").
 			Default(2).LintRule(`root = if this < 1 { ["deletion_concurrency must be at least 1"] }`),
@@ -132,6 +141,7 @@ type archiveConfig struct {
 	maxAttSize       int64 // 0: no limit
 	mailboxConc      int
 	requestConc      int
+	maxBytesInFlight int64 // 0: no limit
 	deletionConc     int
 	checkpointName   string
 	checkpointKey    string
@@ -189,6 +199,14 @@ func archiveConfigFromParsed(conf *service.ParsedConfig, mgr *service.Resources,
 		return nil, fmt.Errorf("%s: %d is negative: use 0 for no limit", afMaxAttachmentSize, maxAtt)
 	}
 	c.maxAttSize = int64(maxAtt)
+	budget, err := conf.FieldInt(afMaxBytesInFlight)
+	if err != nil {
+		return nil, err
+	}
+	if budget < 0 {
+		return nil, fmt.Errorf("%s: %d is negative: use 0 for no limit", afMaxBytesInFlight, budget)
+	}
+	c.maxBytesInFlight = int64(budget)
 	for name, dst := range map[string]*int{afMailboxConcurrency: &c.mailboxConc, afRequestConcurrency: &c.requestConc, afDeletionConcurrency: &c.deletionConc, afMaxBodySize: &c.maxBodySize} {
 		if *dst, err = conf.FieldInt(name); err != nil {
 			return nil, err

@@ -27,6 +27,7 @@ func TestArchiveBadConfigsFailAtStartUpNamingTheField(t *testing.T) {
 		{"zero request concurrency", "request_concurrency: 0\n", "request_concurrency: 0 is below 1"},
 		{"zero deletion concurrency", "deletion_concurrency: 0\n", "deletion_concurrency: 0 is below 1"},
 		{"negative attachment size", "max_attachment_size: -1\n", "max_attachment_size: -1 is negative"},
+		{"negative bytes in flight", "max_bytes_in_flight: -1\n", "max_bytes_in_flight: -1 is negative"},
 		{"zero poll interval", "poll_interval: 0s\n", "poll_interval: 0s is not positive"},
 		{"missing cache", "checkpoint_cache: nope\n", `checkpoint_cache: cache resource "nope" is not defined`},
 		{"checkpoint key with a slash", "checkpoint_key: a/b\n", "checkpoint_key"},
@@ -53,6 +54,7 @@ func TestArchiveLintRejectsBadValuesBeforeStartUp(t *testing.T) {
 		{"zero request concurrency", "request_concurrency: 0", "request_concurrency must be at least 1"},
 		{"zero deletion concurrency", "deletion_concurrency: 0", "deletion_concurrency must be at least 1"},
 		{"negative attachment size", "max_attachment_size: -5", "max_attachment_size must not be negative"},
+		{"negative bytes in flight", "max_bytes_in_flight: -1", "max_bytes_in_flight must not be negative"},
 		{"zero poll interval", "poll_interval: 0s", "poll_interval must be a positive duration"},
 		{"unknown field", "include_domain: [x]", "include_domain"},
 	}

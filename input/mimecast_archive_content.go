@@ -1,6 +1,7 @@
 package input
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -88,6 +89,7 @@ type attachmentEntry struct {
 type emailResult struct {
 	msgs    []*service.Message
 	bytes   int
+	held    int64 // bytes held in the input's max_bytes_in_flight budget
 	retry   error
 	retryID string
 }
@@ -382,6 +384,11 @@ func (c *attachmentCollector) add(a *mimeAttachment) error {
 		c.in.log.Infof("skipping attachment %q (%d bytes, over max_attachment_size %d)", name, n, cfg.maxAttSize)
 	case keep:
 		entry.Extracted = true
+		// The buffer was sized for the rest of the message: for all but its last attachment
+		// that is too much, and a message would keep the whole of it.
+		if waste := cap(data) - len(data); waste > attachmentRead && waste > len(data)/4 {
+			data = bytes.Clone(data)
+		}
 		c.extracted = append(c.extracted, extractedAttachment{entry: entry, data: data})
 	}
 	c.entries = append(c.entries, entry)

@@ -106,7 +106,7 @@ func (r *mailboxRun) finishRecrawl(ctx context.Context) bool {
 			batch = append(batch, in.messageDeleteMessage(r.mailbox, id, seg[id]))
 			deleted++
 			if len(batch) >= deleteBatchSize {
-				if err := r.send(ctx, batch, nil); err != nil {
+				if err := r.send(ctx, batch, 0, nil); err != nil {
 					return err
 				}
 				batch = nil
@@ -153,7 +153,7 @@ func (r *mailboxRun) finishRecrawl(ctx context.Context) bool {
 		in.recrawlDone[r.mailbox] = true
 		in.recrawlMu.Unlock()
 	}}
-	return r.send(ctx, batch, commit) == nil
+	return r.send(ctx, batch, 0, commit) == nil
 }
 
 func idHash(id string) uint64 {

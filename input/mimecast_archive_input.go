@@ -19,6 +19,7 @@ type archiveInput struct {
 	store   *archiveStore
 	now     func() time.Time
 	batches chan pendingBatch
+	budget  *byteBudget // max_bytes_in_flight, shared by all mailboxes
 	ended   chan struct{} // closed once end_date was reached and everything was acknowledged
 
 	lifecycle
@@ -45,6 +46,7 @@ func newArchiveInput(cfg *archiveConfig, mgr *service.Resources) *archiveInput {
 		store:          newArchiveStore(mgr, cfg.checkpointName, cfg.checkpointKey),
 		now:            time.Now,
 		batches:        make(chan pendingBatch),
+		budget:         newByteBudget(cfg.maxBytesInFlight),
 		ended:          make(chan struct{}),
 		lifecycle:      newLifecycle(),
 		recrawlStarted: map[string]bool{},

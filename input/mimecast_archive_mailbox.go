@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
@@ -294,33 +295,92 @@ func (r *mailboxRun) pageCommit(next string, last bool) *mailboxCommit {
 // emitPage fetches the content of jobs, request_concurrency at a time, and sends the messages
 // in page order, in batches of at most maxArchiveBatchBytes; the last batch carries commit.
 // Fetched emails wait in memory only until their turn: at most request_concurrency of them.
+//
+// Every fetch first reserves its email's size in the input's max_bytes_in_flight budget, and
+// the bytes stay reserved until the batch holding them is acknowledged. While a fetch waits for
+// the budget, the batch being built is sent as it is: every mailbox waiting for the budget then
+// holds nothing but batches the pipeline will acknowledge and fetches that will finish, so the
+// budget always frees up and no mailbox waits for another forever.
 func (r *mailboxRun) emitPage(ctx context.Context, jobs []*mimecast.ArchiveItem, lead service.MessageBatch, commit *mailboxCommit) error {
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	budget := r.in.budget
 	results := make([]chan emailResult, len(jobs))
 	for i := range results {
 		results[i] = make(chan emailResult, 1)
 	}
 	sem := make(chan struct{}, r.in.cfg.requestConc)
+	var starving atomic.Bool         // the next fetch waits for the budget
+	starved := make(chan struct{}, 1) // wakes the loop below when starving is set
+	dispatched := make(chan int, 1)   // how many fetches were started, once no more will be
 	go func() {
+		n := 0
+		defer func() { dispatched <- n }()
 		for i, it := range jobs {
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
 				return
 			}
-			go func() { results[i] <- r.in.fetchEmail(ctx, r.p, r.mailbox, it) }()
+			reserved := emailReservation(it)
+			if !budget.tryAcquire(reserved) {
+				starving.Store(true)
+				select {
+				case starved <- struct{}{}:
+				default:
+				}
+				err := budget.acquire(ctx, reserved)
+				starving.Store(false)
+				if err != nil {
+					return
+				}
+			}
+			n++
+			go func() {
+				res := r.in.fetchEmail(ctx, r.p, r.mailbox, it)
+				// The reservation was a guess: hold what the result really holds.
+				res.held = int64(res.bytes)
+				budget.add(res.held - reserved)
+				results[i] <- res
+			}()
 		}
 	}()
 	batch, size := lead, 0
+	var held int64 // budget bytes of batch
+	consumed := 0
+	defer func() {
+		// Give back what was fetched and not sent: stop the dispatcher, wait for the fetches it
+		// started (cancelled, they end promptly).
+		cancel()
+		for n := <-dispatched; consumed < n; consumed++ {
+			budget.release((<-results[consumed]).held)
+		}
+		budget.release(held)
+	}()
+	flush := func(c *mailboxCommit) error {
+		b, h := batch, held
+		batch, size, held = nil, 0, 0
+		return r.send(ctx, b, h, c)
+	}
 	for i := range jobs {
 		var res emailResult
-		select {
-		case res = <-results[i]:
-		case <-ctx.Done():
-			return ctx.Err()
+	wait:
+		for {
+			if held > 0 && starving.Load() {
+				if err := flush(nil); err != nil {
+					return err
+				}
+			}
+			select {
+			case res = <-results[i]:
+				break wait
+			case <-starved:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
+		consumed = i + 1
 		<-sem
+		held += res.held
 		if res.retry != nil {
 			// Nothing of this page after the last batch sent is committed: the next crawl
 			// resumes at this page.
@@ -331,34 +391,50 @@ func (r *mailboxRun) emitPage(ctx context.Context, jobs []*mimecast.ArchiveItem,
 		batch = append(batch, res.msgs...)
 		size += res.bytes
 		if size >= maxArchiveBatchBytes && i < len(jobs)-1 {
-			if err := r.send(ctx, batch, nil); err != nil {
+			if err := flush(nil); err != nil {
 				return err
 			}
-			batch, size = nil, 0
 		}
 	}
-	return r.send(ctx, batch, commit)
+	return flush(commit)
 }
 
+// emailReservation is what fetching it reserves of max_bytes_in_flight: its size from the
+// search hit, which bounds its decoded attachments and bodies (base64 shrinks them), or
+// emailReserve when the hit has none. Once fetched, the email holds what it really holds.
+func emailReservation(it *mimecast.ArchiveItem) int64 {
+	if it.Size > 0 {
+		return it.Size
+	}
+	return emailReserve
+}
+
+// emailReserve is the reservation of an email whose size the search did not give.
+const emailReserve = 256 << 10
+
 // send hands a batch to ReadBatch (an empty one only records its commit) and blocks while
-// archiveBatchesInFlight batches of the mailbox wait for acknowledgement.
-func (r *mailboxRun) send(ctx context.Context, batch service.MessageBatch, commit *mailboxCommit) error {
+// archiveBatchesInFlight batches of the mailbox wait for acknowledgement. held is the batch's
+// bytes in the input's budget, released once the batch was acknowledged or could not be sent.
+func (r *mailboxRun) send(ctx context.Context, batch service.MessageBatch, held int64, commit *mailboxCommit) error {
 	r.mu.Lock()
 	seq := r.tracker.add()
 	r.mu.Unlock()
 	if len(batch) == 0 {
+		r.in.budget.release(held)
 		_ = r.acked(seq, commit)
 		return nil
 	}
 	select {
 	case r.slots <- struct{}{}:
 	case <-ctx.Done():
+		r.in.budget.release(held)
 		return ctx.Err()
 	}
 	r.p.acks.Add(1)
 	ack := func(_ context.Context, err error) error {
 		defer r.p.acks.Done()
 		<-r.slots
+		r.in.budget.release(held)
 		if err != nil {
 			// Everything from this batch on is read again in the next crawl: the checkpoint
 			// cannot move past it any more in this one.
@@ -374,6 +450,7 @@ func (r *mailboxRun) send(ctx context.Context, batch service.MessageBatch, commi
 	case <-ctx.Done():
 		<-r.slots
 		r.p.acks.Done()
+		r.in.budget.release(held)
 		return ctx.Err()
 	}
 }
