@@ -19,7 +19,7 @@ type archiveInput struct {
 	store   *archiveStore
 	now     func() time.Time
 	batches chan pendingBatch
-	budget  *byteBudget // max_bytes_in_flight, shared by all mailboxes
+	budget  *byteBudget   // max_bytes_in_flight, shared by all mailboxes
 	ended   chan struct{} // closed once end_date was reached and everything was acknowledged
 
 	lifecycle

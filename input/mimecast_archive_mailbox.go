@@ -309,7 +309,7 @@ func (r *mailboxRun) emitPage(ctx context.Context, jobs []*mimecast.ArchiveItem,
 		results[i] = make(chan emailResult, 1)
 	}
 	sem := make(chan struct{}, r.in.cfg.requestConc)
-	var starving atomic.Bool         // the next fetch waits for the budget
+	var starving atomic.Bool          // the next fetch waits for the budget
 	starved := make(chan struct{}, 1) // wakes the loop below when starving is set
 	dispatched := make(chan int, 1)   // how many fetches were started, once no more will be
 	go func() {
