@@ -26,24 +26,23 @@ type aheadPage struct {
 	cancel   context.CancelFunc
 	done     chan struct{}
 
-	records []threatRecord
-	next    string
-	err     error
+	page windowPage
+	err  error
 }
 
 // read returns the page (from, to, token): the one read ahead when it is that page, otherwise
 // read now.
-func (a *pageReadAhead) read(ctx context.Context, from, to time.Time, token string) ([]threatRecord, string, error) {
+func (a *pageReadAhead) read(ctx context.Context, from, to time.Time, token string) (windowPage, error) {
 	if p := a.pending; p != nil {
 		a.pending = nil
 		if p.from.Equal(from) && p.to.Equal(to) && p.token == token {
 			select {
 			case <-p.done:
 				p.cancel()
-				return p.records, p.next, p.err
+				return p.page, p.err
 			case <-ctx.Done():
 				p.cancel()
-				return nil, "", ctx.Err()
+				return windowPage{}, ctx.Err()
 			}
 		}
 		p.cancel()
@@ -61,7 +60,7 @@ func (a *pageReadAhead) start(ctx context.Context, from, to time.Time, token str
 	a.pending = p
 	a.wg.Go(func() {
 		defer close(p.done)
-		p.records, p.next, p.err = a.page(ctx, from, to, token)
+		p.page, p.err = a.page(ctx, from, to, token)
 	})
 }
 

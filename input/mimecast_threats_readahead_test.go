@@ -18,7 +18,7 @@ type countingPages struct {
 	release chan struct{}
 }
 
-func (c *countingPages) page(ctx context.Context, _, to time.Time, token string) ([]threatRecord, string, error) {
+func (c *countingPages) page(ctx context.Context, _, to time.Time, token string) (windowPage, error) {
 	c.mu.Lock()
 	c.calls[pageKey(to, token)]++
 	c.mu.Unlock()
@@ -26,10 +26,10 @@ func (c *countingPages) page(ctx context.Context, _, to time.Time, token string)
 		select {
 		case <-c.release:
 		case <-ctx.Done():
-			return nil, "", ctx.Err()
+			return windowPage{}, ctx.Err()
 		}
 	}
-	return []threatRecord{{id: token}}, token + "+", nil
+	return decodedPage([]threatRecord{{id: token}}, token+"+"), nil
 }
 
 func (c *countingPages) count(to time.Time, token string) int {
@@ -47,10 +47,10 @@ func TestReadAheadServesTheNextPageFromOneCall(t *testing.T) {
 	defer a.close()
 
 	a.start(t.Context(), from, to, "t1")
-	recs, next, err := a.read(t.Context(), from, to, "t1")
+	page, err := a.read(t.Context(), from, to, "t1")
 	require.NoError(t, err)
-	assert.Equal(t, "t1", recs[0].id)
-	assert.Equal(t, "t1+", next)
+	assert.Equal(t, "t1", page.records()[0].id)
+	assert.Equal(t, "t1+", page.next)
 	assert.Equal(t, 1, pages.count(to, "t1"), "the page read ahead is not asked for again")
 }
 
@@ -70,9 +70,9 @@ func TestReadAheadOfAnotherPageIsDroppedAndTheAskedPageRead(t *testing.T) {
 			a := pageReadAhead{page: pages.page}
 			defer a.close()
 			a.start(t.Context(), from, to, "t1")
-			recs, _, err := a.read(t.Context(), tc.from, tc.to, tc.token)
+			page, err := a.read(t.Context(), tc.from, tc.to, tc.token)
 			require.NoError(t, err)
-			assert.Equal(t, tc.token, recs[0].id, "the page asked for, not the one read ahead")
+			assert.Equal(t, tc.token, page.records()[0].id, "the page asked for, not the one read ahead")
 			a.close()
 			assert.Equal(t, 1, pages.count(tc.to, tc.token), "the page asked for is read once")
 			assert.LessOrEqual(t, pages.count(to, "t1"), 1, "the dropped read-ahead cost at most its one call")
@@ -101,6 +101,6 @@ func TestReadAheadWaitIsCancelledWithTheContext(t *testing.T) {
 	a.start(t.Context(), from, to, "t1")
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	_, _, err := a.read(ctx, from, to, "t1")
+	_, err := a.read(ctx, from, to, "t1")
 	require.ErrorIs(t, err, context.Canceled)
 }

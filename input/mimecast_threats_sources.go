@@ -61,6 +61,11 @@ func record(r mimecast.Record) threatRecord {
 	return rec
 }
 
+// pendingPage is the windowPage of a page whose records are decoded when asked for.
+func pendingPage[T mimecast.Record](page mimecast.PendingPage[T], classify func(T, *threatRecord)) windowPage {
+	return windowPage{next: page.Next, records: func() []threatRecord { return pageRecords(page.Records(), classify) }}
+}
+
 func pageRecords[T mimecast.Record](items []T, classify func(T, *threatRecord)) []threatRecord {
 	out := make([]threatRecord, 0, len(items))
 	for _, it := range items {
@@ -109,7 +114,7 @@ func (in *threatsInput) threatEventsUnselectable() string {
 	return ""
 }
 
-func (in *threatsInput) threatEventsPage(ctx context.Context, from, to time.Time, token string) ([]threatRecord, string, error) {
+func (in *threatsInput) threatEventsPage(ctx context.Context, from, to time.Time, token string) (windowPage, error) {
 	page, err := in.cfg.conn.Client.ThreatEventsPage(in.cfg.conn.Context(ctx), mimecast.ThreatEventsRequest{
 		Start:    from,
 		End:      to,
@@ -118,13 +123,13 @@ func (in *threatsInput) threatEventsPage(ctx context.Context, from, to time.Time
 		Source:   apiSelection(in.cfg.sources, threatAPISources),
 	}, token)
 	if err != nil {
-		return nil, "", fmt.Errorf("fetching threat events: %w", err)
+		return windowPage{}, fmt.Errorf("fetching threat events: %w", err)
 	}
-	return pageRecords(page.Items, func(e mimecast.ThreatEvent, r *threatRecord) {
+	return decodedPage(pageRecords(page.Items, func(e mimecast.ThreatEvent, r *threatRecord) {
 		r.threatType = pickThreatType(e.Analysis, in.cfg.threatTypes)
 		r.status = strings.ToLower(e.Status)
 		r.source = strings.ToLower(e.Source)
-	}), page.Next, nil
+	}), page.Next), nil
 }
 
 // pickThreatType chooses the record's category among the analysis verdicts: the first one the
@@ -141,54 +146,54 @@ func pickThreatType(analysis, want []string) string {
 	return ""
 }
 
-func (in *threatsInput) urlClicksPage(ctx context.Context, from, to time.Time, token string) ([]threatRecord, string, error) {
-	page, err := in.cfg.conn.Client.URLClickLogsPage(in.cfg.conn.Context(ctx), mimecast.URLLogsRequest{From: from, To: to, OldestFirst: true}, token)
+func (in *threatsInput) urlClicksPage(ctx context.Context, from, to time.Time, token string) (windowPage, error) {
+	page, err := in.cfg.conn.Client.URLClickLogsPending(in.cfg.conn.Context(ctx), mimecast.URLLogsRequest{From: from, To: to, OldestFirst: true}, token)
 	if err != nil {
-		return nil, "", fmt.Errorf("fetching url protect logs: %w", err)
+		return windowPage{}, fmt.Errorf("fetching url protect logs: %w", err)
 	}
-	return pageRecords(page.Items, func(c mimecast.URLClick, r *threatRecord) {
+	return pendingPage(page, func(c mimecast.URLClick, r *threatRecord) {
 		r.threatType, r.status, r.source = "url", urlClickStatus(c.Action), feedURLProtect
-	}), page.Next, nil
+	}), nil
 }
 
-func (in *threatsInput) attachmentLogsPage(ctx context.Context, from, to time.Time, token string) ([]threatRecord, string, error) {
-	page, err := in.cfg.conn.Client.AttachmentLogsPage(in.cfg.conn.Context(ctx), mimecast.AttachmentLogsRequest{From: from, To: to, OldestFirst: true}, token)
+func (in *threatsInput) attachmentLogsPage(ctx context.Context, from, to time.Time, token string) (windowPage, error) {
+	page, err := in.cfg.conn.Client.AttachmentLogsPending(in.cfg.conn.Context(ctx), mimecast.AttachmentLogsRequest{From: from, To: to, OldestFirst: true}, token)
 	if err != nil {
-		return nil, "", fmt.Errorf("fetching attachment protect logs: %w", err)
+		return windowPage{}, fmt.Errorf("fetching attachment protect logs: %w", err)
 	}
-	return pageRecords(page.Items, func(a mimecast.AttachmentLog, r *threatRecord) {
+	return pendingPage(page, func(a mimecast.AttachmentLog, r *threatRecord) {
 		r.threatType, r.status, r.source = attachmentThreatType(a.Verdict()), attachmentStatus(a.Verdict()), feedAttachment
-	}), page.Next, nil
+	}), nil
 }
 
-func (in *threatsInput) impersonationLogsPage(ctx context.Context, from, to time.Time, token string) ([]threatRecord, string, error) {
+func (in *threatsInput) impersonationLogsPage(ctx context.Context, from, to time.Time, token string) (windowPage, error) {
 	page, err := in.cfg.conn.Client.ImpersonationLogsPage(in.cfg.conn.Context(ctx), mimecast.ImpersonationLogsRequest{From: from, To: to, OldestFirst: true}, token)
 	if err != nil {
-		return nil, "", fmt.Errorf("fetching impersonation protect logs: %w", err)
+		return windowPage{}, fmt.Errorf("fetching impersonation protect logs: %w", err)
 	}
-	return pageRecords(page.Items, func(l mimecast.ImpersonationLog, r *threatRecord) {
+	return decodedPage(pageRecords(page.Items, func(l mimecast.ImpersonationLog, r *threatRecord) {
 		r.threatType, r.status, r.source = "impersonation", impersonationStatus(l.Action), feedImpersonation
-	}), page.Next, nil
+	}), page.Next), nil
 }
 
-func (in *threatsInput) heldQueuePage(ctx context.Context, from, to time.Time, token string) ([]threatRecord, string, error) {
+func (in *threatsInput) heldQueuePage(ctx context.Context, from, to time.Time, token string) (windowPage, error) {
 	page, err := in.cfg.conn.Client.HeldMessagesPage(in.cfg.conn.Context(ctx), mimecast.HoldListRequest{Start: from, End: to}, token)
 	if err != nil {
-		return nil, "", fmt.Errorf("fetching hold queue: %w", err)
+		return windowPage{}, fmt.Errorf("fetching hold queue: %w", err)
 	}
-	return pageRecords(page.Items, func(h mimecast.HeldMessage, r *threatRecord) {
+	return decodedPage(pageRecords(page.Items, func(h mimecast.HeldMessage, r *threatRecord) {
 		r.threatType, r.status, r.source = heldThreatType(h.ReasonCode, h.Reason), "held", "hold_queue"
-	}), page.Next, nil
+	}), page.Next), nil
 }
 
-func (in *threatsInput) heldReleasesPage(ctx context.Context, from, to time.Time, token string) ([]threatRecord, string, error) {
+func (in *threatsInput) heldReleasesPage(ctx context.Context, from, to time.Time, token string) (windowPage, error) {
 	page, err := in.cfg.conn.Client.HeldReleaseLogsPage(in.cfg.conn.Context(ctx), mimecast.HeldReleaseLogsRequest{Start: from, End: to}, token)
 	if err != nil {
-		return nil, "", fmt.Errorf("fetching held release logs: %w", err)
+		return windowPage{}, fmt.Errorf("fetching held release logs: %w", err)
 	}
-	return pageRecords(page.Items, func(h mimecast.HeldReleaseLog, r *threatRecord) {
+	return decodedPage(pageRecords(page.Items, func(h mimecast.HeldReleaseLog, r *threatRecord) {
 		r.threatType, r.status, r.source = heldThreatType("", h.HeldReason), strings.ToLower(h.Status), "release_log"
-	}), page.Next, nil
+	}), page.Next), nil
 }
 
 // siemChunk is how many SIEM events make one batch: files hold hundreds to thousands of events,

@@ -11,8 +11,20 @@ import (
 )
 
 // windowPageFunc reads one page of records with event times in [from, to), oldest first where the
-// API allows. token is empty for the first page; next is empty after the last.
-type windowPageFunc func(ctx context.Context, from, to time.Time, token string) (records []threatRecord, next string, err error)
+// API allows. token is empty for the first page; the page's next is empty after the last.
+type windowPageFunc func(ctx context.Context, from, to time.Time, token string) (windowPage, error)
+
+// windowPage is a page read: its next token, and its records, which may be decoded only when
+// asked for, so that the next page can be on its way meanwhile.
+type windowPage struct {
+	next    string
+	records func() []threatRecord
+}
+
+// decodedPage is a windowPage of records already decoded.
+func decodedPage(records []threatRecord, next string) windowPage {
+	return windowPage{next: next, records: func() []threatRecord { return records }}
+}
 
 // windowSource turns a time-filtered, paged endpoint into a threatSource. Each poll reads the
 // window [cursor - overlap, now) page by page; the cursor then moves to the newest event time
@@ -50,7 +62,7 @@ func (w *windowSource) fetch(ctx context.Context, st feedState, emit emitFunc) (
 			}
 		}
 	}
-	records, next, err := w.ahead.read(ctx, st.WindowFrom, st.WindowTo, st.Token)
+	page, err := w.ahead.read(ctx, st.WindowFrom, st.WindowTo, st.Token)
 	if err != nil {
 		var apiErr *mimecast.APIError
 		if st.Token != "" && errors.As(err, &apiErr) && !apiErr.Retryable && !apiErr.Forbidden() && !apiErr.Unauthorized() {
@@ -64,13 +76,18 @@ func (w *windowSource) fetch(ctx context.Context, st feedState, emit emitFunc) (
 		}
 		return st, false, err
 	}
+	next := page.next
+	caughtUp := next == ""
+	if !caughtUp {
+		w.ahead.start(ctx, st.WindowFrom, st.WindowTo, next)
+	}
+	records := page.records()
 	nst := st
 	for _, r := range records {
 		if r.decodeErr == nil && r.eventTime.After(nst.Cursor) && !r.eventTime.After(st.WindowTo) {
 			nst.Cursor = r.eventTime
 		}
 	}
-	caughtUp := next == ""
 	if caughtUp {
 		if quiet := st.WindowTo.Add(-w.overlap); quiet.After(nst.Cursor) {
 			nst.Cursor = quiet
@@ -78,7 +95,6 @@ func (w *windowSource) fetch(ctx context.Context, st feedState, emit emitFunc) (
 		nst.WindowFrom, nst.WindowTo, nst.Token = time.Time{}, time.Time{}, ""
 	} else {
 		nst.Token = next
-		w.ahead.start(ctx, nst.WindowFrom, nst.WindowTo, next)
 	}
 	if err := emit(ctx, records, &nst); err != nil {
 		return st, false, err

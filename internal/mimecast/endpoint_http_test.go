@@ -232,3 +232,18 @@ func TestPageWithUnexpectedDataShapeIsAnError(t *testing.T) {
 	_, err := r.client.URLClickLogsPage(t.Context(), URLLogsRequest{}, "")
 	require.Error(t, err)
 }
+
+// A pending page knows its next token and its size before any record is decoded, and decodes
+// to what the eager call returns.
+func TestPendingPageKnowsNextBeforeDecoding(t *testing.T) {
+	r := newEndpointRig(t)
+	r.handleJSON(http.MethodPost, pathURLLogs, readFixture(t, "ttp_url_logs.json"))
+	pending, err := r.client.URLClickLogsPending(t.Context(), URLLogsRequest{}, "")
+	require.NoError(t, err)
+	assert.Equal(t, "eNpVzdEKgjAUBuB3", pending.Next)
+	assert.Equal(t, 2, pending.Len())
+	eager, err := r.client.URLClickLogsPage(t.Context(), URLLogsRequest{}, "")
+	require.NoError(t, err)
+	assert.Equal(t, eager.Items, pending.Records())
+	assert.Equal(t, eager.Items, pending.Records(), "decoding again gives the same records")
+}

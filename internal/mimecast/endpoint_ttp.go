@@ -75,11 +75,14 @@ func (u URLClick) MessageID() string { return u.MsgID }
 // URLClickLogsPage returns one page of URL Protect logs; pass the previous page's Next as
 // pageToken ("" for the first page).
 func (c *Client) URLClickLogsPage(ctx context.Context, req URLLogsRequest, pageToken string) (Page[URLClick], error) {
-	return ListPage(ctx, c, pathURLLogs, req.item(), pageToken, decodeURLClicks)
+	p, err := c.URLClickLogsPending(ctx, req, pageToken)
+	return p.page(), err
 }
 
 // decodeURLClicks decodes the data member of a get-logs response.
-var decodeURLClicks = recordDecoder[URLClick](inWrapper("clickLogs"))
+var decodeURLClicks = recordDecoder[URLClick](urlClickList)
+
+var urlClickList = inWrapper("clickLogs")
 
 // AttachmentLogsRequest filters /api/ttp/attachment/get-logs.
 type AttachmentLogsRequest struct {
@@ -144,11 +147,14 @@ func (a AttachmentLog) MessageID() string { return a.MsgID }
 
 // AttachmentLogsPage returns one page of Attachment Protect logs.
 func (c *Client) AttachmentLogsPage(ctx context.Context, req AttachmentLogsRequest, pageToken string) (Page[AttachmentLog], error) {
-	return ListPage(ctx, c, pathAttachmentLogs, req.item(), pageToken, decodeAttachmentLogs)
+	p, err := c.AttachmentLogsPending(ctx, req, pageToken)
+	return p.page(), err
 }
 
 // decodeAttachmentLogs decodes the data member of a get-logs response.
-var decodeAttachmentLogs = recordDecoder[AttachmentLog](inWrapper("attachmentLogs"))
+var decodeAttachmentLogs = recordDecoder[AttachmentLog](attachmentLogList)
+
+var attachmentLogList = inWrapper("attachmentLogs")
 
 // ImpersonationLogsRequest filters /api/ttp/impersonation/get-logs.
 type ImpersonationLogsRequest struct {

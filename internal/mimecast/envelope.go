@@ -129,18 +129,28 @@ func ListPage[T any](ctx context.Context, c *Client, path string, item any, toke
 	}
 	items, err := decode(env.Data, env.dataValid)
 	if err != nil {
-		return Page[T]{}, c.redact.apiError(&APIError{
-			Endpoint:   path,
-			StatusCode: http.StatusOK,
-			Body:       c.redact.snippet(env.Data, snippetLen),
-			Err:        fmt.Errorf("decoding data: %w", err),
-		})
+		return Page[T]{}, c.dataError(path, env, err)
 	}
+	return Page[T]{Items: items, Next: nextToken(env, token, len(items))}, nil
+}
+
+// nextToken applies ListPage's stop rule to a page of n records asked for with token.
+func nextToken(env *Envelope, token string, n int) string {
 	next := env.Meta.Pagination.Next
-	if len(items) == 0 || next == token {
-		next = ""
+	if n == 0 || next == token {
+		return ""
 	}
-	return Page[T]{Items: items, Next: next}, nil
+	return next
+}
+
+// dataError is the error for a page whose data does not hold its records where they belong.
+func (c *Client) dataError(path string, env *Envelope, err error) error {
+	return c.redact.apiError(&APIError{
+		Endpoint:   path,
+		StatusCode: http.StatusOK,
+		Body:       c.redact.snippet(env.Data, snippetLen),
+		Err:        fmt.Errorf("decoding data: %w", err),
+	})
 }
 
 // decodeEnvelope turns an /api/* answer into an Envelope or an *APIError. It accepts every shape
