@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -17,10 +18,21 @@ type tenant struct {
 	// mailboxes caches mailbox(m) for the generated mailboxes: alert records name one each,
 	// and formatting a user per record was a measurable part of a page's cost.
 	mailboxes []user
+	// received and heads cache, per generated message (index m*MessagesPerMailbox+n), its
+	// receipt time (filled in newTenant) and its alertMail description (filled on first use;
+	// concurrent fillers store equal values). Every alert record looks up one message, and a
+	// tenant has few (150 by default), so describing each once takes the message out of the
+	// per-event cost. Nil when the tenant has more messages than maxCachedMessages.
+	received []time.Time
+	heads    []atomic.Pointer[archMsg]
 }
 
-// maxCachedMailboxes bounds the mailbox cache; a larger tenant formats the rest on demand.
-const maxCachedMailboxes = 1 << 16
+// maxCachedMailboxes and maxCachedMessages bound the caches; a larger tenant computes the rest
+// on demand.
+const (
+	maxCachedMailboxes = 1 << 16
+	maxCachedMessages  = 1 << 14
+)
 
 type domain struct {
 	ID    string
@@ -53,7 +65,42 @@ func newTenant(opts Options) *tenant {
 			t.mailboxes[m] = t.user(m/t.sizes.UsersPerDomain, m%t.sizes.UsersPerDomain)
 		}
 	}
+	if n := t.mailboxCount() * t.sizes.MessagesPerMailbox; n <= maxCachedMessages {
+		t.received = make([]time.Time, n)
+		for k := range t.received {
+			t.received[k] = t.computeReceived(k/t.sizes.MessagesPerMailbox, k%t.sizes.MessagesPerMailbox)
+		}
+		t.heads = make([]atomic.Pointer[archMsg], n)
+	}
 	return t
+}
+
+// messageSlot is the cache index of generated message n of mailbox m, or -1 if it has none.
+func (t *tenant) messageSlot(m, n int) int {
+	if t.received == nil || m < 0 || m >= t.mailboxCount() || n < 0 || n >= t.sizes.MessagesPerMailbox {
+		return -1
+	}
+	return m*t.sizes.MessagesPerMailbox + n
+}
+
+// alertMail is generated message n of mailbox m as alerts quote it: messageHead, without the
+// bodies the archive renders. The result shares its slices with a cache: read it, never
+// modify it.
+func (t *tenant) alertMail(m, n int) archMsg {
+	k := t.messageSlot(m, n)
+	if k < 0 {
+		return t.describeHead(m, n)
+	}
+	if h := t.heads[k].Load(); h != nil {
+		return *h
+	}
+	h := t.describeHead(m, n)
+	t.heads[k].Store(&h)
+	return h
+}
+
+func (t *tenant) describeHead(m, n int) archMsg {
+	return messageHead(t.seed, t.mailbox(m), m, n, t.messageReceived(m, n), t.messageID(m, n), t.sizes)
 }
 
 var firstNames = []string{"alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy"}
@@ -142,6 +189,13 @@ func titleASCII(s string) string {
 // same instant the archive reports (archive_state.go messageTimeLocked; a test pins the two
 // together), so an alert event's message is found where and when the event says.
 func (t *tenant) messageReceived(m, n int) time.Time {
+	if k := t.messageSlot(m, n); k >= 0 {
+		return t.received[k]
+	}
+	return t.computeReceived(m, n)
+}
+
+func (t *tenant) computeReceived(m, n int) time.Time {
 	base := int64(max(1, t.sizes.MessagesPerMailbox))
 	spanMs := t.sizes.Span.Milliseconds()
 	lo := spanMs * int64(n) / base

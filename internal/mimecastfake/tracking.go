@@ -34,12 +34,6 @@ func (t *tenant) trackedMail(m, n int) archMsg {
 	return buildMessage(t.seed, t.mailbox(m), m, n, t.messageReceived(m, n), t.messageID(m, n), t.sizes)
 }
 
-// alertMail is archived message n of mailbox m as alerts quote it: messageHead, without the
-// bodies the archive renders.
-func (t *tenant) alertMail(m, n int) archMsg {
-	return messageHead(t.seed, t.mailbox(m), m, n, t.messageReceived(m, n), t.messageID(m, n), t.sizes)
-}
-
 // mailRef is the tracking view of one email.
 type mailRef struct {
 	m, n        int    // archived mail (n >= 0)
