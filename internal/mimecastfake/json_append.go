@@ -105,7 +105,7 @@ func appendJSONStringBody(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			if jsonSafeASCII[c] {
 				i++
 				continue
 			}
@@ -149,6 +149,14 @@ func appendJSONStringBody(b []byte, s string) []byte {
 	}
 	return append(b, s[start:]...)
 }
+
+// jsonSafeASCII marks the ASCII bytes encoding/json writes as they are (with HTML escaping).
+var jsonSafeASCII = func() (t [utf8.RuneSelf]bool) {
+	for c := range t {
+		t[c] = c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
 
 // pageBufs recycles page buffers: a 500-record page is a few hundred KB, which would otherwise
 // be allocated and grown afresh for every page served.

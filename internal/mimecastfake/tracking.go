@@ -85,7 +85,15 @@ var (
 
 // alertMessageID is the Message-ID of alert mail i of feed; tracking parses it back.
 func (t *tenant) alertMessageID(feed uint64, i int) string {
-	return fmt.Sprintf("<%016x.a%d.%d@mail.fake-mimecast.test>", t.hash("alertmsg", int(feed)*1_000_003+i), feed, i)
+	b := make([]byte, 0, 64)
+	b = append(b, '<')
+	b = appendHex16(b, t.hash("alertmsg", int(feed)*1_000_003+i))
+	b = append(b, ".a"...)
+	b = strconv.AppendUint(b, feed, 10)
+	b = append(b, '.')
+	b = strconv.AppendInt(b, int64(i), 10)
+	b = append(b, "@mail.fake-mimecast.test>"...)
+	return string(b)
 }
 
 // alertMailRef regenerates alert mail i of feed (see the comment at the top of the file).
