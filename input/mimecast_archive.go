@@ -131,10 +131,10 @@ is gone, or failed 3 crawls in a row is emitted error-flagged with what is known
 
 Bounded whatever the archive's size and ¦mailbox_concurrency¦: mailboxes are streamed and no
 mailbox's message list is held; the emails and attachments being fetched, waiting for their turn
-or waiting for acknowledgement are held within ¦max_bytes_in_flight¦ (64 MiB) for all mailboxes
+or waiting for acknowledgement are held within ¦max_bytes_in_flight¦ (48 MiB) for all mailboxes
 together, and each mailbox has at most 4 batches waiting for acknowledgement; an attachment is
 decoded as a stream into one buffer, or hashed and dropped when over ¦max_attachment_size¦. The
-process's memory is about twice ¦max_bytes_in_flight¦ plus some 30 MiB (the Go heap grows to twice
+process's memory is about twice ¦max_bytes_in_flight¦ plus some 50 MiB (the Go heap grows to twice
 what it holds before collecting). What grows with the archive is the set of mailbox addresses and,
 while an ¦ignore_delta_tokens¦ re-crawl compares a mailbox, one 8-byte hash per message of that
 mailbox.

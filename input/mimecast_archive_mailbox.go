@@ -365,6 +365,12 @@ func (r *mailboxRun) emitPage(ctx context.Context, jobs []*mimecast.ArchiveItem,
 		var res emailResult
 	wait:
 		for {
+			// Flush only when about to block: results already there join the batch.
+			select {
+			case res = <-results[i]:
+				break wait
+			default:
+			}
 			if held > 0 && starving.Load() {
 				if err := flush(nil); err != nil {
 					return err
