@@ -67,6 +67,10 @@ func run(ctx context.Context, args []string) error {
 			}
 			defer os.RemoveAll(dir)
 			opts.ProfileDir = dir
+		} else if opts.ProfileDir != "" {
+			if err := os.MkdirAll(opts.ProfileDir, 0o755); err != nil {
+				return fmt.Errorf("creating the profile directory: %w", err)
+			}
 		}
 	}
 	rep, err := bench.Run(ctx, opts)
