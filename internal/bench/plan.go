@@ -39,7 +39,7 @@ func planFor(size string) (plan, error) {
 		return plan{
 			Size:               SizeFull,
 			ThreatsPerSource:   100_000, // 10 sources: 1,000,000 events
-			URLEvents:          100_000,
+			URLEvents:          300_000,
 			QuotaPerFeed:       50_000, // 3 x 100 pages of 500: 300 calls, 5 windows of 60
 			QuotaLimit:         60,
 			QuotaWindow:        5 * time.Second,
