@@ -64,6 +64,7 @@ var intKnobs = []intKnob{
 
 var durationKnobs = []durationKnob{
 	{"span", "time the backlog is spread over, ending at the anchor", catTenant, 72 * time.Hour, func(o *Options, v time.Duration) { o.Sizes.Span = v }},
+	{"siem-batch-window", "how often live SIEM batch files appear (each window's events are listed once it closes)", catTenant, siemDefaultBatchWindow, func(o *Options, v time.Duration) { o.Sizes.SIEMBatchWindow = v }},
 	{"token-ttl", "lifetime of access tokens (expires_in reports one second less)", catAuth, 30 * time.Minute, func(o *Options, v time.Duration) { o.TokenTTL = v }},
 	{"quota-window", "length of the fixed quota window", catAuth, time.Minute, func(o *Options, v time.Duration) { o.Quota.Window = v }},
 	{"fault-server-error-for", "answer every API call 503 for this long after start", catFaults, 0, func(o *Options, v time.Duration) { o.Faults.ServerErrorFor = v }},

@@ -69,6 +69,10 @@ type Sizes struct {
 	LiveEventsPerHour  int           // new events per feed per hour after Anchor; default 0, at most 1800
 	Span               time.Duration // backlog spread over [Anchor-Span, Anchor]; default 72h
 	SIEMEventsPerFile  int           // events per SIEM batch file (fewer in the last file of a window); default 500
+	// SIEMBatchWindow is how often live SIEM batch files appear: the events of each window
+	// after Anchor are listed once it has closed. Default 15m, as the notes say; shorter makes a
+	// run of a few minutes see new files.
+	SIEMBatchWindow time.Duration
 }
 
 // Options configure a fake tenant. The zero value is a small, healthy tenant with one client
@@ -154,6 +158,9 @@ func (o Options) withDefaults() Options {
 	s.LiveEventsPerHour = min(max(s.LiveEventsPerHour, 0), 1800)
 	if s.Span <= 0 {
 		s.Span = 72 * time.Hour
+	}
+	if s.SIEMBatchWindow <= 0 {
+		s.SIEMBatchWindow = siemDefaultBatchWindow
 	}
 	if o.Now == nil {
 		o.Now = time.Now

@@ -24,8 +24,9 @@ func siemTypeIndex(name string) int {
 }
 
 const (
-	// siemBatchWindow is how often live batch files appear (notes §2.1.a: "every 15 minutes").
-	siemBatchWindow = 15 * time.Minute
+	// siemDefaultBatchWindow is how often live batch files appear (notes §2.1.a: "every 15
+	// minutes"); Sizes.SIEMBatchWindow shortens it for runs that must see new files.
+	siemDefaultBatchWindow = 15 * time.Minute
 	// siemRetention is how far back batch files are listed (notes §2.1.a: 7 days).
 	siemRetention = 7 * 24 * time.Hour
 	// siemStreamRetention is the window of the stream endpoint (notes §2.1.b: 24 hours).
@@ -33,7 +34,6 @@ const (
 
 	siemDefaultEventsPerFile = 500
 	hourMs                   = int64(time.Hour / time.Millisecond)
-	siemWindowMs             = int64(siemBatchWindow / time.Millisecond)
 )
 
 // siemFeed is the event stream of every SIEM type: per type, Sizes.EventsPerFeed backlog events
@@ -41,8 +41,9 @@ const (
 // becoming available at the end of its slot Anchor + [j, j+1) h/rate. Event times never decrease
 // with the index, so time bounds become index bounds by binary search; nothing is stored.
 //
-// Batch files are index ranges: the backlog in chunks of perFile events, and each 15-minute
-// window after Anchor in chunks of perFile, listed once the window has closed.
+// Batch files are index ranges: the backlog in chunks of perFile events, and each batch window
+// (Sizes.SIEMBatchWindow, 15 minutes by default) after Anchor in chunks of perFile, listed once
+// the window has closed.
 type siemFeed struct {
 	seed     int64
 	anchorMs int64
@@ -50,6 +51,7 @@ type siemFeed struct {
 	backlog  int
 	rate     int64
 	perFile  int
+	windowMs int64
 }
 
 func (s *Server) siemFeed() siemFeed {
@@ -64,6 +66,8 @@ func (s *Server) siemFeed() siemFeed {
 		backlog:  s.opts.Sizes.EventsPerFeed,
 		rate:     int64(s.opts.Sizes.LiveEventsPerHour),
 		perFile:  per,
+		// At least 1 ms: window arithmetic divides by it.
+		windowMs: max(s.opts.Sizes.SIEMBatchWindow.Milliseconds(), 1),
 	}
 }
 
@@ -120,12 +124,12 @@ func (f siemFeed) fileFrom(ti, c int, nowMs int64) (siemFile, bool) {
 	}
 	j := int64(c - f.backlog)
 	// Event j is available at Anchor + (j+1)h/rate, which falls in window w = ceil(...) - 1.
-	w := ceilDivInt64((j+1)*hourMs, siemWindowMs*f.rate) - 1
-	if nowMs < f.anchorMs+(w+1)*siemWindowMs {
+	w := ceilDivInt64((j+1)*hourMs, f.windowMs*f.rate) - 1
+	if nowMs < f.anchorMs+(w+1)*f.windowMs {
 		return siemFile{}, false
 	}
-	j0 := w * siemWindowMs * f.rate / hourMs
-	j1 := (w + 1) * siemWindowMs * f.rate / hourMs
+	j0 := w * f.windowMs * f.rate / hourMs
+	j1 := (w + 1) * f.windowMs * f.rate / hourMs
 	end := min(j1, j0+((j-j0)/int64(f.perFile)+1)*int64(f.perFile))
 	return siemFile{ti: ti, start: c, end: f.backlog + int(end)}, true
 }

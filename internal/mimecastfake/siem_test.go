@@ -197,6 +197,45 @@ func TestLiveBatchFilesAppearWhenTheirWindowCloses(t *testing.T) {
 	assert.Equal(t, 15, offsets(t, more)[0], "live files continue right after the last one")
 }
 
+func TestLiveBatchFilesFollowTheConfiguredWindow(t *testing.T) {
+	// 1,800 an hour with a 20 s window: 10 events per window, in two files of 5.
+	h := newTenantHarness(t, Options{Seed: 3, Sizes: Sizes{EventsPerFeed: 5, LiveEventsPerHour: 1800,
+		SIEMEventsPerFile: 5, SIEMBatchWindow: 20 * time.Second}})
+	_, tok := crawlBatch(t, h, url.Values{"type": {"av"}})
+
+	h.clock.Advance(19 * time.Second)
+	l := listBatch(t, h, url.Values{"type": {"av"}, "nextPage": {tok}})
+	assert.Empty(t, l.Value, "a window is listed only once it has closed")
+
+	for w := 1; w <= 3; w++ {
+		h.clock.Advance(time.Second)
+		l = listBatch(t, h, url.Values{"type": {"av"}, "nextPage": {tok}})
+		require.Len(t, l.Value, 2, "window %d", w)
+		var events []map[string]any
+		for _, f := range l.Value {
+			events = append(events, downloadBatch(t, h, f.URL)...)
+		}
+		require.Len(t, events, 10, "window %d", w)
+		assert.Equal(t, 5+10*(w-1), offsets(t, events)[0], "window %d continues after the last", w)
+		for _, e := range events {
+			ts, _ := e["timestamp"].(json.Number).Int64()
+			assert.Greater(t, ts, harnessAnchor.Add(time.Duration(w-1)*20*time.Second).UnixMilli())
+			assert.LessOrEqual(t, ts, harnessAnchor.Add(time.Duration(w)*20*time.Second).UnixMilli())
+		}
+		tok = *l.NextPage
+
+		h.clock.Advance(19 * time.Second)
+		l = listBatch(t, h, url.Values{"type": {"av"}, "nextPage": {tok}})
+		assert.Empty(t, l.Value, "nothing new until window %d closes", w+1)
+	}
+}
+
+func TestBatchWindowDefaultsToFifteenMinutes(t *testing.T) {
+	assert.Equal(t, 15*time.Minute, Options{}.withDefaults().Sizes.SIEMBatchWindow)
+	h := newTenantHarness(t, Options{Seed: 3})
+	assert.Equal(t, (15 * time.Minute).Milliseconds(), h.srv.siemFeed().windowMs)
+}
+
 func TestBatchDateRangeSelectsWholeDays(t *testing.T) {
 	h := newTenantHarness(t, Options{Seed: 4, Sizes: Sizes{EventsPerFeed: 300, SIEMEventsPerFile: 40}})
 	day := time.Date(2026, 3, 8, 0, 0, 0, 0, time.UTC)
