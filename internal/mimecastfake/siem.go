@@ -150,7 +150,9 @@ func (s *Server) siemBatchList(w http.ResponseWriter, r *http.Request) {
 	files, cur, caughtUp := s.siemBatchPage(types, cur, startMs, endMs, size, now.UnixMilli())
 
 	issued := now
-	if s.takeFault(faultExpiredURLs) {
+	// A page without files has no URL to expire: the fault waits for one that has, as the
+	// file faults below wait for a file.
+	if len(files) > 0 && s.takeFault(faultExpiredURLs) {
 		issued = now.Add(-s.siemURLTTL() - time.Minute)
 	}
 	entries := make([]batchEntry, 0, len(files)+1)

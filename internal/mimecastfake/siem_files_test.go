@@ -153,9 +153,15 @@ func TestDuplicateURLsFaultRepeatsOneURL(t *testing.T) {
 
 func TestExpiredURLsFaultListsURLsThatAreAlreadyDead(t *testing.T) {
 	h := newTenantHarness(t, Options{Seed: 1})
+	_, caughtUp := crawlBatch(t, h, url.Values{"type": {"av"}})
 	h.srv.SetFaults(Faults{ExpiredURLs: 1})
+	empty := listBatch(t, h, url.Values{"type": {"av"}, "nextPage": {caughtUp}})
+	require.Empty(t, empty.Value)
+	assert.Equal(t, 1, h.srv.Faults().ExpiredURLs, "a listing without files does not take the fault")
+
 	l := listBatch(t, h, url.Values{"type": {"journal"}})
 	require.NotEmpty(t, l.Value)
+	assert.Zero(t, h.srv.Faults().ExpiredURLs)
 	exp, err := time.Parse("2006-01-02T15:04:05.000Z", l.Value[0].Expiry)
 	require.NoError(t, err)
 	assert.True(t, exp.Before(h.clock.Now()))
