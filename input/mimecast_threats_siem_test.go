@@ -1,6 +1,9 @@
 package input
 
 import (
+	"context"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -8,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mimecast-connect/mimecast-connect/internal/mimecast"
 	"github.com/mimecast-connect/mimecast-connect/internal/mimecastfake"
 )
 
@@ -90,4 +94,54 @@ func TestThreatsSIEMRestartResumesFromTheSavedPageToken(t *testing.T) {
 	assert.Empty(t, settle(c))
 	assert.Greater(t, fake.Stats().Calls["/siem/v1/batch/events/cg"], listed, "it polled again")
 	assert.Zero(t, fake.Stats().PagesServedTwice, "from the saved token, not from the start")
+}
+
+// downloads counts the batch files the fake served (each file has a path of its own).
+func downloads(fake *mimecastfake.Server) int {
+	n := 0
+	for path, calls := range fake.Stats().Calls {
+		if strings.HasPrefix(path, "/siem-files/") {
+			n += calls
+		}
+	}
+	return n
+}
+
+// While the pipeline holds the first file's events, the input reads the second file and has the
+// third one downloaded already: the next file of a listing page is fetched ahead, not after.
+func TestThreatsSIEMDownloadsTheNextFileWhileOneWaitsForThePipeline(t *testing.T) {
+	fake, url := fakeTenant(t, siemTenant(mimecastfake.Faults{}))
+	release := make(chan struct{})
+	var received atomic.Int64
+	b := service.NewStreamBuilder()
+	require.NoError(t, b.SetLoggerYAML(`level: none`))
+	require.NoError(t, b.AddInputYAML(threatsYAML(url, siemAV+"max_pages_in_flight: 1\n")))
+	require.NoError(t, b.AddConsumerFunc(func(ctx context.Context, _ *service.Message) error {
+		received.Add(1)
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return nil
+	}))
+	_, stop := runBuilt(t, b)
+	defer stop()
+	defer close(release)
+
+	require.Eventually(t, func() bool { return downloads(fake) == 3 }, 10*time.Second, 10*time.Millisecond,
+		"file 1 read, file 2 read while file 1 waits for acknowledgement, file 3 downloaded ahead")
+	assert.Equal(t, int64(1), received.Load(), "nothing was acknowledged")
+}
+
+// Only files the listing says are small are held whole; the rest (and files of unknown size)
+// are read as streams, in turn.
+func TestThreatsSIEMDownloadsAheadOnlySmallFiles(t *testing.T) {
+	s := &siemSource{}
+	for _, tc := range []struct {
+		size  int64
+		ahead bool
+	}{{0, false}, {-1, false}, {siemPrefetchMax + 1, false}, {1 << 30, false}} {
+		p := s.prefetchFile(t.Context(), mimecast.SIEMBatchFile{URL: "https://files.example/f", Size: tc.size})
+		assert.Equal(t, tc.ahead, p != nil, "size %d", tc.size)
+	}
 }

@@ -270,8 +270,15 @@ const siemPageAttempts = 3
 // readFiles reads the files of one listing page and returns the newest event time. again is
 // set, and reading stops, when a file's URL expired or (with retry) a file ended early.
 func (s *siemSource) readFiles(ctx context.Context, files []mimecast.SIEMBatchFile, emit emitFunc, retry bool) (newest time.Time, again, err error) {
-	for _, f := range files {
-		n, cut, err := s.readFile(ctx, f.URL, emit, retry)
+	var ahead *filePrefetch
+	defer func() { ahead.discard() }()
+	for i, f := range files {
+		cur := ahead
+		ahead = nil
+		if i+1 < len(files) {
+			ahead = s.prefetchFile(ctx, files[i+1])
+		}
+		n, cut, err := s.readFile(ctx, f.URL, cur, emit, retry)
 		if errors.Is(err, mimecast.ErrBatchURLExpired) && retry {
 			return newest, err, nil
 		}
@@ -292,10 +299,12 @@ func (s *siemSource) readFiles(ctx context.Context, files []mimecast.SIEMBatchFi
 // retryCut, a file that ends early stops the read and is returned as cut (the events read since
 // the last chunk are not emitted: the next read has them); without, the end is emitted as an
 // error-flagged record.
-func (s *siemSource) readFile(ctx context.Context, fileURL string, emit emitFunc, retryCut bool) (newest time.Time, cut, err error) {
-	r, err := s.in.cfg.conn.Client.OpenBatchFile(s.in.cfg.conn.Context(ctx), fileURL)
-	if err != nil {
-		return newest, nil, err
+func (s *siemSource) readFile(ctx context.Context, fileURL string, pre *filePrefetch, emit emitFunc, retryCut bool) (newest time.Time, cut, err error) {
+	r, ok := pre.open(ctx)
+	if !ok {
+		if r, err = s.in.cfg.conn.Client.OpenBatchFile(s.in.cfg.conn.Context(ctx), fileURL); err != nil {
+			return newest, nil, err
+		}
 	}
 	defer r.Close()
 	chunk := make([]threatRecord, 0, siemChunk)
