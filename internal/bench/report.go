@@ -573,10 +573,11 @@ What is left, from the profiles above:
   ` + "`json.Unmarshal`" + ` (the validation is part of every ` + "`encoding/json`" + ` v1 decode), and SIEM lines, 60% of the
   events, are the largest share. ` + "`encoding/json/v2`" + ` decodes without the separate validation pass, but Go 1.26
   still has it behind ` + "`GOEXPERIMENT=jsonv2`" + `.
-- **SIEM files are read one after the other per event type**: a file is downloaded while it is decompressed and
-  decoded, and the next one is asked for after it. The six types run side by side, which keeps the drain's two
-  cores busy; opening the next file early was left out because a stream left unread while the pipeline applies
-  back-pressure would run into the read timeout of the download.
+- **SIEM files**: within one event type the next file of a listing page (up to 4 MiB as listed) is downloaded
+  whole while the current one is read (a stream left unread while the pipeline applies back-pressure would
+  run into the download's read timeout, so larger files are still read in turn). In this drain the six
+  types already kept both cores busy, so it shows in neither the rate nor the CPU per event; it costs up to
+  one file per type in memory.
 - **Archive**: the SHA-256 of every attachment (its ` + "`sha256`" + ` metadata, an eighth of the crawler's CPU), syscalls and
   copies now lead the crawler's profile; base64 is about a fifth of it. Memory is set by ` + "`max_bytes_in_flight`" + `: the process peaks at about twice it plus some 50 MiB.
 `
