@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -140,19 +141,30 @@ func decodeAll[T any, P recordPtr[T]](elems []json.RawMessage) []T {
 		}
 		return out
 	}
-	chunk := (len(elems) + workers - 1) / workers
+	// Workers take small runs of records in turn rather than one fixed share each: the
+	// goroutines share the cores with the next page's download, and a fixed share left a core
+	// idle while the slower half finished.
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	for start := 0; start < len(elems); start += chunk {
-		end := min(start+chunk, len(elems))
+	for range workers {
 		wg.Go(func() {
-			for i := start; i < end; i++ {
-				out[i] = decodeRecord[T, P](elems[i])
+			for {
+				start := int(next.Add(decodeRun)) - decodeRun
+				if start >= len(elems) {
+					return
+				}
+				for i := start; i < min(start+decodeRun, len(elems)); i++ {
+					out[i] = decodeRecord[T, P](elems[i])
+				}
 			}
 		})
 	}
 	wg.Wait()
 	return out
 }
+
+// decodeRun is how many records a decode worker takes at a time.
+const decodeRun = 16
 
 // decodeRecords decodes every element of a JSON array; one bad element does not affect the
 // others.
