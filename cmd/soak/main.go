@@ -25,6 +25,7 @@ func main() {
 	flag.Float64Var(&opts.Tolerance, "tolerance", 0.2, "allowed growth of memory and goroutines, last third over first")
 	flag.Int64Var(&opts.Seed, "seed", 1, "seeds the tenant and the faults")
 	flag.IntVar(&opts.Backlog, "backlog", 1000, "events per feed before the run")
+	flag.DurationVar(&opts.SIEMBatchWindow, "siem-batch-window", 20*time.Second, "how often the tenant publishes live SIEM batch files (the API's is 15m, which lists no new file in a run of minutes)")
 	flag.StringVar(&opts.Config, "config", "", "pipeline to soak (default: config/threats_demo.yaml)")
 	binary := flag.String("binary", "", "mimecast-connect binary (default: build ./cmd/mimecast-connect)")
 	flag.Parse()

@@ -40,6 +40,11 @@ type SoakOptions struct {
 	Tolerance   float64       // allowed growth, last third of the samples over the first; default 0.2
 	Backlog     int           // events per feed before the run; default 1000
 	Log         io.Writer     // progress lines; nil = none
+
+	// SIEMBatchWindow is how often the tenant publishes live SIEM batch files; default 20s. The
+	// API's 15 minutes would list no new file after the backlog in a run of minutes, so the SIEM
+	// file faults, which wait for a listed file, would never be taken.
+	SIEMBatchWindow time.Duration
 }
 
 func (o *SoakOptions) withDefaults(ctx context.Context) error {
@@ -80,6 +85,9 @@ func (o *SoakOptions) withDefaults(ctx context.Context) error {
 	if o.Backlog <= 0 {
 		o.Backlog = 1000
 	}
+	if o.SIEMBatchWindow <= 0 {
+		o.SIEMBatchWindow = 20 * time.Second
+	}
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
@@ -97,8 +105,11 @@ func RunSoak(ctx context.Context, opts SoakOptions) (*SoakReport, error) {
 		return nil, err
 	}
 	fake, err := StartFake(mimecastfake.Options{
-		Seed:  opts.Seed,
-		Sizes: mimecastfake.Sizes{EventsPerFeed: opts.Backlog, LiveEventsPerHour: soakLiveEventsPerHour, Span: 12 * time.Hour},
+		Seed: opts.Seed,
+		Sizes: mimecastfake.Sizes{
+			EventsPerFeed: opts.Backlog, LiveEventsPerHour: soakLiveEventsPerHour, Span: 12 * time.Hour,
+			SIEMBatchWindow: opts.SIEMBatchWindow,
+		},
 	})
 	if err != nil {
 		return nil, err
@@ -137,7 +148,7 @@ func RunSoak(ctx context.Context, opts SoakOptions) (*SoakReport, error) {
 	go func() { readDone <- out.read(pr) }()
 
 	rep := &SoakReport{Seed: opts.Seed, Duration: opts.Duration, WarmUp: opts.WarmUp, Tolerance: opts.Tolerance,
-		Faults: map[string]int{}, FaultsFired: map[string]int{}}
+		SIEMBatchWindow: opts.SIEMBatchWindow, Faults: map[string]int{}, FaultsFired: map[string]int{}}
 	if err := soakLoop(ctx, opts, fake, child, out, "http://"+addr+"/metrics", started, rep); err != nil {
 		return rep, err
 	}
@@ -196,9 +207,12 @@ func serverErrors(fake *Fake) int {
 	return n
 }
 
-// soakLoop samples and injects faults until opts.Duration has passed.
+// soakLoop samples and injects faults until opts.Duration has passed. A fault stays set until a
+// request takes it or its faultHold passes, whichever comes first, and at least until the next
+// fault is due.
 func soakLoop(ctx context.Context, opts SoakOptions, fake *Fake, child *Child, out *eventCounter, metricsURL string, started time.Time, rep *SoakReport) error {
 	rng := rand.New(rand.NewPCG(uint64(opts.Seed), 0x736f616b))
+	deck := &faultDeck{rng: rng}
 	client := &http.Client{Timeout: 5 * time.Second}
 	sample := time.NewTicker(opts.SampleEvery)
 	defer sample.Stop()
@@ -211,9 +225,10 @@ func soakLoop(ctx context.Context, opts SoakOptions, fake *Fake, child *Child, o
 	defer func() { fault.Stop() }()
 	// The fault set last, to tell whether it fired before the next one replaced it.
 	var (
-		lastName string
-		lastSet  mimecastfake.Faults
-		last5xx  int
+		lastName  string
+		lastSet   mimecastfake.Faults
+		last5xx   int
+		holdUntil time.Time // the last fault is not replaced before this unless it was taken
 	)
 	settle := func() {
 		if lastName == "" {
@@ -234,9 +249,14 @@ func soakLoop(ctx context.Context, opts SoakOptions, fake *Fake, child *Child, o
 		case <-end.C:
 			return nil
 		case <-fault.C:
+			if time.Now().Before(holdUntil) && !countedDown(lastSet, fake.Faults()) {
+				fault = time.NewTimer(min(time.Second, time.Until(holdUntil)))
+				continue
+			}
 			settle()
-			f := soakFaults[rng.IntN(len(soakFaults))]
+			f := deck.next()
 			lastName, lastSet, last5xx = f.name, f.pick(rng), serverErrors(fake)
+			holdUntil = time.Now().Add(faultHold(lastSet, opts.SIEMBatchWindow, opts.FaultEvery))
 			fake.SetFaults(lastSet)
 			rep.Faults[f.name]++
 			fault = nextFault()

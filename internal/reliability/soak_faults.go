@@ -14,6 +14,33 @@ type soakFault struct {
 	pick func(rng *rand.Rand) mimecastfake.Faults
 }
 
+// waitsForFile says whether a fault set is taken only by a SIEM listing that has files, which
+// after the backlog happens once per batch window.
+func waitsForFile(f mimecastfake.Faults) bool {
+	return f.TruncatedGzip+f.MalformedLines+f.DuplicateURLs+f.ExpiredURLs > 0
+}
+
+// faultHold is how long the soak keeps a fault set, at most, while no request has taken it:
+// replaced after a few seconds, a fault set between two of the pipeline's polls, or waiting for
+// a SIEM file when none was due, was never exercised. A file fault may wait up to two batch
+// windows (window is the tenant's) plus a poll; any other counting fault two of the demo's
+// 5 s polls, or twice the mean time between faults (every) if shorter, so a run with frequent
+// faults keeps them frequent. An outage (ServerErrorFor) does not count down and is not held.
+func faultHold(f mimecastfake.Faults, window, every time.Duration) time.Duration {
+	switch {
+	case waitsForFile(f):
+		return 2*window + 10*time.Second
+	case f.ServerErrorFor > 0:
+		return 0
+	default:
+		return min(2*every, 10*time.Second)
+	}
+}
+
+// malformedLineFault is the name of the fault whose every taking should show as one
+// undecodable line of output.
+const malformedLineFault = "malformed JSON line"
+
 // soakFaults are the tenant's fault knobs, each sized like the incidents collectors meet: short
 // 429 bursts under every header variant, 5xx runs and outages, expired tokens, a token
 // endpoint down, slow answers, proxy error pages, failures behind HTTP 200, cut connections,
@@ -43,12 +70,29 @@ var soakFaults = []soakFault{
 	{"fail[] with HTTP 200", func(r *rand.Rand) mimecastfake.Faults { return mimecastfake.Faults{FailWith200: 1 + r.IntN(2)} }},
 	{"connection reset mid-body", func(r *rand.Rand) mimecastfake.Faults { return mimecastfake.Faults{ResetMidBody: 1 + r.IntN(3)} }},
 	{"truncated gzip", func(*rand.Rand) mimecastfake.Faults { return mimecastfake.Faults{TruncatedGzip: 1} }},
-	{"malformed JSON line", func(*rand.Rand) mimecastfake.Faults { return mimecastfake.Faults{MalformedLines: 1} }},
+	{malformedLineFault, func(*rand.Rand) mimecastfake.Faults { return mimecastfake.Faults{MalformedLines: 1} }},
 	{"same URL twice", func(*rand.Rand) mimecastfake.Faults { return mimecastfake.Faults{DuplicateURLs: 1} }},
 	{"expired download URL", func(*rand.Rand) mimecastfake.Faults { return mimecastfake.Faults{ExpiredURLs: 1} }},
 	{"same event on two pages", func(r *rand.Rand) mimecastfake.Faults {
 		return mimecastfake.Faults{DuplicateAcrossPages: 1 + r.IntN(3)}
 	}},
+}
+
+// faultDeck deals the soak's faults in rounds: each round is every kind once, in a shuffled
+// order, so a run of len(soakFaults) faults or more injects every kind. Drawing each fault
+// independently left some kinds out of runs of a few minutes.
+type faultDeck struct {
+	rng  *rand.Rand
+	left []int
+}
+
+func (d *faultDeck) next() soakFault {
+	if len(d.left) == 0 {
+		d.left = d.rng.Perm(len(soakFaults))
+	}
+	f := soakFaults[d.left[0]]
+	d.left = d.left[1:]
+	return f
 }
 
 // countedDown says whether a fault set with set was taken at least once by the time left was

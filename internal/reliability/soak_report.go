@@ -20,6 +20,8 @@ type SoakReport struct {
 	// FaultsFired counts the injected faults that met a request before the next one replaced
 	// them (a fault set while the pipeline waits out its poll interval may meet none).
 	FaultsFired map[string]int
+	// SIEMBatchWindow is how often the tenant published live SIEM batch files.
+	SIEMBatchWindow time.Duration
 
 	Events      int // what the tenant held when the faults stopped
 	Lines       int // what the pipeline printed
@@ -80,6 +82,31 @@ func (r *SoakReport) Goroutines() Trend {
 	return r.trend(func(s SoakSample) float64 { return s.Goroutines })
 }
 
+// NotTaken lists, sorted, the fault kinds that were injected but never met a request: the run
+// says nothing about how the pipeline handles them.
+func (r *SoakReport) NotTaken() []string {
+	var out []string
+	for name, n := range r.Faults {
+		if n > 0 && r.FaultsFired[name] == 0 {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// NotInjected lists, sorted, the fault kinds the run never injected.
+func (r *SoakReport) NotInjected() []string {
+	var out []string
+	for _, f := range soakFaults {
+		if r.Faults[f.name] == 0 {
+			out = append(out, f.name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // goroutineSlack absorbs the few goroutines a fault in progress holds at the moment of a
 // sample (a slow response, a retry's timer): a leak grows without bound, this does not.
 const goroutineSlack = 5
@@ -114,12 +141,19 @@ func (r *SoakReport) String() string {
 	var b strings.Builder
 	rss, heap, gor := r.RSS(), r.Heap(), r.Goroutines()
 	mib := func(v float64) float64 { return v / (1 << 20) }
-	fmt.Fprintf(&b, "soak of the demo pipeline (seed %d): %v under faults, %d samples, judged after %v\n", r.Seed, r.Duration, len(r.Samples), r.WarmUp)
+	fmt.Fprintf(&b, "soak of the demo pipeline (seed %d): %v under faults, %d samples, judged after %v, a SIEM batch file window of %v\n",
+		r.Seed, r.Duration, len(r.Samples), r.WarmUp, r.SIEMBatchWindow)
 	fmt.Fprintf(&b, "  resident memory: %.1f MiB -> %.1f MiB (%+.1f%%), max %.1f MiB\n", mib(rss.First), mib(rss.Last), 100*rss.Growth(), mib(rss.Max))
 	fmt.Fprintf(&b, "  heap in use:     %.1f MiB -> %.1f MiB (%+.1f%%), max %.1f MiB\n", mib(heap.First), mib(heap.Last), 100*heap.Growth(), mib(heap.Max))
 	fmt.Fprintf(&b, "  goroutines:      %.1f -> %.1f (%+.1f%%), max %.0f\n", gor.First, gor.Last, 100*gor.Growth(), gor.Max)
 	fmt.Fprintf(&b, "  events: %d held, %d lines printed, %d lost, %d duplicates, %d unknown, %d undecodable (malformed lines), caught up %v after the faults stopped\n",
 		r.Events, r.Lines, r.Lost, r.Duplicates, r.Unknown, r.Undecodable, r.CatchUp.Round(100*time.Millisecond))
+	// Each malformed-line fault puts one broken line into one file; the input must emit it as
+	// exactly one error-flagged message. A mismatch is not proof of a fault (a file whose read
+	// was cut by a later fault is listed again without the broken line), but it is worth a look.
+	if m := r.FaultsFired[malformedLineFault]; m != r.Undecodable {
+		fmt.Fprintf(&b, "  NOTE: %d malformed-line faults taken but %d undecodable lines printed\n", m, r.Undecodable)
+	}
 	fmt.Fprintf(&b, "  tenant: %d API calls, %d answered 429, %d answered 5xx\n", r.APICalls, r.RateLimited, r.ServerErrors)
 	total, fired := 0, 0
 	for name, n := range r.Faults {
@@ -128,7 +162,19 @@ func (r *SoakReport) String() string {
 	}
 	fmt.Fprintf(&b, "  faults injected: %d, of which met a request: %d\n", total, fired)
 	for _, name := range slices.Sorted(maps.Keys(r.Faults)) {
-		fmt.Fprintf(&b, "    %-30s %3d injected, %3d met a request\n", name, r.Faults[name], r.FaultsFired[name])
+		mark := ""
+		if r.FaultsFired[name] == 0 {
+			mark = "  <- never taken"
+		}
+		fmt.Fprintf(&b, "    %-30s %3d injected, %3d met a request%s\n", name, r.Faults[name], r.FaultsFired[name], mark)
+	}
+	// Not a failure of the pipeline, but a gap in what the run shows: say it, do not leave it
+	// to a reader to spot a zero in the table.
+	if nt := r.NotTaken(); len(nt) > 0 {
+		fmt.Fprintf(&b, "  WARNING: injected but never taken, so not exercised: %s\n", strings.Join(nt, ", "))
+	}
+	if ni := r.NotInjected(); len(ni) > 0 {
+		fmt.Fprintf(&b, "  WARNING: never injected (run too short for a round of every kind): %s\n", strings.Join(ni, ", "))
 	}
 	return b.String()
 }

@@ -2,6 +2,7 @@ package reliability
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -22,7 +23,9 @@ func TestDemoSoakUnderFaultsStaysFlatAndLosesNothing(t *testing.T) {
 		Binary: testBinary(t), Dir: t.TempDir(), Seed: 5,
 		Duration: 20 * time.Second, WarmUp: 5 * time.Second, SampleEvery: 500 * time.Millisecond,
 		FaultEvery: time.Second, Drain: 40 * time.Second, Tolerance: 0.5, Backlog: 200,
-		Log: testLog{t},
+		// Short enough that a SIEM file fault, held until a listing takes it, holds a few seconds.
+		SIEMBatchWindow: 5 * time.Second,
+		Log:             testLog{t},
 	})
 	require.NoError(t, err)
 	t.Log(rep)
@@ -70,6 +73,49 @@ func TestCountedDownSeesAFaultThatFired(t *testing.T) {
 	assert.False(t, countedDown(set, set))
 	assert.True(t, countedDown(set, mimecastfake.Faults{RateLimitBurst: 2, RateLimitResetMs: 1000}))
 	assert.False(t, countedDown(mimecastfake.Faults{ServerErrorFor: time.Second}, mimecastfake.Faults{}), "an outage window does not count down")
+}
+
+func TestFaultDeckDealsEveryKindOnceARound(t *testing.T) {
+	d := &faultDeck{rng: rand.New(rand.NewPCG(1, 2))}
+	for round := range 3 {
+		seen := map[string]int{}
+		for range soakFaults {
+			seen[d.next().name]++
+		}
+		assert.Len(t, seen, len(soakFaults), "round %d", round)
+	}
+}
+
+func TestSIEMFileFaultsAreHeldForTwoBatchWindows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	holds := map[time.Duration][]string{}
+	for _, f := range soakFaults {
+		d := faultHold(f.pick(rng), 20*time.Second, 10*time.Second)
+		holds[d] = append(holds[d], f.name)
+	}
+	assert.ElementsMatch(t, []string{"truncated gzip", "malformed JSON line", "same URL twice", "expired download URL"}, holds[50*time.Second])
+	assert.Equal(t, []string{"5xx outage"}, holds[0], "an outage does not count down: nothing to wait for")
+	assert.Len(t, holds[10*time.Second], len(soakFaults)-5)
+	assert.Equal(t, 2*time.Second, faultHold(mimecastfake.Faults{ServerErrors: 1}, 20*time.Second, time.Second),
+		"faults every second are held two seconds at most")
+}
+
+func TestSoakReportNamesFaultsNeverTaken(t *testing.T) {
+	var r SoakReport
+	r.Faults = map[string]int{"truncated gzip": 2, "5xx": 3}
+	r.FaultsFired = map[string]int{"5xx": 3}
+	assert.Equal(t, []string{"truncated gzip"}, r.NotTaken())
+	assert.Len(t, r.NotInjected(), len(soakFaults)-2)
+	out := r.String()
+	assert.Contains(t, out, "injected but never taken, so not exercised: truncated gzip")
+	assert.Contains(t, out, "never injected")
+
+	for _, f := range soakFaults {
+		r.Faults[f.name], r.FaultsFired[f.name] = 1, 1
+	}
+	assert.Empty(t, r.NotTaken())
+	assert.Empty(t, r.NotInjected())
+	assert.NotContains(t, r.String(), "WARNING")
 }
 
 func TestScrapeReadsTheProcessAndGoGauges(t *testing.T) {
