@@ -23,7 +23,9 @@ type ResponsePagination struct {
 }
 
 // Envelope is a decoded /api/* response. Data stays raw so that each endpoint decodes its own
-// shape (a flat list, or a wrapper object holding a named list).
+// shape (a flat list, or a wrapper object holding a named list). Data is valid JSON: the
+// decoder returns no Envelope for a body that is not, so finding records in it needs
+// boundaries only (dataIsValid, data_shape.go).
 type Envelope struct {
 	Meta struct {
 		Status     int                `json:"status,omitempty"`
@@ -31,11 +33,10 @@ type Envelope struct {
 	} `json:"meta"`
 	Data json.RawMessage `json:"data"`
 	Fail []FailEntry     `json:"fail"`
-
-	// dataValid says Data is part of a body that passed json.Valid, so finding its records
-	// needs boundaries only (data_shape.go).
-	dataValid bool
 }
+
+// dataIsValid is the known argument of the record finders for an Envelope's Data.
+const dataIsValid = true
 
 // FailEntry is one element of fail[]: function-level ({key, errors[]}) or gateway-level
 // ({code, message}) failures both decode into it.

@@ -109,7 +109,7 @@ func BenchmarkDecodeEnvelopeURLPage(b *testing.B) {
 		if apiErr != nil {
 			b.Fatal(apiErr)
 		}
-		items, err := decodeURLClicks(env.Data, env.dataValid)
+		items, err := decodeURLClicks(env.Data, dataIsValid)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -52,7 +52,7 @@ func fetchObject[T any, P recordPtr[T]](ctx context.Context, c *Client, path str
 	if err != nil {
 		return nil, err
 	}
-	elems, err := flatList(env.Data, env.dataValid)
+	elems, err := flatList(env.Data, dataIsValid)
 	if err != nil {
 		return nil, fmt.Errorf("decoding %s: %w", path, err)
 	}

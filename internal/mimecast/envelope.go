@@ -127,7 +127,7 @@ func ListPage[T any](ctx context.Context, c *Client, path string, item any, toke
 	if err != nil {
 		return Page[T]{}, err
 	}
-	items, err := decode(env.Data, env.dataValid)
+	items, err := decode(env.Data, dataIsValid)
 	if err != nil {
 		return Page[T]{}, c.dataError(path, env, err)
 	}
@@ -189,7 +189,7 @@ func decodeEnvelopeIn(r *redactor, endpoint string, status int, body []byte, val
 	if len(fails) > 0 {
 		return nil, failError(r, endpoint, status, fails)
 	}
-	env := &Envelope{dataValid: valid}
+	env := &Envelope{}
 	if !isNull(raw.Meta) {
 		var meta struct {
 			Status     flexInt            `json:"status"`

@@ -36,7 +36,7 @@ func listPending[T any, P recordPtr[T]](ctx context.Context, c *Client, path str
 	if err != nil {
 		return PendingPage[T]{}, err
 	}
-	elems, err := find(env.Data, env.dataValid)
+	elems, err := find(env.Data, dataIsValid)
 	if err != nil {
 		return PendingPage[T]{}, c.dataError(path, env, err)
 	}
