@@ -88,8 +88,7 @@ type attachmentEntry struct {
 // in the next one, rather than emitted without its content for good.
 type emailResult struct {
 	msgs    []*service.Message
-	bytes   int
-	held    int64 // bytes held in the input's max_bytes_in_flight budget
+	bytes   int // also what the email holds of the input's max_bytes_in_flight budget
 	retry   error
 	retryID string
 }

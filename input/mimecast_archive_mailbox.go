@@ -338,8 +338,7 @@ func (r *mailboxRun) emitPage(ctx context.Context, jobs []*mimecast.ArchiveItem,
 			go func() {
 				res := r.in.fetchEmail(ctx, r.p, r.mailbox, it)
 				// The reservation was a guess: hold what the result really holds.
-				res.held = int64(res.bytes)
-				budget.add(res.held - reserved)
+				budget.add(int64(res.bytes) - reserved)
 				results[i] <- res
 			}()
 		}
@@ -352,7 +351,7 @@ func (r *mailboxRun) emitPage(ctx context.Context, jobs []*mimecast.ArchiveItem,
 		// started (cancelled, they end promptly).
 		cancel()
 		for n := <-dispatched; consumed < n; consumed++ {
-			budget.release((<-results[consumed]).held)
+			budget.release(int64((<-results[consumed]).bytes))
 		}
 		budget.release(held)
 	}()
@@ -386,7 +385,7 @@ func (r *mailboxRun) emitPage(ctx context.Context, jobs []*mimecast.ArchiveItem,
 		}
 		consumed = i + 1
 		<-sem
-		held += res.held
+		held += int64(res.bytes)
 		if res.retry != nil {
 			// Nothing of this page after the last batch sent is committed: the next crawl
 			// resumes at this page.

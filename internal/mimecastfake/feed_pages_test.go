@@ -145,15 +145,7 @@ func restNext(tb testing.TB, body []byte, field string) string {
 		require.NoError(tb, json.Unmarshal(raw, &s))
 		return s
 	}
-	var env struct {
-		Meta struct {
-			Pagination struct {
-				Next string `json:"next"`
-			} `json:"pagination"`
-		} `json:"meta"`
-	}
-	require.NoError(tb, json.Unmarshal(body, &env))
-	return env.Meta.Pagination.Next
+	return apiNext(tb, body)
 }
 
 // batchFileURLs lists the file URLs of a SIEM batch listing page.
