@@ -1,92 +1,14 @@
-// Package input holds the Mimecast inputs: mimecast_threats (an alert source) and
-// mimecast_archive (an archive crawler).
+// Package input registers the Mimecast inputs: mimecast_threats (an alert source) and
+// mimecast_archive (an archive crawler). Import it for its side effect; the inputs themselves
+// live in internal/threats and internal/archive.
 package input
 
 import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/mimecast-connect/mimecast-connect/internal/connection"
+	"github.com/mimecast-connect/mimecast-connect/internal/threats"
 )
 
 func init() {
-	service.MustRegisterBatchInput("mimecast_threats", threatsSpec(),
-		func(conf *service.ParsedConfig, mgr *service.Resources) (service.BatchInput, error) {
-			cfg, err := threatsConfigFromParsed(conf, mgr)
-			if err != nil {
-				return nil, err
-			}
-			return service.AutoRetryNacksBatchedToggled(conf, newThreatsInput(cfg, mgr))
-		})
+	service.MustRegisterBatchInput(threats.Name, threats.Spec(), threats.NewBatchInput)
 }
-
-func threatsSpec() *service.ConfigSpec {
-	return service.NewConfigSpec().
-		Beta().
-		Categories("Services").
-		Version("0.1.0").
-		Summary("Polls Mimecast API 2.0 for threats: threat events, URL / attachment / impersonation protect logs, held messages and SIEM batch events, once each, checkpointed.").
-		Description(threatsDescription).
-		Fields(connection.Fields()...).
-		Fields(threatsFields()...).
-		Field(service.NewAutoRetryNacksToggleField()).
-		Example("Threats to stdout", "Every threat of the last day and then every new one, from the simulated tenant of `mimecast-connect demo`.", `
-input:
-  mimecast_threats:
-    api_url: ${MIMECAST_API_URL:https://api.services.mimecast.com}
-    client_id: ${MIMECAST_CLIENT_ID}
-    client_secret: ${MIMECAST_CLIENT_SECRET}
-    feeds: [threat_events, url_protect, attachment_protect, impersonation_protect]
-    poll_interval: 1m
-    lookback: 24h
-output:
-  stdout: {}
-`).
-		Example("Malicious clicks only, checkpointed", "URL Protect clicks that were blocked, excluding one noisy user, with checkpoints in a file cache so a restart resumes where it stopped.", `
-input:
-  mimecast_threats:
-    client_id: ${MIMECAST_CLIENT_ID}
-    client_secret: ${MIMECAST_CLIENT_SECRET}
-    feeds: [url_protect]
-    statuses: [blocked]
-    filters:
-      - expression: 'event.scanResult == "malicious"'
-        action: include
-      - expression: 'event.userEmailAddress == "scanner@example.com"'
-        action: exclude
-    checkpoint_cache: checkpoints
-cache_resources:
-  - label: checkpoints
-    file:
-      directory: ./state
-`)
-}
-
-const threatsDescription = `
-Each selected feed is polled on its own, one API page (or SIEM batch file chunk) at a time; a page is
-one batch with one acknowledgement. A feed's checkpoint (its time cursor or page token, plus the ids of
-the events at its edge) is written to ` + "`checkpoint_cache`" + ` only after the batch was acknowledged by
-the output, so a crash or a restart replays at most the unacknowledged pages, and the ids at the edge
-keep replays and Mimecast's own repeats from being emitted twice.
-
-### Message body and metadata
-
-The body is the record as Mimecast sent it (plus ` + "`content`" + ` when ` + "`content_view`" + ` is on).
-Metadata:
-
-- ` + "`mimecast_feed`" + `: the feed the record came from
-- ` + "`mimecast_event_id`" + `: the record's id, or the SHA-256 of its canonical JSON when it has none
-- ` + "`mimecast_event_time`" + `: the record's time, RFC 3339
-- ` + "`mimecast_message_id`" + `: the email's Message-ID, when the record has one
-- ` + "`mimecast_threat_type`" + `, ` + "`mimecast_status`" + `, ` + "`mimecast_source`" + `: the normalised selections (see ` + "`threat_types`" + `)
-
-A record that cannot be decoded is emitted as an error-flagged message with the raw text as its body
-and ` + "`mimecast_feed`" + ` set, so a ` + "`switch`" + ` or ` + "`reject_errored`" + ` output can route it to a
-dead letter queue. It is counted in ` + "`mimecast_threats_decode_errors`" + `.
-
-### Metrics
-
-Per feed: ` + "`mimecast_threats_emitted`" + `, ` + "`mimecast_threats_filtered`" + `,
-` + "`mimecast_threats_duplicates`" + `, ` + "`mimecast_threats_decode_errors`" + `,
-` + "`mimecast_threats_filter_errors`" + `, ` + "`mimecast_threats_checkpoint_lag_ms`" + ` (now minus
-the feed's cursor), and the client's ` + "`mimecast_api_*`" + ` metrics.
-`

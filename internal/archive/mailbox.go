@@ -1,0 +1,510 @@
+package archive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/mimecast-connect/mimecast-connect/internal/checkpoint"
+	"github.com/mimecast-connect/mimecast-connect/internal/mimecast"
+)
+
+// archiveBatchesInFlight is how many batches of one mailbox may wait for acknowledgement at
+// once; with maxArchiveBatchBytes it bounds the memory a mailbox's crawl holds.
+const archiveBatchesInFlight = 4
+
+// maxArchiveBatchBytes closes a batch early: a page of emails with large attachments becomes
+// several batches rather than one of hundreds of megabytes.
+const maxArchiveBatchBytes = 8 << 20
+
+// mailboxRun crawls one mailbox in one pass. The read state (read) runs ahead of what is saved:
+// each page's batches carry the state after the page, and the committer saves a state only once
+// every earlier batch of the mailbox was acknowledged. A rejected batch is never acknowledged,
+// so nothing after it is saved in this pass: the next crawl reads it again.
+type mailboxRun struct {
+	in      *archiveInput
+	p       *passRun
+	mailbox string
+	read    mailboxState    // owned by the crawling goroutine
+	pageIDs map[string]bool // ids of the page being admitted
+	// staleSegs is how many segments an unfinished earlier re-crawl left in the generation
+	// this re-crawl writes.
+	staleSegs int
+	slots     chan struct{} // one token per unacknowledged batch
+	committer *checkpoint.Committer[mailboxCommit]
+
+	mu          sync.Mutex
+	pendingSegs map[[2]int]map[string]int64 // full ledger segments (gen, k) not yet saved
+
+	// Owned by save, which the committer calls one at a time.
+	savedGen  int
+	savedSegs int // segments of savedGen already written
+}
+
+// mailboxCommit is a state to save once its batch and every earlier one were acknowledged;
+// after runs once it was saved.
+type mailboxCommit struct {
+	state mailboxState
+	after func()
+}
+
+func (in *archiveInput) crawlMailbox(ctx context.Context, p *passRun, mailbox string) {
+	st, ok, err := in.store.loadMailbox(ctx, mailbox)
+	switch {
+	case errors.Is(err, errUnusableCheckpoint):
+		in.metrics.checkpointErrors.Incr(1)
+		in.log.Errorf("%v; crawling %s again from %s", err, mailbox, describeStart(in.cfg.startDate))
+	case err != nil:
+		if ctx.Err() == nil {
+			in.metrics.checkpointErrors.Incr(1)
+			in.log.Errorf("reading the checkpoint of %s (skipped in this crawl): %v", mailbox, err)
+			p.incomplete.Store(true)
+		}
+		return
+	}
+	if !ok {
+		st = mailboxState{Mailbox: mailbox}
+	}
+	r := &mailboxRun{
+		in: in, p: p, mailbox: mailbox, read: st.clone(),
+		slots:       make(chan struct{}, archiveBatchesInFlight),
+		pendingSegs: map[[2]int]map[string]int64{},
+		savedGen:    st.Ledger.Gen,
+		savedSegs:   st.Ledger.Segments,
+	}
+	r.committer = checkpoint.NewCommitter(mailboxCommit{state: st}, r.save)
+	if r.read.Seen == nil {
+		r.read.Seen = map[string]int64{}
+	}
+	if !r.run(ctx) && ctx.Err() == nil {
+		p.incomplete.Store(true)
+	}
+}
+
+// run crawls windows until the mailbox is read up to the pass's end; false: it stopped early.
+func (r *mailboxRun) run(ctx context.Context) bool {
+	if r.in.startsRecrawl(&r.read) {
+		r.startRecrawl()
+	}
+	for {
+		if !r.read.inWindow() && !r.startDelta() {
+			return true
+		}
+		if !r.crawlWindow(ctx) {
+			return false
+		}
+	}
+}
+
+// startsRecrawl says whether ignore_delta_tokens asks for a new re-crawl of st's mailbox: once
+// per run, unless this run's re-crawl is under way (a failed pass resumes it).
+func (in *archiveInput) startsRecrawl(st *mailboxState) bool {
+	if !in.cfg.ignoreDelta {
+		return false
+	}
+	in.recrawlMu.Lock()
+	defer in.recrawlMu.Unlock()
+	if in.recrawlDone[st.Mailbox] {
+		return false
+	}
+	return !(st.Recrawl && st.inWindow() && in.recrawlStarted[st.Mailbox])
+}
+
+func (r *mailboxRun) startRecrawl() {
+	old := r.read.Ledger
+	if r.read.OldLedger != nil {
+		// An earlier re-crawl did not finish: what it found is incomplete, so compare with the
+		// ledger from before it. Its partial generation is the one this re-crawl writes: its
+		// segments are overwritten, and those past the new end dropped when this one finishes.
+		old = *r.read.OldLedger
+		r.staleSegs = r.read.Ledger.Segments
+	}
+	r.read.OldLedger = &old
+	r.read.Ledger = ledgerRef{Gen: old.Gen + 1}
+	r.read.Recrawl = true
+	r.read.Seen = map[string]int64{}
+	r.read.WindowFrom, r.read.WindowTo, r.read.Token = r.in.cfg.startDate, r.p.to, ""
+	r.in.recrawlMu.Lock()
+	r.in.recrawlStarted[r.mailbox] = true
+	r.in.recrawlMu.Unlock()
+}
+
+// startDelta opens the window after the cursor; false when there is nothing left to read.
+func (r *mailboxRun) startDelta() bool {
+	cfg, st := r.in.cfg, &r.read
+	from := cfg.startDate
+	if !st.Cursor.IsZero() {
+		if !st.Cursor.Before(r.p.to) {
+			return false
+		}
+		if from = st.Cursor.Add(-cfg.deltaOffset); from.Before(cfg.startDate) {
+			from = cfg.startDate
+		}
+	}
+	if !from.Before(r.p.to) {
+		st.Cursor = r.p.to
+		return false
+	}
+	st.WindowFrom, st.WindowTo, st.Token = from, r.p.to, ""
+	return true
+}
+
+// crawlWindow reads the open window page by page; false: it stopped on an error.
+func (r *mailboxRun) crawlWindow(ctx context.Context) bool {
+	in, conn := r.in, r.in.cfg.conn
+	tokenRetried := false
+	for {
+		q := mimecast.ArchiveQuery{
+			Mailboxes: []string{r.mailbox},
+			From:      r.read.WindowFrom,
+			To:        r.read.WindowTo,
+			PageSize:  conn.Client.PageSize(),
+		}
+		in.log.Tracef("%s: searching [%s, %s] at page %q", r.mailbox, r.read.WindowFrom.Format(time.RFC3339), r.read.WindowTo.Format(time.RFC3339), r.read.Token)
+		page, err := conn.Client.ArchiveSearchPage(conn.Context(ctx), mimecast.ArchiveSearchRequest{Admin: true, Query: q.XML()}, r.read.Token)
+		if err != nil {
+			if ctx.Err() != nil {
+				return false
+			}
+			var apiErr *mimecast.APIError
+			if r.read.Token != "" && !tokenRetried && errors.As(err, &apiErr) && !apiErr.Retryable && !apiErr.Forbidden() && !apiErr.Unauthorized() {
+				// A saved page token the API no longer accepts (it expired): read the window again
+				// from its start. Messages of the window's earlier pages are emitted again, which
+				// an output indexing by mimecast_message_id absorbs.
+				in.log.Warnf("%s: page token rejected (%v); reading the window from %s again", r.mailbox, err, r.read.WindowFrom.Format(time.RFC3339))
+				r.read.Token, tokenRetried = "", true
+				continue
+			}
+			in.metrics.fetchErrors.Incr(1)
+			if errors.As(err, &apiErr) && apiErr.Forbidden() {
+				// Every mailbox gets the same answer: say it once per crawl.
+				if r.p.searchForbidden.CompareAndSwap(false, true) {
+					in.log.Errorf("Mimecast refused the archive search (%v): grant the API application the role Archive | Search | Read; trying again in the next crawl", err)
+				}
+			} else {
+				in.log.Warnf("%s: searching the archive failed, trying again in the next crawl: %v", r.mailbox, err)
+			}
+			return false
+		}
+		jobs, lead := r.admit(page.Items)
+		last := page.Next == ""
+		commit := r.pageCommit(page.Next, last)
+		if err := r.emitPage(ctx, jobs, lead, commit); err != nil {
+			return false
+		}
+		if last {
+			break
+		}
+		r.read.Token = page.Next
+	}
+	if r.read.Recrawl {
+		return r.finishRecrawl(ctx)
+	}
+	return true
+}
+
+// admit dedupes a page and applies exclude_subjects; it returns the messages whose content is
+// to be fetched, and error-flagged messages for records that could not be decoded.
+func (r *mailboxRun) admit(items []mimecast.ArchiveItem) ([]*mimecast.ArchiveItem, service.MessageBatch) {
+	in := r.in
+	r.pageIDs = make(map[string]bool, len(items))
+	var (
+		jobs []*mimecast.ArchiveItem
+		lead service.MessageBatch
+	)
+	for i := range items {
+		it := &items[i]
+		id := it.ID()
+		r.pageIDs[id] = true
+		if _, dup := r.read.Seen[id]; dup {
+			in.metrics.duplicates.Incr(1)
+			continue
+		}
+		received := it.EventTime()
+		if it.DecodeErr() == nil && !received.IsZero() && !in.inDateRange(received) {
+			// The search's date filter may be coarser than [start_date, end_date): the bounds
+			// are applied here exactly, and the message is not remembered as seen.
+			continue
+		}
+		ms := received.UnixMilli()
+		if it.DecodeErr() != nil || received.IsZero() {
+			ms = in.now().UnixMilli()
+		}
+		r.read.Seen[id] = ms
+		if it.DecodeErr() != nil {
+			lead = append(lead, in.undecodableMessage(r.mailbox, it))
+			continue
+		}
+		if matchesAny(in.cfg.excludeSubjects, in.subjectOr(it.Subject)) {
+			in.metrics.subjectsExcluded.Incr(1)
+			continue
+		}
+		r.ledgerAdd(id, ms)
+		jobs = append(jobs, it)
+	}
+	return jobs, lead
+}
+
+// inDateRange applies start_date (inclusive) and end_date (exclusive).
+func (in *archiveInput) inDateRange(t time.Time) bool {
+	if t.Before(in.cfg.startDate) {
+		return false
+	}
+	return in.cfg.endDate.IsZero() || t.Before(in.cfg.endDate)
+}
+
+func (r *mailboxRun) ledgerAdd(id string, ms int64) {
+	l := &r.read.Ledger
+	if l.Tail == nil {
+		l.Tail = map[string]int64{}
+	}
+	l.Tail[id] = ms
+	if len(l.Tail) < ledgerSegmentSize {
+		return
+	}
+	r.mu.Lock()
+	r.pendingSegs[[2]int{l.Gen, l.Segments}] = l.Tail
+	r.mu.Unlock()
+	l.Segments++
+	l.Tail = map[string]int64{}
+}
+
+// pageCommit prunes Seen and returns the state to save once the page is acknowledged. The last
+// page of a delta window moves the cursor; the last page of a re-crawl commits nothing (its
+// ledger comparison does).
+func (r *mailboxRun) pageCommit(next string, last bool) *mailboxCommit {
+	st := &r.read
+	horizon := st.WindowTo.Add(-max(r.in.cfg.deltaOffset, 0) - time.Minute).UnixMilli()
+	maps.DeleteFunc(st.Seen, func(id string, t int64) bool { return t < horizon && !r.pageIDs[id] })
+	if !last {
+		c := st.clone()
+		c.Token = next
+		return &mailboxCommit{state: c}
+	}
+	if st.Recrawl {
+		return nil
+	}
+	st.Cursor, st.WindowFrom, st.WindowTo, st.Token = st.WindowTo, time.Time{}, time.Time{}, ""
+	return &mailboxCommit{state: st.clone()}
+}
+
+// emitPage fetches the content of jobs, request_concurrency at a time, and sends the messages
+// in page order, in batches of at most maxArchiveBatchBytes; the last batch carries commit.
+// Fetched emails wait in memory only until their turn: at most request_concurrency of them.
+//
+// Every fetch first reserves its email's size in the input's max_bytes_in_flight budget, and
+// the bytes stay reserved until the batch holding them is acknowledged. While a fetch waits for
+// the budget, the batch being built is sent as it is: every mailbox waiting for the budget then
+// holds nothing but batches the pipeline will acknowledge and fetches that will finish, so the
+// budget always frees up and no mailbox waits for another forever.
+func (r *mailboxRun) emitPage(ctx context.Context, jobs []*mimecast.ArchiveItem, lead service.MessageBatch, commit *mailboxCommit) error {
+	ctx, cancel := context.WithCancel(ctx)
+	budget := r.in.budget
+	results := make([]chan emailResult, len(jobs))
+	for i := range results {
+		results[i] = make(chan emailResult, 1)
+	}
+	sem := make(chan struct{}, r.in.cfg.requestConc)
+	var starving atomic.Bool          // the next fetch waits for the budget
+	starved := make(chan struct{}, 1) // wakes the loop below when starving is set
+	dispatched := make(chan int, 1)   // how many fetches were started, once no more will be
+	go func() {
+		n := 0
+		defer func() { dispatched <- n }()
+		for i, it := range jobs {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			reserved := emailReservation(it)
+			if !budget.tryAcquire(reserved) {
+				starving.Store(true)
+				select {
+				case starved <- struct{}{}:
+				default:
+				}
+				err := budget.acquire(ctx, reserved)
+				starving.Store(false)
+				if err != nil {
+					return
+				}
+			}
+			n++
+			go func() {
+				res := r.in.fetchEmail(ctx, r.p, r.mailbox, it)
+				// The reservation was a guess: hold what the result really holds.
+				budget.add(int64(res.bytes) - reserved)
+				results[i] <- res
+			}()
+		}
+	}()
+	batch, size := lead, 0
+	var held int64 // budget bytes of batch
+	consumed := 0
+	defer func() {
+		// Give back what was fetched and not sent: stop the dispatcher, wait for the fetches it
+		// started (cancelled, they end promptly).
+		cancel()
+		for n := <-dispatched; consumed < n; consumed++ {
+			budget.release(int64((<-results[consumed]).bytes))
+		}
+		budget.release(held)
+	}()
+	flush := func(c *mailboxCommit) error {
+		b, h := batch, held
+		batch, size, held = nil, 0, 0
+		return r.send(ctx, b, h, c)
+	}
+	for i := range jobs {
+		var res emailResult
+	wait:
+		for {
+			// Flush only when about to block: results already there join the batch.
+			select {
+			case res = <-results[i]:
+				break wait
+			default:
+			}
+			if held > 0 && starving.Load() {
+				if err := flush(nil); err != nil {
+					return err
+				}
+			}
+			select {
+			case res = <-results[i]:
+				break wait
+			case <-starved:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		consumed = i + 1
+		<-sem
+		held += int64(res.bytes)
+		if res.retry != nil {
+			// Nothing of this page after the last batch sent is committed: the next crawl
+			// resumes at this page.
+			r.in.metrics.fetchErrors.Incr(1)
+			r.in.log.Warnf("%s: fetching the content of %s failed, trying again in the next crawl: %v", r.mailbox, res.retryID, res.retry)
+			return res.retry
+		}
+		batch = append(batch, res.msgs...)
+		size += res.bytes
+		if size >= maxArchiveBatchBytes && i < len(jobs)-1 {
+			if err := flush(nil); err != nil {
+				return err
+			}
+		}
+	}
+	return flush(commit)
+}
+
+// emailReservation is what fetching it reserves of max_bytes_in_flight: its size from the
+// search hit, which bounds its decoded attachments and bodies (base64 shrinks them), or
+// emailReserve when the hit has none. Once fetched, the email holds what it really holds.
+func emailReservation(it *mimecast.ArchiveItem) int64 {
+	if it.Size > 0 {
+		return it.Size
+	}
+	return emailReserve
+}
+
+// emailReserve is the reservation of an email whose size the search did not give.
+const emailReserve = 256 << 10
+
+// send hands a batch to ReadBatch (an empty one only records its commit) and blocks while
+// archiveBatchesInFlight batches of the mailbox wait for acknowledgement. held is the batch's
+// bytes in the input's budget, released once the batch was acknowledged or could not be sent.
+func (r *mailboxRun) send(ctx context.Context, batch service.MessageBatch, held int64, commit *mailboxCommit) error {
+	ticket, _ := r.committer.Add(r.committer.Generation())
+	if len(batch) == 0 {
+		r.in.budget.release(held)
+		_ = r.committer.Done(context.Background(), ticket, commit)
+		return nil
+	}
+	select {
+	case r.slots <- struct{}{}:
+	case <-ctx.Done():
+		r.in.budget.release(held)
+		return ctx.Err()
+	}
+	r.p.acks.Add(1)
+	ack := func(_ context.Context, err error) error {
+		defer r.p.acks.Done()
+		<-r.slots
+		r.in.budget.release(held)
+		if err != nil {
+			// Everything from this batch on is read again in the next crawl: the checkpoint
+			// cannot move past it any more in this one.
+			r.p.incomplete.Store(true)
+			r.in.log.Debugf("%s: a batch was rejected (%v); the mailbox is read again from its checkpoint", r.mailbox, err)
+			return nil
+		}
+		return r.committer.Done(context.Background(), ticket, commit)
+	}
+	if err := r.in.queue.Send(ctx, batch, ack); err != nil {
+		<-r.slots
+		r.p.acks.Done()
+		r.in.budget.release(held)
+		return err
+	}
+	return nil
+}
+
+// save writes a committed state, which the committer hands over once every batch before it was
+// delivered: the ledger segments it names first, then the state.
+func (r *mailboxRun) save(ctx context.Context, c mailboxCommit) error {
+	st := c.state
+	if st.Ledger.Gen != r.savedGen {
+		r.savedGen, r.savedSegs = st.Ledger.Gen, 0
+	}
+	for k := r.savedSegs; k < st.Ledger.Segments; k++ {
+		key := [2]int{st.Ledger.Gen, k}
+		r.mu.Lock()
+		seg, ok := r.pendingSegs[key]
+		r.mu.Unlock()
+		if !ok {
+			return r.saveFailed(fmt.Errorf("ledger segment %d of generation %d is not in memory", k, key[0]))
+		}
+		if err := r.in.store.saveSegment(ctx, r.mailbox, key[0], k, seg); err != nil {
+			return r.saveFailed(err)
+		}
+		r.savedSegs = k + 1
+		r.mu.Lock()
+		delete(r.pendingSegs, key)
+		r.mu.Unlock()
+	}
+	if err := r.in.store.saveMailbox(ctx, st); err != nil {
+		return r.saveFailed(err)
+	}
+	if c.after != nil {
+		c.after()
+	}
+	return nil
+}
+
+func (r *mailboxRun) saveFailed(err error) error {
+	r.in.metrics.checkpointErrors.Incr(1)
+	r.in.log.Errorf("%s: saving the checkpoint: %v", r.mailbox, err)
+	r.p.incomplete.Store(true)
+	return err
+}
+
+// segment returns a full ledger segment of the read side, from memory when it is not saved yet.
+func (r *mailboxRun) segment(ctx context.Context, gen, k int) (map[string]int64, error) {
+	r.mu.Lock()
+	seg, ok := r.pendingSegs[[2]int{gen, k}]
+	r.mu.Unlock()
+	if ok {
+		return seg, nil
+	}
+	// Not pending: save wrote it before dropping it from pendingSegs.
+	return r.in.store.loadSegment(ctx, r.mailbox, gen, k)
+}

@@ -1,0 +1,20 @@
+package archive
+
+import (
+	"testing"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+	"go.uber.org/goleak"
+)
+
+// The stream tests of this package build mimecast_archive by name: register it as the input
+// package does (a test here cannot import that package, which imports this one).
+func init() {
+	service.MustRegisterBatchInput(Name, Spec(), NewBatchInput)
+}
+
+// TestMain fails the package's tests if any goroutine outlives them: a leaked crawler, token
+// fetch or HTTP connection would grow without bound in a long-running pipeline.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}

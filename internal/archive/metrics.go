@@ -1,0 +1,41 @@
+package archive
+
+import "github.com/redpanda-data/benthos/v4/public/service"
+
+// archiveMetrics are the counters of mimecast_archive. Labels never hold an address or a
+// subject: only fixed reasons and kinds.
+type archiveMetrics struct {
+	emails             *service.MetricCounter
+	attachments        *service.MetricCounter
+	bytes              *service.MetricCounter
+	attachmentsSkipped *service.MetricCounter // reason: too_large | excluded
+	duplicates         *service.MetricCounter
+	subjectsExcluded   *service.MetricCounter
+	deletes            *service.MetricCounter // kind: mailbox | message
+	contentForbidden   *service.MetricCounter
+	contentErrors      *service.MetricCounter
+	decodeErrors       *service.MetricCounter
+	fetchErrors        *service.MetricCounter
+	checkpointErrors   *service.MetricCounter
+	mailboxesTotal     *service.MetricGauge
+	mailboxesDone      *service.MetricGauge
+}
+
+func newArchiveMetrics(m *service.Metrics) archiveMetrics {
+	return archiveMetrics{
+		emails:             m.NewCounter("mimecast_archive_emails"),
+		attachments:        m.NewCounter("mimecast_archive_attachments"),
+		bytes:              m.NewCounter("mimecast_archive_bytes"),
+		attachmentsSkipped: m.NewCounter("mimecast_archive_attachments_skipped", "reason"),
+		duplicates:         m.NewCounter("mimecast_archive_duplicates"),
+		subjectsExcluded:   m.NewCounter("mimecast_archive_subjects_excluded"),
+		deletes:            m.NewCounter("mimecast_archive_deletes", "kind"),
+		contentForbidden:   m.NewCounter("mimecast_archive_content_forbidden"),
+		contentErrors:      m.NewCounter("mimecast_archive_content_errors"),
+		decodeErrors:       m.NewCounter("mimecast_archive_decode_errors"),
+		fetchErrors:        m.NewCounter("mimecast_archive_fetch_errors"),
+		checkpointErrors:   m.NewCounter("mimecast_archive_checkpoint_errors"),
+		mailboxesTotal:     m.NewGauge("mimecast_archive_mailboxes_total"),
+		mailboxesDone:      m.NewGauge("mimecast_archive_mailboxes_done"),
+	}
+}

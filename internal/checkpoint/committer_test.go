@@ -1,0 +1,118 @@
+package checkpoint
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// savedStates records what a committer saved, failing the saves it is told to fail.
+type savedStates struct {
+	mu    sync.Mutex
+	saved []string
+	fail  bool
+}
+
+func (s *savedStates) save(_ context.Context, st string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail {
+		return errors.New("cache down")
+	}
+	s.saved = append(s.saved, st)
+	return nil
+}
+
+func (s *savedStates) list() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.saved...)
+}
+
+func state(s string) *string { return &s }
+
+func TestCommitterSavesOnlyStatesWhoseBatchesWereAllAcknowledged(t *testing.T) {
+	var s savedStates
+	c := NewCommitter("start", s.save)
+	gen := c.Generation()
+	a, _ := c.Add(gen)
+	b, _ := c.Add(gen)
+	d, _ := c.Add(gen)
+
+	require.NoError(t, c.Done(t.Context(), b, state("after b")))
+	assert.Empty(t, s.list(), "b was acknowledged before a")
+	require.NoError(t, c.Done(t.Context(), d, state("after d")))
+	assert.Empty(t, s.list())
+	require.NoError(t, c.Done(t.Context(), a, state("after a")))
+	assert.Equal(t, []string{"after d"}, s.list(), "a, b and d are done: only the newest state is written")
+}
+
+func TestCommitterRetriesAFailedSaveWithTheNextState(t *testing.T) {
+	s := savedStates{fail: true}
+	c := NewCommitter("start", s.save)
+	gen := c.Generation()
+	a, _ := c.Add(gen)
+	b, _ := c.Add(gen)
+	require.Error(t, c.Done(t.Context(), a, state("after a")))
+	s.fail = false
+	require.NoError(t, c.Done(t.Context(), b, state("after b")))
+	assert.Equal(t, []string{"after b"}, s.list())
+}
+
+func TestCommitterResetForgetsBatchesInFlight(t *testing.T) {
+	var s savedStates
+	c := NewCommitter("start", s.save)
+	gen := c.Generation()
+	a, _ := c.Add(gen)
+	b, _ := c.Add(gen)
+	require.NoError(t, c.Done(t.Context(), a, state("after a")))
+	assert.Equal(t, []string{"after a"}, s.list())
+
+	newGen, from, ok := c.Reset(gen)
+	require.True(t, ok)
+	assert.Equal(t, "after a", from, "reading starts again after the last acknowledged state")
+	_, _, again := c.Reset(gen)
+	assert.False(t, again, "a second reset of the same generation does nothing")
+	assert.False(t, c.Current(b))
+	_, ok = c.Add(gen)
+	assert.False(t, ok, "a batch of the old generation is not sent")
+
+	require.NoError(t, c.Done(t.Context(), b, state("after b")))
+	assert.Equal(t, []string{"after a"}, s.list(), "an acknowledgement of the old generation commits nothing")
+
+	e, ok := c.Add(newGen)
+	require.True(t, ok)
+	require.NoError(t, c.Done(t.Context(), e, state("after e")))
+	assert.Equal(t, []string{"after a", "after e"}, s.list())
+}
+
+func TestCommitterConcurrentAcknowledgementsSaveInOrder(t *testing.T) {
+	var (
+		mu    sync.Mutex
+		saved []int
+	)
+	c := NewCommitter(-1, func(_ context.Context, n int) error {
+		mu.Lock()
+		defer mu.Unlock()
+		saved = append(saved, n)
+		return nil
+	})
+	gen := c.Generation()
+	const n = 200
+	tickets := make([]Ticket, n)
+	for i := range tickets {
+		tickets[i], _ = c.Add(gen)
+	}
+	var wg sync.WaitGroup
+	for i := n - 1; i >= 0; i-- {
+		wg.Go(func() { assert.NoError(t, c.Done(t.Context(), tickets[i], &i)) })
+	}
+	wg.Wait()
+	require.NotEmpty(t, saved)
+	assert.IsIncreasing(t, saved, "a state older than one saved is never written")
+	assert.Equal(t, n-1, saved[len(saved)-1], "the last state saved is the last batch's")
+}

@@ -1,0 +1,272 @@
+package threats
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"sync"
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/mimecast-connect/mimecast-connect/internal/batchinput"
+	"github.com/mimecast-connect/mimecast-connect/internal/checkpoint"
+	"github.com/mimecast-connect/mimecast-connect/internal/mimecast"
+)
+
+// sourceRunner polls one threatSource: sequential reads, up to max_pages_in_flight chunks
+// waiting for acknowledgement, and a checkpoint that moves only past chunks that were all
+// acknowledged.
+//
+// Two states are kept: the read state (where the next read starts, and every id handed to the
+// pipeline) runs ahead of the committed state (what is saved, kept by the committer). A nack
+// resets the read state to the committed one, so nothing unacknowledged is ever skipped.
+type sourceRunner struct {
+	in        *threatsInput
+	src       threatSource
+	slots     chan struct{} // one token per unacknowledged chunk
+	committer *checkpoint.Committer[feedState]
+
+	mu      sync.Mutex
+	read    feedState
+	seen    map[string]int64
+	resetTo *feedState // set by a nack: the committed state the read state goes back to
+
+	// Owned by the run goroutine: the failed polls since the last good one, so that an outage
+	// is logged when it starts, now and then while it lasts, and when it ends, not on every try.
+	forbidden bool
+	failures  int
+	warnedAt  time.Time
+}
+
+// failureRelog is how often a failure that goes on is logged again at WARN.
+const failureRelog = 5 * time.Minute
+
+func newSourceRunner(in *threatsInput, src threatSource, st feedState) *sourceRunner {
+	r := &sourceRunner{
+		in:    in,
+		src:   src,
+		slots: make(chan struct{}, in.cfg.maxPagesInFlight),
+		read:  st.clone(),
+		seen:  maps.Clone(st.Seen),
+	}
+	r.committer = checkpoint.NewCommitter(st.clone(), r.save)
+	if r.seen == nil {
+		r.seen = map[string]int64{}
+	}
+	return r
+}
+
+// run polls until ctx is cancelled.
+func (r *sourceRunner) run(ctx context.Context) {
+	if c, ok := r.src.(interface{ close() }); ok {
+		defer c.close()
+	}
+	backoff := time.Second
+	for ctx.Err() == nil {
+		r.mu.Lock()
+		if r.resetTo != nil {
+			r.read = r.resetTo.clone()
+			r.seen = maps.Clone(r.resetTo.Seen)
+			if r.seen == nil {
+				r.seen = map[string]int64{}
+			}
+			r.resetTo = nil
+		}
+		// The generation is read under mu with the read state: a nack resets both under mu.
+		st, gen := r.read.clone(), r.committer.Generation()
+		r.mu.Unlock()
+
+		caughtUp, err := r.poll(ctx, gen, st)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			if errors.Is(err, errStaleGeneration) {
+				continue
+			}
+			wait := r.fetchFailed(err, &backoff)
+			if !batchinput.Sleep(ctx, wait) {
+				return
+			}
+			continue
+		}
+		backoff = time.Second
+		if r.failures > 0 {
+			r.in.log.Infof("%s: polling works again after %d failed %s", r.src.name(), r.failures, plural(r.failures, "poll", "polls"))
+			r.failures, r.forbidden = 0, false
+		}
+		if caughtUp && !batchinput.Sleep(ctx, r.in.cfg.pollInterval) {
+			return
+		}
+	}
+}
+
+// poll reads the page after st and emits its chunks; the read state moves to where the source
+// says the next read starts.
+func (r *sourceRunner) poll(ctx context.Context, gen uint64, st feedState) (caughtUp bool, err error) {
+	var next *feedState
+	for c, err := range r.src.read(ctx, st) {
+		if err != nil {
+			return false, err
+		}
+		if len(c.records) > 0 || c.commit {
+			if err := r.emit(ctx, gen, c); err != nil {
+				return false, err
+			}
+		}
+		if c.state != nil {
+			next = c.state
+		}
+		caughtUp = c.caughtUp
+	}
+	if next != nil {
+		r.mu.Lock()
+		if r.committer.Generation() == gen {
+			r.read = *next
+		}
+		r.mu.Unlock()
+	}
+	return caughtUp, nil
+}
+
+// fetchFailed logs and counts a failed fetch and says how long to wait before the next try. The
+// first failure of a run of them is a warning; repeats are debug lines, with a warning again
+// every failureRelog while it lasts.
+func (r *sourceRunner) fetchFailed(err error, backoff *time.Duration) time.Duration {
+	log := r.in.log
+	r.in.metrics.fetchErrors.Incr(1, r.src.feed())
+	r.failures++
+	var apiErr *mimecast.APIError
+	if errors.As(err, &apiErr) && apiErr.Forbidden() {
+		// A missing product or permission does not fix itself soon: say so once, then look again
+		// now and then so that granting it takes effect without a restart.
+		if !r.forbidden {
+			log.Errorf("%s: Mimecast refused access (%v): %s; retrying every %v", r.src.name(), err, mimecast.ForbiddenHint(apiErr.Endpoint), forbiddenRetry)
+		}
+		r.forbidden = true
+		return forbiddenRetry
+	}
+	r.forbidden = false
+	switch now := time.Now(); {
+	case r.failures == 1:
+		log.Warnf("%s: polling failed, retrying in %v: %v", r.src.name(), *backoff, err)
+		r.warnedAt = now
+	case now.Sub(r.warnedAt) >= failureRelog:
+		log.Warnf("%s: polling still fails after %d tries, retrying in %v: %v", r.src.name(), r.failures, *backoff, err)
+		r.warnedAt = now
+	default:
+		log.Debugf("%s: polling failed again (%d tries), retrying in %v: %v", r.src.name(), r.failures, *backoff, err)
+	}
+	wait := *backoff
+	*backoff = min(*backoff*2, max(r.in.cfg.pollInterval, time.Second))
+	return wait
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+const forbiddenRetry = 10 * time.Minute
+
+// emit dedupes, selects, filters and sends a chunk; it blocks while max_pages_in_flight chunks
+// of this source wait for acknowledgement.
+func (r *sourceRunner) emit(ctx context.Context, gen uint64, c chunk) error {
+	batch, commit, ticket, ok := r.admit(gen, c)
+	if !ok {
+		return errStaleGeneration
+	}
+	if len(batch) == 0 {
+		_ = r.committer.Done(context.Background(), ticket, commit)
+		return nil
+	}
+	if r.in.cfg.contentView {
+		r.in.addContent(ctx, batch)
+	}
+	select {
+	case r.slots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// A nack may have reset the read state while this chunk waited for a slot: it would only be
+	// read again, so drop it here rather than deliver it twice.
+	if !r.committer.Current(ticket) {
+		<-r.slots
+		return errStaleGeneration
+	}
+	ack := func(ctx context.Context, err error) error {
+		<-r.slots
+		if err != nil {
+			r.nacked(ticket)
+			return nil
+		}
+		return r.committer.Done(context.Background(), ticket, commit)
+	}
+	if err := r.in.queue.Send(ctx, batch, ack); err != nil {
+		<-r.slots
+		return err
+	}
+	return nil
+}
+
+// admit turns a chunk into the messages to send, and the state to commit with them (its Seen
+// pruned to the ids that can still be read again), unless a nack reset the read state since gen.
+func (r *sourceRunner) admit(gen uint64, c chunk) (service.MessageBatch, *feedState, checkpoint.Ticket, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.committer.Generation() != gen {
+		return nil, nil, checkpoint.Ticket{}, false
+	}
+	batch := make(service.MessageBatch, 0, len(c.records))
+	for i := range c.records {
+		if msg := r.in.admit(r.src, &c.records[i], r.seen); msg != nil {
+			batch = append(batch, msg)
+		}
+	}
+	var commit *feedState
+	if c.commit {
+		st := c.state.clone()
+		horizon := st.Cursor.Add(-r.in.cfg.overlap - time.Minute)
+		st.Seen = r.seen
+		st.prune(horizon)
+		r.seen = st.Seen
+		st.Seen = maps.Clone(r.seen)
+		commit = &st
+	}
+	ticket, ok := r.committer.Add(gen)
+	return batch, commit, ticket, ok
+}
+
+var errStaleGeneration = errors.New("read state was reset after a nack")
+
+// save writes a committed state; the committer calls it once every chunk before it was
+// acknowledged.
+func (r *sourceRunner) save(ctx context.Context, st feedState) error {
+	r.in.metrics.lag.Set(time.Since(st.Cursor).Milliseconds(), r.src.name())
+	if err := r.in.store.save(ctx, r.src.name(), st); err != nil {
+		r.in.metrics.checkpointErrors.Incr(1, r.src.feed())
+		r.in.log.Errorf("%s: saving checkpoint: %v", r.src.name(), err)
+		return err
+	}
+	return nil
+}
+
+// nacked resets the read state to the committed one: the unacknowledged chunks are read again.
+func (r *sourceRunner) nacked(t checkpoint.Ticket) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.committer.Current(t) {
+		return
+	}
+	_, st, ok := r.committer.Reset(r.committer.Generation())
+	if !ok {
+		return
+	}
+	// Reset is only called under mu, so a reader holding mu sees the generation and the read
+	// state change together.
+	r.resetTo = &st
+	r.in.log.Debugf("%s: a batch was rejected; reading again from the last checkpoint", r.src.name())
+}

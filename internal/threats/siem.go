@@ -1,0 +1,200 @@
+package threats
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/mimecast-connect/mimecast-connect/internal/mimecast"
+)
+
+// siemChunk is how many SIEM events make one batch: files hold hundreds to thousands of events,
+// and a whole file in one batch would hold it all in memory.
+const siemChunk = 500
+
+// siemSource reads the SIEM batch files of one event type. Its checkpoint is the listing's
+// @nextPage: a listing page is committed once every event of every file on it was delivered.
+type siemSource struct {
+	in        *threatsInput
+	eventType string
+}
+
+func (s *siemSource) name() string { return "siem_" + strings.ReplaceAll(s.eventType, " ", "_") }
+func (s *siemSource) feed() string { return feedSIEM }
+
+func (s *siemSource) start(now time.Time, lookback time.Duration) feedState {
+	return feedState{Cursor: clampLookback(s.in.log, s.name(), now, lookback, siemRetention)}
+}
+
+func (s *siemSource) read(ctx context.Context, st feedState) iter.Seq2[chunk, error] {
+	return func(yield func(chunk, error) bool) {
+		emit := func(recs []threatRecord) error {
+			if !yield(chunk{records: recs}, nil) {
+				return errStopped
+			}
+			return nil
+		}
+		nst, caughtUp, err := s.readPage(ctx, st, emit)
+		switch {
+		case errors.Is(err, errStopped):
+		case err != nil:
+			yield(chunk{}, err)
+		default:
+			yield(chunk{state: &nst, commit: true, caughtUp: caughtUp}, nil)
+		}
+	}
+}
+
+// errStopped ends a read whose caller stopped taking its chunks.
+var errStopped = errors.New("the reader stopped")
+
+// emitFunc hands a chunk of records to the reader of a source; errStopped when it stopped.
+type emitFunc func(records []threatRecord) error
+
+// readPage reads the listing page after st and every file on it, emitting their events, and
+// returns the state after the page.
+func (s *siemSource) readPage(ctx context.Context, st feedState, emit emitFunc) (feedState, bool, error) {
+	client, cctx := s.in.cfg.conn.Client, s.in.cfg.conn.Context(ctx)
+	req := mimecast.SIEMBatchRequest{Type: s.eventType}
+	if st.Token == "" {
+		req.Start = st.Cursor
+	}
+	for attempt := 1; ; attempt++ {
+		list, err := client.SIEMBatchFilesPage(cctx, req, st.Token)
+		if err != nil {
+			return st, false, fmt.Errorf("listing siem %s batch files: %w", s.eventType, err)
+		}
+		if list.DuplicateURLs > 0 {
+			// A file listed twice would deliver its events twice; it is read once.
+			s.in.metrics.duplicates.Incr(int64(list.DuplicateURLs), feedSIEM)
+			s.in.log.Debugf("%s: %d duplicated batch URLs on one listing page, each fetched once", s.name(), list.DuplicateURLs)
+		}
+		newest, again, err := s.readFiles(ctx, list.Files, emit, attempt < siemPageAttempts)
+		if err != nil {
+			return st, false, err
+		}
+		if again != nil {
+			// The page is listed again with fresh URLs and read again from its first file;
+			// events already delivered from it are recognised by their ids.
+			s.in.metrics.fetchErrors.Incr(1, feedSIEM)
+			logf := s.in.log.Debugf
+			if attempt == 1 {
+				logf = s.in.log.Warnf
+			}
+			logf("%s: %v; listing the page again for fresh URLs (attempt %d of %d)", s.name(), again, attempt+1, siemPageAttempts)
+			continue
+		}
+		nst := st
+		if newest.After(nst.Cursor) {
+			nst.Cursor = newest
+		}
+		if list.NextPage != "" {
+			nst.Token = list.NextPage
+		}
+		return nst, list.IsCaughtUp || len(list.Files) == 0, nil
+	}
+}
+
+// siemPageAttempts is how many times a listing page is read when one of its files cannot be
+// read whole: its URL expired, or the file ends early. A transfer cut short (a reset, a proxy
+// timeout) looks the same as a damaged file; only another download tells them apart, and a
+// fresh listing is what gives a regenerated file or a URL that has not expired. After the last
+// attempt an expired URL is an error of the poll, and a file that still ends early has its end
+// emitted as an error-flagged record.
+const siemPageAttempts = 3
+
+// readFiles reads the files of one listing page and returns the newest event time. again is
+// set, and reading stops, when a file's URL expired or (with retry) a file ended early.
+func (s *siemSource) readFiles(ctx context.Context, files []mimecast.SIEMBatchFile, emit emitFunc, retry bool) (newest time.Time, again, err error) {
+	var ahead *filePrefetch
+	defer func() { ahead.discard() }()
+	for i, f := range files {
+		cur := ahead
+		ahead = nil
+		if i+1 < len(files) {
+			ahead = s.prefetchFile(ctx, files[i+1])
+		}
+		n, cut, err := s.readFile(ctx, f.URL, cur, emit, retry)
+		if errors.Is(err, mimecast.ErrBatchURLExpired) && retry {
+			return newest, err, nil
+		}
+		if err != nil {
+			return newest, nil, err
+		}
+		if cut != nil {
+			return newest, cut, nil
+		}
+		if n.After(newest) {
+			newest = n
+		}
+	}
+	return newest, nil, nil
+}
+
+// readFile emits the events of one batch file in chunks and returns the newest event time. With
+// retryCut, a file that ends early stops the read and is returned as cut (the events read since
+// the last chunk are not emitted: the next read has them); without, the end is emitted as an
+// error-flagged record.
+func (s *siemSource) readFile(ctx context.Context, fileURL string, pre *filePrefetch, emit emitFunc, retryCut bool) (newest time.Time, cut, err error) {
+	r, ok := pre.open(ctx)
+	if !ok {
+		if r, err = s.in.cfg.conn.Client.OpenBatchFile(s.in.cfg.conn.Context(ctx), fileURL); err != nil {
+			return newest, nil, err
+		}
+	}
+	defer r.Close()
+	batch := make([]threatRecord, 0, siemChunk)
+	for {
+		ev, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return newest, nil, fmt.Errorf("reading siem batch file: %w", err)
+		}
+		rec := record(ev)
+		if errors.Is(rec.decodeErr, mimecast.ErrBatchFileCorrupt) {
+			if retryCut {
+				return newest, fmt.Errorf("batch file %s: %w", fileName(fileURL), rec.decodeErr), nil
+			}
+			// The text of a cut is often empty: name the file and line, or the ends of two
+			// damaged files would look like one record repeated.
+			rec.id = mimecast.ContentHash(fmt.Appendf(nil, "%s:%d:%s", fileName(fileURL), r.Line(), rec.raw))
+		}
+		if rec.decodeErr == nil {
+			rec.threatType = siemThreatType(ev.Type)
+			rec.status = siemStatus(ev.Action, "")
+			rec.source = feedSIEM
+			if rec.eventTime.After(newest) {
+				newest = rec.eventTime
+			}
+		}
+		batch = append(batch, rec)
+		if len(batch) == siemChunk {
+			if err := emit(batch); err != nil {
+				return newest, nil, err
+			}
+			batch = make([]threatRecord, 0, siemChunk)
+		}
+	}
+	if len(batch) > 0 {
+		if err := emit(batch); err != nil {
+			return newest, nil, err
+		}
+	}
+	return newest, nil, nil
+}
+
+// fileName is the path of a pre-signed URL: what names the file, without its signature.
+func fileName(fileURL string) string {
+	u, err := url.Parse(fileURL)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Path
+}

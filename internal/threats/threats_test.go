@@ -1,0 +1,287 @@
+package threats
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mimecast-connect/mimecast-connect/internal/mimecastfake"
+	"github.com/mimecast-connect/mimecast-connect/internal/streamtest"
+)
+
+// smallTenant has 30 events per feed, all inside a 24h lookback.
+func smallTenant() mimecastfake.Options {
+	return mimecastfake.Options{Seed: 7, Sizes: mimecastfake.Sizes{EventsPerFeed: 30, Span: 10 * time.Hour}}
+}
+
+func threatsYAML(url, extra string) string {
+	return "mimecast_threats:\n" + streamtest.Indent(streamtest.ConnYAML(url)+"poll_interval: 50ms\nlookback: 24h\npage_size: 7\n"+extra, "  ")
+}
+
+func meta(m *service.Message, key string) string {
+	v, _ := m.MetaGet(key)
+	return v
+}
+
+func eventIDs(msgs []*service.Message) []string {
+	ids := make([]string, 0, len(msgs))
+	for _, m := range msgs {
+		ids = append(ids, meta(m, metaEventID))
+	}
+	return ids
+}
+
+func distinct(ids []string) int {
+	s := slices.Clone(ids)
+	slices.Sort(s)
+	return len(slices.Compact(s))
+}
+
+// collectAll runs the input until it has emitted n messages and gone quiet, and returns them.
+func collectAll(t *testing.T, input, resources string, n int) []*service.Message {
+	t.Helper()
+	c := streamtest.NewCollector()
+	_, stop := streamtest.StartStream(t, streamtest.StreamSpec{Input: input, Resources: resources}, c)
+	c.WaitFor(t, 15*time.Second, func(m []*service.Message) bool { return len(m) >= n })
+	msgs := streamtest.Settle(c)
+	stop()
+	return msgs
+}
+
+func TestThreatsEmitsEveryEventOfTheLookbackOnceWithMetadata(t *testing.T) {
+	_, url := streamtest.FakeTenant(t, smallTenant())
+	msgs := collectAll(t, threatsYAML(url, "feeds: [url_protect]\n"), "", 30)
+	require.Len(t, msgs, 30)
+	assert.Equal(t, 30, distinct(eventIDs(msgs)))
+	for _, m := range msgs {
+		assert.Equal(t, "url_protect", meta(m, metaFeed))
+		assert.Equal(t, "url", meta(m, metaThreatType))
+		assert.Contains(t, []string{"blocked", "warned", "allowed"}, meta(m, metaStatus))
+		_, err := time.Parse(time.RFC3339Nano, meta(m, metaEventTime))
+		assert.NoError(t, err)
+		assert.Len(t, meta(m, metaEventID), 64, "click logs have no id: the id is a SHA-256")
+		body, err := m.AsStructured()
+		require.NoError(t, err)
+		obj := body.(map[string]any)
+		assert.NotContains(t, obj, "clickLogs", "each click is its own message, not the wrapper")
+		assert.Contains(t, obj, "url")
+	}
+}
+
+func TestThreatsLookbackBoundsTheFirstRun(t *testing.T) {
+	_, url := streamtest.FakeTenant(t, mimecastfake.Options{Seed: 3, Sizes: mimecastfake.Sizes{EventsPerFeed: 72, Span: 72 * time.Hour}})
+	start := time.Now()
+	c := streamtest.NewCollector()
+	streamtest.StartStream(t, streamtest.StreamSpec{Input: threatsYAML(url, "feeds: [url_protect]\nlookback: 6h\noverlap: 0s\n")}, c)
+	c.WaitFor(t, 10*time.Second, func(m []*service.Message) bool { return len(m) > 0 })
+	msgs := streamtest.Settle(c)
+	assert.Greater(t, len(msgs), 3)
+	assert.Less(t, len(msgs), 12, "a 6h lookback over one event an hour")
+	for _, m := range msgs {
+		ts, err := time.Parse(time.RFC3339Nano, meta(m, metaEventTime))
+		require.NoError(t, err)
+		assert.False(t, ts.Before(start.Add(-6*time.Hour-time.Minute)), "event %s is older than the lookback", ts)
+	}
+}
+
+func TestThreatsSelectionsAndFiltersKeepExactlyTheMatchingEvents(t *testing.T) {
+	_, url := streamtest.FakeTenant(t, smallTenant())
+	all := collectAll(t, threatsYAML(url, "feeds: [threat_events, url_protect]\n"), "", 60)
+	require.Len(t, all, 60)
+
+	cases := []struct {
+		name  string
+		extra string
+		keep  func(m *service.Message) bool
+	}{
+		{"statuses", "statuses: [blocked]\n", func(m *service.Message) bool { return meta(m, metaStatus) == "blocked" }},
+		{"threat_types", "threat_types: [phishing, url]\n", func(m *service.Message) bool {
+			return meta(m, metaThreatType) == "phishing" || meta(m, metaThreatType) == "url"
+		}},
+		{"threat_sources", "threat_sources: [url_protect]\n", func(m *service.Message) bool { return meta(m, metaSource) == "url_protect" }},
+		{"include and exclude filters", `filters:
+  - expression: 'status == "blocked" || status == "warned"'
+    action: include
+  - expression: 'feed == "threat_events" && event.severity == "low"'
+    action: exclude
+`, func(m *service.Message) bool {
+			s := meta(m, metaStatus)
+			if s != "blocked" && s != "warned" {
+				return false
+			}
+			body, _ := m.AsStructured()
+			return !(meta(m, metaFeed) == "threat_events" && body.(map[string]any)["severity"] == "low")
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var want []string
+			for _, m := range all {
+				if tc.keep(m) {
+					want = append(want, meta(m, metaEventID))
+				}
+			}
+			require.NotEmpty(t, want, "the tenant must have matching events for this case to mean anything")
+			require.Less(t, len(want), len(all), "the selection must drop something")
+			c := streamtest.NewCollector()
+			streamtest.StartStream(t, streamtest.StreamSpec{Input: threatsYAML(url, "feeds: [threat_events, url_protect]\n"+tc.extra)}, c)
+			c.WaitFor(t, 10*time.Second, func(m []*service.Message) bool { return len(m) >= len(want) })
+			got := eventIDs(streamtest.Settle(c))
+			slices.Sort(got)
+			slices.Sort(want)
+			assert.Equal(t, want, got)
+		})
+	}
+}
+
+func fileCache(dir string) string {
+	return fmt.Sprintf("cache_resources:\n  - label: ckpt\n    file:\n      directory: %s\n", dir)
+}
+
+func TestThreatsRestartResumesFromTheCheckpointWithoutReemitting(t *testing.T) {
+	_, url := streamtest.FakeTenant(t, smallTenant())
+	dir := t.TempDir()
+	in := threatsYAML(url, "feeds: [url_protect, impersonation_protect]\ncheckpoint_cache: ckpt\n")
+	first := collectAll(t, in, fileCache(dir), 60)
+	require.Len(t, first, 60)
+	files, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Len(t, files, 2, "one checkpoint per feed")
+
+	c := streamtest.NewCollector()
+	streamtest.StartStream(t, streamtest.StreamSpec{Input: in, Resources: fileCache(dir)}, c)
+	assert.Empty(t, streamtest.Settle(c), "a restart re-emitted events that were already delivered")
+}
+
+func TestThreatsKillMidBacklogThenRestartLosesNothing(t *testing.T) {
+	_, url := streamtest.FakeTenant(t, smallTenant())
+	dir := t.TempDir()
+	in := threatsYAML(url, "feeds: [url_protect]\ncheckpoint_cache: ckpt\nmax_pages_in_flight: 1\n")
+
+	// The first run stops hard after 10 messages: later pages are never acked.
+	var delivered atomic.Int32
+	c1 := streamtest.NewCollector()
+	c1.Reject = func(*service.Message) bool { return delivered.Add(1) > 10 }
+	s1, _ := streamtest.StartStream(t, streamtest.StreamSpec{Input: in, Resources: fileCache(dir)}, c1)
+	c1.WaitFor(t, 10*time.Second, func(m []*service.Message) bool { return len(m) >= 10 })
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	_ = s1.Stop(ctx) // may time out: the rejected batch is being retried; the kill is the point
+
+	c2 := streamtest.NewCollector()
+	streamtest.StartStream(t, streamtest.StreamSpec{Input: in, Resources: fileCache(dir)}, c2)
+	c2.WaitFor(t, 10*time.Second, func(m []*service.Message) bool {
+		return distinct(append(eventIDs(c1.Snapshot()), eventIDs(m)...)) >= 30
+	})
+	second := streamtest.Settle(c2)
+	union := append(eventIDs(c1.Snapshot()), eventIDs(second)...)
+	assert.Equal(t, 30, distinct(union), "every event reached the output at least once")
+	assert.LessOrEqual(t, len(union)-30, 7, "replays are bounded by the page in flight at the kill")
+}
+
+func TestThreatsNackReplaysWithoutMovingTheCheckpoint(t *testing.T) {
+	_, url := streamtest.FakeTenant(t, smallTenant())
+	dir := t.TempDir()
+	in := threatsYAML(url, "feeds: [url_protect]\ncheckpoint_cache: ckpt\nauto_replay_nacks: false\n")
+	var accept atomic.Bool
+	var rejected atomic.Int32
+	c := streamtest.NewCollector()
+	c.Reject = func(*service.Message) bool {
+		if !accept.Load() {
+			rejected.Add(1)
+			return true
+		}
+		return false
+	}
+	streamtest.StartStream(t, streamtest.StreamSpec{Input: in, Resources: fileCache(dir)}, c)
+	require.Eventually(t, func() bool { return rejected.Load() > 10 }, 10*time.Second, 10*time.Millisecond)
+	_, err := os.Stat(filepath.Join(dir, "mimecast_threats_url_protect"))
+	assert.True(t, os.IsNotExist(err), "a checkpoint was written while every batch was rejected")
+
+	accept.Store(true)
+	msgs := c.WaitFor(t, 10*time.Second, func(m []*service.Message) bool { return len(m) >= 30 })
+	msgs = streamtest.Settle(c)
+	assert.Len(t, msgs, 30)
+	assert.Equal(t, 30, distinct(eventIDs(msgs)))
+}
+
+func TestThreatsDuplicatesAcrossPagesAreEmittedOnce(t *testing.T) {
+	opts := smallTenant()
+	opts.Faults = mimecastfake.Faults{DuplicateAcrossPages: 3}
+	fake, url := streamtest.FakeTenant(t, opts)
+	msgs := collectAll(t, threatsYAML(url, "feeds: [url_protect]\n"), "", 30)
+	assert.Len(t, msgs, 30)
+	assert.Equal(t, 30, distinct(eventIDs(msgs)))
+	assert.Equal(t, 0, fake.Faults().DuplicateAcrossPages, "the fault must have fired")
+}
+
+func TestThreatsContentViewAttachesArchivedContent(t *testing.T) {
+	_, url := streamtest.FakeTenant(t, smallTenant())
+	msgs := collectAll(t, threatsYAML(url, "feeds: [url_protect]\ncontent_view: true\n"), "", 30)
+	withContent := 0
+	for _, m := range msgs {
+		body, err := m.AsStructured()
+		require.NoError(t, err)
+		content, ok := body.(map[string]any)["content"].(map[string]any)
+		if !ok {
+			continue
+		}
+		withContent++
+		assert.Equal(t, meta(m, metaMessageID), content["message_id"])
+		assert.NotEmpty(t, content["headers"])
+	}
+	assert.Positive(t, withContent, "clicks on archived mail get its content")
+}
+
+func TestThreatsContentViewForbiddenDegradesToEventsWithoutContent(t *testing.T) {
+	opts := smallTenant()
+	var products []string
+	for _, p := range mimecastfake.AllProducts {
+		if p != mimecastfake.ProductContentView {
+			products = append(products, p)
+		}
+	}
+	opts.Clients = []mimecastfake.ClientApp{{ID: mimecastfake.DefaultClientID, Secret: mimecastfake.DefaultClientSecret, Products: products}}
+	fake, url := streamtest.FakeTenant(t, opts)
+	msgs := collectAll(t, threatsYAML(url, "feeds: [url_protect]\ncontent_view: true\n"), "", 30)
+	require.Len(t, msgs, 30)
+	for _, m := range msgs {
+		body, err := m.AsStructured()
+		require.NoError(t, err)
+		assert.NotContains(t, body.(map[string]any), "content")
+	}
+	refused := fake.Stats().EndpointStatuses["/api/archive/get-message-part"][403]
+	assert.Positive(t, refused, "the content endpoint refused")
+	assert.LessOrEqual(t, refused, contentConcurrency+1, "after the first 403 the input stops asking")
+}
+
+func TestThreatsUndecodableSIEMLineBecomesAnErrorFlaggedMessage(t *testing.T) {
+	opts := smallTenant()
+	opts.Faults = mimecastfake.Faults{MalformedLines: 1}
+	_, url := streamtest.FakeTenant(t, opts)
+	c := streamtest.NewCollector()
+	streamtest.StartStream(t, streamtest.StreamSpec{Input: threatsYAML(url, "feeds: [siem]\nsiem_event_types: [av]\n")}, c)
+	msgs := c.WaitFor(t, 10*time.Second, func(m []*service.Message) bool {
+		return slices.ContainsFunc(m, func(m *service.Message) bool { return m.GetError() != nil })
+	})
+	var bad []*service.Message
+	for _, m := range msgs {
+		if m.GetError() != nil {
+			bad = append(bad, m)
+		}
+	}
+	require.Len(t, bad, 1)
+	assert.Equal(t, "siem", meta(bad[0], metaFeed))
+	raw, err := bad[0].AsBytes()
+	require.NoError(t, err)
+	assert.NotEmpty(t, raw, "the raw text is kept for the dead letter queue")
+}
