@@ -10,7 +10,6 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/mimecast-connect/mimecast-connect/internal/connection"
-	"github.com/mimecast-connect/mimecast-connect/internal/lintrule"
 )
 
 const (
@@ -68,7 +67,7 @@ func archiveFields() []*service.ConfigField {
 			Default("").Example("2025-01-01"),
 		service.NewDurationField(afPollInterval).
 			Description("Wait between two delta crawls once every mailbox is done.").
-			Default("15m").LintRule(lintrule.PositiveDuration(afPollInterval)),
+			Default("15m").LintRule(connection.LintPositiveDuration(afPollInterval)),
 		service.NewBoolField(afIgnoreDeltaTokens).
 			Description("Ignore the saved checkpoints on start: the first crawl of this run re-reads every mailbox from `start_date`, re-emits what it finds (as `index`) and emits a `delete` for every message emitted before that is no longer found (deleted from the archive, now before `start_date`, or now excluded). Later crawls of the run are delta crawls again. Use it for a periodic reconciliation, then turn it off.").
 			Default(false),

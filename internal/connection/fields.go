@@ -6,7 +6,6 @@ package connection
 import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/mimecast-connect/mimecast-connect/internal/lintrule"
 	"github.com/mimecast-connect/mimecast-connect/internal/mimecast"
 
 	// The lint rules below use parse_duration, which impl/pure registers; without this import the
@@ -68,10 +67,10 @@ func Fields() []*service.ConfigField {
 			LintRule(`root = if this < 0 { ["max_retries must not be negative"] }`),
 		service.NewDurationField(FieldMaxRetryWait).
 			Description("Longest single wait between retries, whatever the server asks for.").
-			Default("5m").Advanced().LintRule(lintrule.PositiveDuration(FieldMaxRetryWait)),
+			Default("5m").Advanced().LintRule(LintPositiveDuration(FieldMaxRetryWait)),
 		service.NewDurationField(FieldTimeout).
 			Description("Timeout of one HTTP attempt (request and response headers and body).").
-			Default("60s").Advanced().LintRule(lintrule.PositiveDuration(FieldTimeout)),
+			Default("60s").Advanced().LintRule(LintPositiveDuration(FieldTimeout)),
 		service.NewIntField(FieldMaxBodyBytes).
 			Description("Largest JSON response body accepted; a larger one is an error naming the endpoint.").
 			Default(64 << 20).Advanced(),

@@ -34,7 +34,7 @@ func (c *ArchiveCrash) withDefaults() {
 }
 
 // archiveBatchesInFlight mirrors the input's own limit of unacknowledged batches per mailbox
-// (input/mimecast_archive_mailbox.go); a batch is at most one search page.
+// (internal/archive/mailbox.go); a batch is at most one search page.
 const archiveBatchesInFlight = 4
 
 // RunArchiveCrash runs the crash test of mimecast_archive: a full crawl of c.Mailboxes

@@ -10,7 +10,6 @@ import (
 
 	"github.com/mimecast-connect/mimecast-connect/internal/celfilter"
 	"github.com/mimecast-connect/mimecast-connect/internal/connection"
-	"github.com/mimecast-connect/mimecast-connect/internal/lintrule"
 )
 
 // Feed names accepted in `feeds`.
@@ -75,11 +74,11 @@ func threatsFields() []*service.ConfigField {
 			Description("Which Mimecast sources to poll: `threat_events` (`GET /threats/v1/events`), `url_protect`, `attachment_protect`, `impersonation_protect` (TTP logs), `held_messages` (the hold queue and the held-release log) and `siem` (SIEM batch events, see `siem_event_types`).").
 			Default([]any{feedThreatEvents}).
 			Example([]any{feedThreatEvents, feedURLProtect, feedAttachment}).
-			LintRule(lintrule.OneOf(allFeeds, "unknown feed")),
+			LintRule(connection.LintOneOf(allFeeds, "unknown feed")),
 		service.NewStringListField(tfSIEMEventTypes).
 			Description("SIEM event types to read when `feeds` has `siem`: any of " + strings.Join(siemEventTypes, ", ") + ". The default is the threat types.").
 			Default(toAnyList(defaultSIEMEventTypes)).
-			LintRule(lintrule.OneOf(siemEventTypes, "unknown SIEM event type")),
+			LintRule(connection.LintOneOf(siemEventTypes, "unknown SIEM event type")),
 		service.NewStringListField(tfThreatTypes).
 			Description("Detection categories to emit, such as malware, phishing, spam, impersonation, url. Passed to the API where it can filter, applied locally where it cannot:" + selectionTable).
 			Default([]any{}).Example([]any{"malware", "phishing"}),
@@ -91,10 +90,10 @@ func threatsFields() []*service.ConfigField {
 			Default([]any{}).Example([]any{"email"}),
 		service.NewDurationField(tfPollInterval).
 			Description("How long to wait, once a feed is caught up, before polling it again. Any positive duration: the client paces itself on Mimecast's quota headers.").
-			Default("1m").LintRule(lintrule.PositiveDuration(tfPollInterval)),
+			Default("1m").LintRule(connection.LintPositiveDuration(tfPollInterval)),
 		service.NewDurationField(tfLookback).
 			Description("Where the first run (and a restart without a checkpoint) starts. A lookback past a feed's retention (7 days for SIEM) starts at the retention limit, with a warning.").
-			Default("24h").LintRule(lintrule.PositiveDuration(tfLookback)),
+			Default("24h").LintRule(connection.LintPositiveDuration(tfLookback)),
 		service.NewDurationField(tfOverlap).
 			Description("Each poll re-reads this much before the feed's cursor, to catch records Mimecast indexes late; the ids seen inside it keep them from being emitted twice.").
 			Default("5m").Advanced(),

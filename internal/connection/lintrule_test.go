@@ -1,4 +1,4 @@
-package lintrule
+package connection
 
 import (
 	"testing"
@@ -24,7 +24,7 @@ func lintErrors(t *testing.T, spec *service.ConfigSpec, yaml string) []string {
 }
 
 func TestOneOfNamesEachBadEntryOnce(t *testing.T) {
-	spec := service.NewConfigSpec().Field(service.NewStringListField("feeds").LintRule(OneOf([]string{"a", "b"}, "unknown feed")))
+	spec := service.NewConfigSpec().Field(service.NewStringListField("feeds").LintRule(LintOneOf([]string{"a", "b"}, "unknown feed")))
 	assert.Empty(t, lintErrors(t, spec, "feeds: [a, b]"))
 	errs := lintErrors(t, spec, "feeds: [a, zed]")
 	require.Len(t, errs, 1)
@@ -32,7 +32,7 @@ func TestOneOfNamesEachBadEntryOnce(t *testing.T) {
 }
 
 func TestPositiveDuration(t *testing.T) {
-	spec := service.NewConfigSpec().Field(service.NewDurationField("every").LintRule(PositiveDuration("every")))
+	spec := service.NewConfigSpec().Field(service.NewDurationField("every").LintRule(LintPositiveDuration("every")))
 	assert.Empty(t, lintErrors(t, spec, "every: 5s"))
 	for _, bad := range []string{"every: 0s", "every: -1m", "every: soon"} {
 		errs := lintErrors(t, spec, bad)

@@ -1,4 +1,4 @@
-package processor
+package enrich
 
 import (
 	"context"
@@ -55,7 +55,7 @@ func newEnrich(t *testing.T, url, extra string) *enrichProcessor {
 
 func newEnrichAs(t *testing.T, yaml string) *enrichProcessor {
 	t.Helper()
-	conf, err := enrichSpec().ParseYAML(yaml, nil)
+	conf, err := Spec().ParseYAML(yaml, nil)
 	require.NoError(t, err)
 	mgr := service.MockResources(service.MockResourcesOptAddCache(testCache))
 	cfg, err := enrichConfigFromParsed(conf, mgr)

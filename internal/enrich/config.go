@@ -1,4 +1,4 @@
-package processor
+package enrich
 
 import (
 	"fmt"
@@ -9,7 +9,6 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/mimecast-connect/mimecast-connect/internal/connection"
-	"github.com/mimecast-connect/mimecast-connect/internal/lintrule"
 )
 
 // Lookups accepted in `lookups`.
@@ -52,7 +51,7 @@ func enrichFields() []*service.ConfigField {
 			Description("What to look up: `tracking` (Message Finder search: where the message went and its status), `message_info` (get-message-info for each tracked hit: delivery per recipient, policies, spam verdict) and `content` (the archived headers and bodies; needs Archive | Search Content View). `tracking` and `message_info` need Gateway | Tracking | Read.").
 			Default([]any{lookupTracking, lookupMessageInfo}).
 			Example([]any{lookupTracking, lookupMessageInfo, lookupContent}).
-			LintRule(lintrule.OneOf(allLookups, "unknown lookup")),
+			LintRule(connection.LintOneOf(allLookups, "unknown lookup")),
 		service.NewDurationField(efSearchWindow).
 			Description("How far back Message Finder looks for the message. 30 days (720h) is its documented limit.").
 			Default("720h").

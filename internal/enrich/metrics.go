@@ -1,4 +1,4 @@
-package processor
+package enrich
 
 import "github.com/redpanda-data/benthos/v4/public/service"
 

@@ -1,4 +1,4 @@
-package processor
+package enrich
 
 import (
 	"strings"
@@ -14,7 +14,7 @@ const minimalConn = "client_id: id\nclient_secret: secret\napi_url: http://127.0
 
 func parseEnrich(t *testing.T, yaml string) (*enrichConfig, error) {
 	t.Helper()
-	conf, err := enrichSpec().ParseYAML(yaml, nil)
+	conf, err := Spec().ParseYAML(yaml, nil)
 	require.NoError(t, err)
 	cfg, err := enrichConfigFromParsed(conf, service.MockResources(service.MockResourcesOptAddCache(testCache)))
 	if cfg != nil {

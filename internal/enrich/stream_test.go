@@ -1,4 +1,4 @@
-package processor
+package enrich
 
 import (
 	"context"
@@ -210,7 +210,7 @@ func TestEnrichWaitsOnTheRateLimitResourceBeforeEveryCall(t *testing.T) {
 		accesses.Add(1)
 		return 0, nil
 	}))
-	conf, err := enrichSpec().ParseYAML(connYAML(url, mimecastfake.DefaultClientID, mimecastfake.DefaultClientSecret)+"rate_limit: mimecast_quota\n", nil)
+	conf, err := Spec().ParseYAML(connYAML(url, mimecastfake.DefaultClientID, mimecastfake.DefaultClientSecret)+"rate_limit: mimecast_quota\n", nil)
 	require.NoError(t, err)
 	cfg, err := enrichConfigFromParsed(conf, mgr)
 	require.NoError(t, err)
