@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 
 	"github.com/mimecast-connect/mimecast-connect/internal/connection"
 	"github.com/mimecast-connect/mimecast-connect/internal/mimecast"
+	"github.com/mimecast-connect/mimecast-connect/internal/threats"
 )
 
 // Results of one check.
@@ -23,77 +22,6 @@ const (
 	resultForbidden = "forbidden"
 	resultFailed    = "failed"
 )
-
-// Feature fields check reads besides the connection fields.
-const (
-	fieldFeeds              = "feeds"
-	fieldSIEMEventTypes     = "siem_event_types"
-	fieldContentView        = "content_view"
-	fieldLookups            = "lookups"
-	fieldExtractAttachments = "extract_attachments"
-)
-
-// checkSpec is the part of a component's spec check needs: the connection fields and the
-// fields that turn calls on. The defaults are read from the registered component, so that a
-// block that leaves a field out is checked as the component would run it.
-func checkSpec(kind string) (*service.ConfigSpec, error) {
-	defaults, err := registeredDefaults(kind)
-	if err != nil {
-		return nil, err
-	}
-	spec := service.NewConfigSpec().Fields(connection.Fields()...)
-	withDefault := func(f *service.ConfigField, name string) *service.ConfigField {
-		if d, ok := defaults[name]; ok {
-			return f.Default(d)
-		}
-		return f.Optional()
-	}
-	switch kind {
-	case kindThreats:
-		spec = spec.Fields(
-			withDefault(service.NewStringListField(fieldFeeds), fieldFeeds),
-			withDefault(service.NewStringListField(fieldSIEMEventTypes), fieldSIEMEventTypes),
-			withDefault(service.NewBoolField(fieldContentView), fieldContentView),
-		)
-	case kindEnrich:
-		spec = spec.Field(withDefault(service.NewStringListField(fieldLookups), fieldLookups))
-	case kindArchive:
-		spec = spec.Field(withDefault(service.NewBoolField(fieldExtractAttachments), fieldExtractAttachments))
-	}
-	return spec, nil
-}
-
-// registeredDefaults returns the defaults of a registered component's top-level fields.
-func registeredDefaults(kind string) (map[string]any, error) {
-	env := service.GlobalEnvironment()
-	var (
-		view *service.ConfigView
-		ok   bool
-	)
-	if componentKinds[kind] == "input" {
-		view, ok = env.GetInputConfig(kind)
-	} else {
-		view, ok = env.GetProcessorConfig(kind)
-	}
-	if !ok {
-		return nil, fmt.Errorf("reading the spec of %s: the component is not registered in this binary", kind)
-	}
-	td, err := view.TemplateData()
-	if err != nil {
-		return nil, fmt.Errorf("reading the spec of %s: %w", kind, err)
-	}
-	out := map[string]any{}
-	for _, f := range td.Fields {
-		if f.DefaultMarshalled == "" || strings.Contains(f.FullName, ".") {
-			continue
-		}
-		var v any
-		if json.Unmarshal([]byte(f.DefaultMarshalled), &v) == nil {
-			out[f.FullName] = v
-		}
-	}
-	return out, nil
-}
 
 // lintComponent lints the block with the component's own spec, as `lint` and `run` would:
 // an unknown feed or lookup is reported there rather than silently not checked.
@@ -108,7 +36,7 @@ func lintComponent(c foundComponent) []string {
 	}
 	linter := service.GlobalEnvironment().NewComponentConfigLinter().SetSkipEnvVarCheck(true)
 	var lints []service.Lint
-	if componentKinds[c.kind] == "input" {
+	if checkedComponents[c.kind].benthosKind == "input" {
 		lints, err = linter.LintInputYAML(raw)
 	} else {
 		lints, err = linter.LintProcessorYAML(raw)
@@ -149,13 +77,12 @@ func (cc componentCheck) run(ctx context.Context) componentReport {
 			Hint: "`run` refuses to start without it (check never opens caches)",
 		})
 	}
-	cfg, features, err := cc.parse()
+	cfg, probes, siemTypes, err := cc.parse()
 	if err != nil {
 		rep.Checks = append(rep.Checks, checkRow{Feature: "config", Result: resultFailed, Error: err.Error()})
 		return rep
 	}
 	rep.APIURL, rep.ClientID = cfg.APIURL, cfg.ClientID
-	probes := planProbes(cc.found.kind, features)
 
 	tokenCtx, cancel := context.WithTimeout(ctx, callBudget(cfg.Timeout))
 	tok := fetchToken(tokenCtx, cfg)
@@ -192,8 +119,8 @@ func (cc componentCheck) run(ctx context.Context) componentReport {
 	}
 	defer client.Close()
 	st := &probeState{now: cc.now()}
-	if len(features.siemTypes) > 0 {
-		st.siemType = features.siemTypes[0]
+	if len(siemTypes) > 0 {
+		st.siemType = siemTypes[0]
 	}
 	for _, p := range probes {
 		callCtx, cancel := context.WithTimeout(ctx, callBudget(cfg.Timeout))
@@ -208,20 +135,17 @@ func (cc componentCheck) run(ctx context.Context) componentReport {
 // component's timeout, so that an unreachable host cannot hang the check.
 func callBudget(timeout time.Duration) time.Duration { return 2*timeout + time.Second }
 
-// parse reads the connection and feature fields with the component's defaults.
-func (cc componentCheck) parse() (mimecast.Config, componentFeatures, error) {
-	var f componentFeatures
-	spec, err := checkSpec(cc.found.kind)
-	if err != nil {
-		return mimecast.Config{}, f, err
-	}
+// parse reads the block with the component's own spec (and so its defaults): the connection,
+// the calls its features make, one per endpoint, and the SIEM types of a threats block.
+func (cc componentCheck) parse() (mimecast.Config, []probe, []string, error) {
+	comp := checkedComponents[cc.found.kind]
 	raw, err := cc.found.configYAML()
 	if err != nil {
-		return mimecast.Config{}, f, err
+		return mimecast.Config{}, nil, nil, err
 	}
-	conf, err := spec.ParseYAML(string(raw), nil)
+	conf, err := comp.spec().ParseYAML(string(raw), nil)
 	if err != nil {
-		return mimecast.Config{}, f, fmt.Errorf("parsing the %s block: %w", cc.found.kind, err)
+		return mimecast.Config{}, nil, nil, fmt.Errorf("parsing the %s block: %w", cc.found.kind, err)
 	}
 	var opts []service.MockResourcesOptFn
 	for _, name := range cc.rateLimits {
@@ -229,32 +153,19 @@ func (cc componentCheck) parse() (mimecast.Config, componentFeatures, error) {
 	}
 	cfg, _, err := connection.ConfigFromParsed(conf, service.MockResources(opts...))
 	if err != nil {
-		return mimecast.Config{}, f, err
+		return mimecast.Config{}, nil, nil, err
 	}
-	read := func(name string, dst *[]string) {
-		if err == nil && conf.Contains(name) {
-			*dst, err = conf.FieldStringList(name)
+	calls, err := comp.calls(conf)
+	if err != nil {
+		return mimecast.Config{}, nil, nil, err
+	}
+	var siemTypes []string
+	if cc.found.kind == kindThreats {
+		if siemTypes, err = threats.SIEMTypes(conf); err != nil {
+			return mimecast.Config{}, nil, nil, err
 		}
 	}
-	readBool := func(name string, dst *bool) {
-		if err == nil && conf.Contains(name) {
-			*dst, err = conf.FieldBool(name)
-		}
-	}
-	switch cc.found.kind {
-	case kindThreats:
-		read(fieldFeeds, &f.feeds)
-		read(fieldSIEMEventTypes, &f.siemTypes)
-		readBool(fieldContentView, &f.contentView)
-		if err == nil && len(f.siemTypes) == 0 && slices.Contains(f.feeds, "siem") {
-			err = errors.New("siem_event_types: empty while feeds has siem: name at least one SIEM event type")
-		}
-	case kindEnrich:
-		read(fieldLookups, &f.lookups)
-	case kindArchive:
-		readBool(fieldExtractAttachments, &f.extractAttachments)
-	}
-	return cfg, f, err
+	return cfg, groupCalls(calls), siemTypes, nil
 }
 
 // tokenLifetimeHint reports the token's lifetime, and warns when token_expiry_offset would

@@ -12,17 +12,37 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/redpanda-data/benthos/v4/public/service"
 	"gopkg.in/yaml.v3"
+
+	"github.com/mimecast-connect/mimecast-connect/internal/archive"
+	"github.com/mimecast-connect/mimecast-connect/internal/enrich"
+	"github.com/mimecast-connect/mimecast-connect/internal/mimecast"
+	"github.com/mimecast-connect/mimecast-connect/internal/threats"
 )
 
-// The Mimecast components check looks for, and the Benthos kind of each.
+// The Mimecast components check looks for.
 const (
-	kindThreats = "mimecast_threats"
-	kindArchive = "mimecast_archive"
-	kindEnrich  = "mimecast_enrich"
+	kindThreats = threats.Name
+	kindArchive = archive.Name
+	kindEnrich  = enrich.Name
 )
 
-var componentKinds = map[string]string{kindThreats: "input", kindArchive: "input", kindEnrich: "processor"}
+// checkedComponent is what check needs to know of one Mimecast component. Each component
+// package answers for itself, so that check tests what the component would call.
+type checkedComponent struct {
+	benthosKind string // input | processor
+	spec        func() *service.ConfigSpec
+	// calls lists the endpoints the features of a parsed block turn on.
+	calls       func(*service.ParsedConfig) ([]mimecast.Call, error)
+	cacheFields func() []string
+}
+
+var checkedComponents = map[string]checkedComponent{
+	kindThreats: {benthosKind: "input", spec: threats.Spec, calls: threats.Endpoints, cacheFields: threats.CacheFields},
+	kindArchive: {benthosKind: "input", spec: archive.Spec, calls: archive.Endpoints, cacheFields: archive.CacheFields},
+	kindEnrich:  {benthosKind: "processor", spec: enrich.Spec, calls: enrich.Endpoints, cacheFields: enrich.CacheFields},
+}
 
 // foundComponent is one Mimecast component block of a config file.
 type foundComponent struct {
@@ -162,7 +182,7 @@ func findComponents(f configFile) []foundComponent {
 		case yaml.MappingNode:
 			for i := 0; i+1 < len(n.Content); i += 2 {
 				key, val := n.Content[i].Value, n.Content[i+1]
-				if _, ok := componentKinds[key]; ok && isComponentBlock(val) {
+				if _, ok := checkedComponents[key]; ok && isComponentBlock(val) {
 					out = append(out, newFoundComponent(key, path, n, val))
 					continue
 				}
@@ -261,19 +281,12 @@ func resourceLabels(f configFile, list string) []string {
 	return out
 }
 
-// cacheFields are the fields of each component that name a cache resource.
-var cacheFields = map[string][]string{
-	kindThreats: {"checkpoint_cache"},
-	kindArchive: {"checkpoint_cache"},
-	kindEnrich:  {"cache"},
-}
-
 // missingCaches names the cache resources the component refers to that no file defines. The
 // caches themselves are never opened: check must not read or write checkpoints.
 func (c foundComponent) missingCaches(defined []string) []string {
 	m, _ := c.config.(map[string]any)
 	var out []string
-	for _, field := range cacheFields[c.kind] {
+	for _, field := range checkedComponents[c.kind].cacheFields() {
 		if name, _ := m[field].(string); name != "" && !slices.Contains(defined, name) {
 			out = append(out, fmt.Sprintf("%s: cache resource %q is not defined: add it under cache_resources or pass its file with -r", field, name))
 		}

@@ -12,90 +12,26 @@ import (
 	"github.com/mimecast-connect/mimecast-connect/internal/mimecast"
 )
 
-// componentFeatures is what a component's config turns on, as far as the calls it makes go.
-type componentFeatures struct {
-	feeds              []string // mimecast_threats
-	siemTypes          []string
-	contentView        bool
-	lookups            []string // mimecast_enrich
-	extractAttachments bool     // mimecast_archive
-}
-
 // probe is the one call check makes for one endpoint, on behalf of every feature that needs it.
 type probe struct {
 	endpoint string
 	features []string
 }
 
-// probeOrder is the order calls are made in: the directory before the archive search that
-// names one of its mailboxes.
-var probeOrder = []string{
-	epThreatEvents, epURLLogs, epAttachmentLogs, epImpersonationLogs, epHoldList, epHeldReleaseLogs,
-	epSIEMBatch, epInternalDomains, epInternalUsers, epMessageFinder, epMessageInfo, epArchiveSearch,
-	epMessageDetail, epMessagePart,
-}
-
-// contentEndpoints are the calls of an archived-content lookup (mimecast.ArchivedContent):
-// Message Finder, then the message's details, an archive search when the tracking id is not
-// an archive id, and the body parts.
-var contentEndpoints = []string{epMessageFinder, epMessageDetail, epArchiveSearch, epMessagePart}
-
-// planProbes lists the calls for a component's features, one per endpoint.
-func planProbes(kind string, f componentFeatures) []probe {
-	need := map[string][]string{}
-	add := func(feature string, endpoints ...string) {
-		for _, ep := range endpoints {
-			if !slices.Contains(need[ep], feature) {
-				need[ep] = append(need[ep], feature)
-			}
-		}
-	}
-	switch kind {
-	case kindThreats:
-		for _, feed := range f.feeds {
-			switch feed {
-			case "threat_events":
-				add(feed, epThreatEvents)
-			case "url_protect":
-				add(feed, epURLLogs)
-			case "attachment_protect":
-				add(feed, epAttachmentLogs)
-			case "impersonation_protect":
-				add(feed, epImpersonationLogs)
-			case "held_messages":
-				add(feed, epHoldList, epHeldReleaseLogs)
-			case "siem":
-				add(feed, epSIEMBatch)
-			}
-		}
-		if f.contentView {
-			add("content_view", contentEndpoints...)
-		}
-	case kindEnrich:
-		for _, l := range f.lookups {
-			switch l {
-			case "tracking":
-				add(l, epMessageFinder)
-			case "message_info":
-				add(l, epMessageFinder, epMessageInfo)
-			case "content":
-				add(l, contentEndpoints...)
-			}
-		}
-	case kindArchive:
-		add("directory", epInternalDomains, epInternalUsers)
-		add("archive search", epArchiveSearch)
-		content := "content"
-		if f.extractAttachments {
-			// Attachments are cut out of the RFC 822 message: no call of their own.
-			content = "content, attachments"
-		}
-		add(content, epMessagePart)
-	}
+// groupCalls makes one probe per endpoint of a component's calls, in the order the component
+// lists them (the directory before the archive search that names one of its mailboxes).
+func groupCalls(calls []mimecast.Call) []probe {
 	var out []probe
-	for _, ep := range probeOrder {
-		if fs, ok := need[ep]; ok {
-			out = append(out, probe{endpoint: ep, features: fs})
+	at := map[string]int{}
+	for _, c := range calls {
+		i, ok := at[c.Endpoint]
+		if !ok {
+			i = len(out)
+			at[c.Endpoint] = i
+			out = append(out, probe{endpoint: c.Endpoint})
+		}
+		if !slices.Contains(out[i].features, c.Feature) {
+			out[i].features = append(out[i].features, c.Feature)
 		}
 	}
 	return out
@@ -125,24 +61,24 @@ const probeWindow = time.Hour
 func callProbe(ctx context.Context, c *mimecast.Client, endpoint string, st *probeState) (note string, err error) {
 	from, to := st.now.Add(-probeWindow), st.now
 	switch endpoint {
-	case epThreatEvents:
+	case mimecast.PathThreatEvents:
 		_, err = c.ThreatEventsPage(ctx, mimecast.ThreatEventsRequest{Start: from, End: to}, "")
-	case epURLLogs:
+	case mimecast.PathURLLogs:
 		_, err = c.URLClickLogsPage(ctx, mimecast.URLLogsRequest{From: from, To: to}, "")
-	case epAttachmentLogs:
+	case mimecast.PathAttachmentLogs:
 		_, err = c.AttachmentLogsPage(ctx, mimecast.AttachmentLogsRequest{From: from, To: to}, "")
-	case epImpersonationLogs:
+	case mimecast.PathImpersonationLogs:
 		_, err = c.ImpersonationLogsPage(ctx, mimecast.ImpersonationLogsRequest{From: from, To: to}, "")
-	case epHoldList:
+	case mimecast.PathHoldMessageList:
 		_, err = c.HeldMessagesPage(ctx, mimecast.HoldListRequest{Start: from, End: to}, "")
-	case epHeldReleaseLogs:
+	case mimecast.PathHeldReleaseLogs:
 		_, err = c.HeldReleaseLogsPage(ctx, mimecast.HeldReleaseLogsRequest{Start: from, End: to}, "")
-	case epSIEMBatch:
+	case mimecast.PathSIEMBatch:
 		_, err = c.SIEMBatchFilesPage(ctx, mimecast.SIEMBatchRequest{Type: st.siemType, Start: from}, "")
 		if err == nil {
 			note = "asked for SIEM type " + st.siemType + " (the permission covers every type)"
 		}
-	case epInternalDomains:
+	case mimecast.PathInternalDomains:
 		var page mimecast.Page[mimecast.InternalDomain]
 		if page, err = c.InternalDomainsPage(ctx, ""); err == nil {
 			for _, d := range page.Items {
@@ -152,7 +88,7 @@ func callProbe(ctx context.Context, c *mimecast.Client, endpoint string, st *pro
 				}
 			}
 		}
-	case epInternalUsers:
+	case mimecast.PathInternalUsers:
 		var page mimecast.UsersPage
 		if page, err = c.InternalUsersPage(ctx, mimecast.InternalUsersRequest{Domain: st.domain}, ""); err == nil {
 			for _, u := range page.Items {
@@ -162,14 +98,14 @@ func callProbe(ctx context.Context, c *mimecast.Client, endpoint string, st *pro
 				}
 			}
 		}
-	case epMessageFinder:
+	case mimecast.PathMessageFinderSearch:
 		_, err = c.SearchMessages(ctx, mimecast.MessageSearchRequest{
 			Start: st.now.Add(-24 * time.Hour), End: st.now, MessageID: probeMessageID, SearchReason: probeSearchNote,
 		})
-	case epMessageInfo:
+	case mimecast.PathMessageInfo:
 		_, err = c.GetMessageInfo(ctx, probeRecordID)
 		return unknownIDOutcome(err)
-	case epArchiveSearch:
+	case mimecast.PathArchiveSearch:
 		// The crawler searches one mailbox at a time; with the directory's first mailbox the
 		// check asks the same question, else an admin search of the whole archive.
 		q := mimecast.ArchiveQuery{From: from, To: to, PageSize: 1}
@@ -177,10 +113,10 @@ func callProbe(ctx context.Context, c *mimecast.Client, endpoint string, st *pro
 			q.Mailboxes = []string{st.mailbox}
 		}
 		_, err = c.ArchiveSearchPage(ctx, mimecast.ArchiveSearchRequest{Admin: true, Query: q.XML()}, "")
-	case epMessageDetail:
+	case mimecast.PathMessageDetail:
 		_, err = c.GetMessageDetail(ctx, probeRecordID)
 		return unknownIDOutcome(err)
-	case epMessagePart:
+	case mimecast.PathMessagePart:
 		var body io.ReadCloser
 		body, _, err = c.GetMessagePart(ctx, mimecast.MessagePartRequest{ID: probeRecordID, Type: mimecast.PartPlain})
 		if err == nil {

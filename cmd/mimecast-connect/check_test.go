@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/urfave/cli/v2"
 
+	"github.com/mimecast-connect/mimecast-connect/internal/mimecast"
 	"github.com/mimecast-connect/mimecast-connect/internal/mimecastfake"
 )
 
@@ -121,10 +122,10 @@ output:
 
 // Endpoints each component of fullPipeline calls, by kind.
 var fullPipelineEndpoints = map[string][]string{
-	kindThreats: {epThreatEvents, epURLLogs, epAttachmentLogs, epImpersonationLogs, epHoldList, epHeldReleaseLogs,
-		epSIEMBatch, epMessageFinder, epArchiveSearch, epMessageDetail, epMessagePart},
-	kindEnrich:  {epMessageFinder, epMessageInfo, epArchiveSearch, epMessageDetail, epMessagePart},
-	kindArchive: {epInternalDomains, epInternalUsers, epArchiveSearch, epMessagePart},
+	kindThreats: {mimecast.PathThreatEvents, mimecast.PathURLLogs, mimecast.PathAttachmentLogs, mimecast.PathImpersonationLogs, mimecast.PathHoldMessageList, mimecast.PathHeldReleaseLogs,
+		mimecast.PathSIEMBatch, mimecast.PathMessageFinderSearch, mimecast.PathArchiveSearch, mimecast.PathMessageDetail, mimecast.PathMessagePart},
+	kindEnrich:  {mimecast.PathMessageFinderSearch, mimecast.PathMessageInfo, mimecast.PathArchiveSearch, mimecast.PathMessageDetail, mimecast.PathMessagePart},
+	kindArchive: {mimecast.PathInternalDomains, mimecast.PathInternalUsers, mimecast.PathArchiveSearch, mimecast.PathMessagePart},
 }
 
 func writeFile(t *testing.T, name, content string) string {
@@ -220,8 +221,8 @@ func TestCheckPassesWhenTheApplicationHasEveryPermission(t *testing.T) {
 		kindEnrich:  "root.pipeline.processors.0.branch.processors.0 lookup",
 		kindArchive: "root.input_resources.0 crawler",
 	}, paths)
-	assert.Contains(t, rows[kindArchive][epMessagePart].Feature, "attachments")
-	assert.Equal(t, "tracking, message_info, content", rows[kindEnrich][epMessageFinder].Feature)
+	assert.Contains(t, rows[kindArchive][mimecast.PathMessagePart].Feature, "attachments")
+	assert.Equal(t, "tracking, message_info, content", rows[kindEnrich][mimecast.PathMessageFinderSearch].Feature)
 }
 
 func TestCheckTableNeverShowsTheSecretOrAToken(t *testing.T) {
@@ -251,33 +252,33 @@ func TestCheckNamesTheMissingPermissionForEachWithheldProduct(t *testing.T) {
 	// What the fake puts behind each product, and the permission an admin must grant for each
 	// endpoint (the README's table, written out again here on purpose).
 	productEndpoints := map[string][]string{
-		mimecastfake.ProductDirectory:         {epInternalDomains, epInternalUsers},
-		mimecastfake.ProductSIEM:              {epSIEMBatch},
-		mimecastfake.ProductThreats:           {epThreatEvents},
-		mimecastfake.ProductURLProtect:        {epURLLogs},
-		mimecastfake.ProductAttachmentProtect: {epAttachmentLogs},
-		mimecastfake.ProductImpersonation:     {epImpersonationLogs},
-		mimecastfake.ProductHeld:              {epHoldList, epHeldReleaseLogs},
-		mimecastfake.ProductTracking:          {epMessageFinder, epMessageInfo},
-		mimecastfake.ProductArchive:           {epArchiveSearch, epMessageDetail},
-		mimecastfake.ProductContentView:       {epMessagePart},
+		mimecastfake.ProductDirectory:         {mimecast.PathInternalDomains, mimecast.PathInternalUsers},
+		mimecastfake.ProductSIEM:              {mimecast.PathSIEMBatch},
+		mimecastfake.ProductThreats:           {mimecast.PathThreatEvents},
+		mimecastfake.ProductURLProtect:        {mimecast.PathURLLogs},
+		mimecastfake.ProductAttachmentProtect: {mimecast.PathAttachmentLogs},
+		mimecastfake.ProductImpersonation:     {mimecast.PathImpersonationLogs},
+		mimecastfake.ProductHeld:              {mimecast.PathHoldMessageList, mimecast.PathHeldReleaseLogs},
+		mimecastfake.ProductTracking:          {mimecast.PathMessageFinderSearch, mimecast.PathMessageInfo},
+		mimecastfake.ProductArchive:           {mimecast.PathArchiveSearch, mimecast.PathMessageDetail},
+		mimecastfake.ProductContentView:       {mimecast.PathMessagePart},
 		mimecastfake.ProductAccount:           nil, // no component needs the account endpoint
 	}
 	wantRole := map[string]string{
-		epInternalDomains:   "Directories | Internal Directories | Read",
-		epInternalUsers:     "Directories | Internal Directories | Read",
-		epSIEMBatch:         "Security Events and Data Retrieval - Threat and security statistics - Read",
-		epThreatEvents:      "Security Events and Data Retrieval - Threat and security statistics - Read",
-		epURLLogs:           "Monitoring | URL Protection | Read",
-		epAttachmentLogs:    "Monitoring | Attachment Protection | Read",
-		epImpersonationLogs: "Monitoring | Impersonation Protection | Read",
-		epHoldList:          "Account | Dashboard | Read",
-		epHeldReleaseLogs:   "Account | Dashboard | Read",
-		epMessageFinder:     "Gateway | Tracking | Read",
-		epMessageInfo:       "Gateway | Tracking | Read",
-		epArchiveSearch:     "Archive | Search | Read",
-		epMessageDetail:     "Archive | Search Content View",
-		epMessagePart:       "Archive | Search Content View",
+		mimecast.PathInternalDomains:     "Directories | Internal Directories | Read",
+		mimecast.PathInternalUsers:       "Directories | Internal Directories | Read",
+		mimecast.PathSIEMBatch:           "Security Events and Data Retrieval - Threat and security statistics - Read",
+		mimecast.PathThreatEvents:        "Security Events and Data Retrieval - Threat and security statistics - Read",
+		mimecast.PathURLLogs:             "Monitoring | URL Protection | Read",
+		mimecast.PathAttachmentLogs:      "Monitoring | Attachment Protection | Read",
+		mimecast.PathImpersonationLogs:   "Monitoring | Impersonation Protection | Read",
+		mimecast.PathHoldMessageList:     "Account | Dashboard | Read",
+		mimecast.PathHeldReleaseLogs:     "Account | Dashboard | Read",
+		mimecast.PathMessageFinderSearch: "Gateway | Tracking | Read",
+		mimecast.PathMessageInfo:         "Gateway | Tracking | Read",
+		mimecast.PathArchiveSearch:       "Archive | Search | Read",
+		mimecast.PathMessageDetail:       "Archive | Search Content View",
+		mimecast.PathMessagePart:         "Archive | Search Content View",
 	}
 	require.ElementsMatch(t, mimecastfake.AllProducts, mapKeys(productEndpoints), "every product of the fake is withheld once")
 	cfg := writeFile(t, "pipeline.yaml", fullPipeline)
@@ -543,7 +544,7 @@ output:
 	rows := rowsByKind(t, r.report)[kindThreats]
 	assert.Equal(t, resultFailed, rows["config"].Result)
 	assert.Contains(t, rows["config"].Error, "unknown feed phishy")
-	assert.Equal(t, resultOK, rows[epURLLogs].Result, "the valid feeds are still checked")
+	assert.Equal(t, resultOK, rows[mimecast.PathURLLogs].Result, "the valid feeds are still checked")
 }
 
 // runCheckCLI runs the binary's CLI and returns the exit code check asked for: urfave/cli hands
@@ -656,7 +657,7 @@ cache_resources:
 	rows := rowsByKind(t, r.report)
 	assert.Contains(t, rows[kindThreats]["config"].Error, `checkpoint_cache: cache resource "checkpoints" is not defined`)
 	assert.Contains(t, rows[kindEnrich]["config"].Error, `cache: cache resource "lookups" is not defined`)
-	assert.Equal(t, resultOK, rows[kindThreats][epURLLogs].Result, "the calls are still checked")
+	assert.Equal(t, resultOK, rows[kindThreats][mimecast.PathURLLogs].Result, "the calls are still checked")
 
 	r = runCheckFor(t, checkRequest{configPath: cfg, resources: []string{caches}, lookupEnv: envOf(nil)})
 	assert.Equal(t, exitAllOK, r.code, r.stdout)

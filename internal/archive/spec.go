@@ -10,6 +10,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/mimecast-connect/mimecast-connect/internal/connection"
+	"github.com/mimecast-connect/mimecast-connect/internal/mimecast"
 )
 
 // Name is the component's name in a config.
@@ -23,6 +24,26 @@ func NewBatchInput(conf *service.ParsedConfig, mgr *service.Resources) (service.
 		return nil, err
 	}
 	return service.AutoRetryNacksBatchedToggled(conf, newArchiveInput(cfg, mgr))
+}
+
+// CacheFields are the fields that name a cache resource.
+func CacheFields() []string { return []string{afCheckpointCache} }
+
+// Endpoints lists the calls a crawl makes: the directory to find the mailboxes, the archive
+// search per mailbox and the content of each email. Attachments are cut out of the RFC 822
+// message, so extract_attachments adds no call of its own.
+func Endpoints(conf *service.ParsedConfig) ([]mimecast.Call, error) {
+	calls := mimecast.CallsOf("directory", mimecast.PathInternalDomains, mimecast.PathInternalUsers)
+	calls = append(calls, mimecast.CallsOf("archive search", mimecast.PathArchiveSearch)...)
+	calls = append(calls, mimecast.CallsOf("content", mimecast.PathMessagePart)...)
+	extract, err := conf.FieldBool(afExtractAttachments)
+	if err != nil {
+		return nil, err
+	}
+	if extract {
+		calls = append(calls, mimecast.CallsOf("attachments", mimecast.PathMessagePart)...)
+	}
+	return calls, nil
 }
 
 // Spec is the documented config spec of mimecast_archive.

@@ -4,9 +4,12 @@
 package enrich
 
 import (
+	"slices"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/mimecast-connect/mimecast-connect/internal/connection"
+	"github.com/mimecast-connect/mimecast-connect/internal/mimecast"
 )
 
 // Name is the component's name in a config.
@@ -19,6 +22,32 @@ func NewProcessor(conf *service.ParsedConfig, mgr *service.Resources) (service.B
 		return nil, err
 	}
 	return newEnrichProcessor(cfg, mgr), nil
+}
+
+// CacheFields are the fields that name a cache resource.
+func CacheFields() []string { return []string{efCache} }
+
+// Endpoints lists the calls the lookups of conf make. Lookups the component does not know are
+// left out; lint reports them.
+func Endpoints(conf *service.ParsedConfig) ([]mimecast.Call, error) {
+	names, err := conf.FieldStringList(efLookups)
+	if err != nil {
+		return nil, err
+	}
+	var calls []mimecast.Call
+	for _, l := range allLookups {
+		if slices.Contains(names, l) {
+			calls = append(calls, mimecast.CallsOf(l, lookupEndpoints[l]...)...)
+		}
+	}
+	return calls, nil
+}
+
+// lookupEndpoints are the endpoints each lookup calls.
+var lookupEndpoints = map[string][]string{
+	lookupTracking:    {mimecast.PathMessageFinderSearch},
+	lookupMessageInfo: {mimecast.PathMessageFinderSearch, mimecast.PathMessageInfo},
+	lookupContent:     mimecast.ArchivedContentEndpoints(),
 }
 
 // Spec is the documented config spec of mimecast_enrich.

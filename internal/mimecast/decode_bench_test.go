@@ -72,7 +72,7 @@ func (t *benchTenant) apiPage(b *testing.B, path string, item any, pageSize int)
 func (t *benchTenant) siemFile(b *testing.B, eventType string) []byte {
 	b.Helper()
 	q := url.Values{"type": {eventType}, "pageSize": {"1"}, "dateRangeStartsAt": {time.Now().Add(-96 * time.Hour).UTC().Format("2006-01-02")}}
-	list, err := decodeSIEMBatchList(t.serve(b, httptest.NewRequest(http.MethodGet, pathSIEMBatch+"?"+q.Encode(), nil), true))
+	list, err := decodeSIEMBatchList(t.serve(b, httptest.NewRequest(http.MethodGet, PathSIEMBatch+"?"+q.Encode(), nil), true))
 	if err != nil || len(list.Files) == 0 {
 		b.Fatalf("listing a SIEM file: %v (%d files)", err, len(list.Files))
 	}
@@ -95,7 +95,7 @@ func reportPerRecord(b *testing.B, records int) {
 // client does: the body validated once (bufferedJSON), the retry layer's fail[] probe, the
 // envelope, then data[0].clickLogs, then every record and its id.
 func BenchmarkDecodeEnvelopeURLPage(b *testing.B) {
-	body := newBenchTenant(b).apiPage(b, pathURLLogs, urlLogsItem(), 500)
+	body := newBenchTenant(b).apiPage(b, PathURLLogs, urlLogsItem(), 500)
 	r := newRedactor("secret")
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
@@ -105,7 +105,7 @@ func BenchmarkDecodeEnvelopeURLPage(b *testing.B) {
 		if retryableFailIn(body, valid) {
 			b.Fatal("page probed as a retryable failure")
 		}
-		env, apiErr := decodeEnvelopeIn(r, pathURLLogs, http.StatusOK, body, valid)
+		env, apiErr := decodeEnvelopeIn(r, PathURLLogs, http.StatusOK, body, valid)
 		if apiErr != nil {
 			b.Fatal(apiErr)
 		}
@@ -128,12 +128,12 @@ func BenchmarkDecodeEnvelopeURLPage(b *testing.B) {
 
 // BenchmarkDecodeEnvelopeOnly is the envelope alone (meta, fail, data kept raw) of the same page.
 func BenchmarkDecodeEnvelopeOnly(b *testing.B) {
-	body := newBenchTenant(b).apiPage(b, pathURLLogs, urlLogsItem(), 500)
+	body := newBenchTenant(b).apiPage(b, PathURLLogs, urlLogsItem(), 500)
 	r := newRedactor("secret")
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, apiErr := decodeEnvelope(r, pathURLLogs, http.StatusOK, body); apiErr != nil {
+		if _, apiErr := decodeEnvelope(r, PathURLLogs, http.StatusOK, body); apiErr != nil {
 			b.Fatal(apiErr)
 		}
 	}
@@ -194,7 +194,7 @@ func BenchmarkNDJSONReader(b *testing.B) {
 // BenchmarkContentHash is the id of a record without one: a URL Protect click and a SIEM line.
 func BenchmarkContentHash(b *testing.B) {
 	tenant := newBenchTenant(b)
-	env, apiErr := decodeEnvelope(newRedactor("secret"), pathURLLogs, http.StatusOK, tenant.apiPage(b, pathURLLogs, urlLogsItem(), 1))
+	env, apiErr := decodeEnvelope(newRedactor("secret"), PathURLLogs, http.StatusOK, tenant.apiPage(b, PathURLLogs, urlLogsItem(), 1))
 	if apiErr != nil {
 		b.Fatal(apiErr)
 	}
@@ -235,7 +235,7 @@ func BenchmarkContentHash(b *testing.B) {
 // BenchmarkRetryableFailProbe is the retry layer's look at every 2xx page for a retryable
 // fail[], on a 500-record page that has none; by_decoding is how it used to look.
 func BenchmarkRetryableFailProbe(b *testing.B) {
-	body := newBenchTenant(b).apiPage(b, pathURLLogs, urlLogsItem(), 500)
+	body := newBenchTenant(b).apiPage(b, PathURLLogs, urlLogsItem(), 500)
 	for _, tc := range []struct {
 		name  string
 		probe func([]byte) bool

@@ -11,11 +11,11 @@ import (
 // parts and attachments.
 
 const (
-	pathArchiveSearch      = "/api/archive/search"
-	pathArchiveMessageList = "/api/archive/get-message-list"
-	pathMessageDetail      = "/api/archive/get-message-detail"
-	pathMessagePart        = "/api/archive/get-message-part"
-	pathArchiveFile        = "/api/archive/get-file"
+	PathArchiveSearch      = "/api/archive/search"
+	PathArchiveMessageList = "/api/archive/get-message-list"
+	PathMessageDetail      = "/api/archive/get-message-detail"
+	PathMessagePart        = "/api/archive/get-message-part"
+	PathArchiveFile        = "/api/archive/get-file"
 )
 
 // ArchiveSearchRequest is one archive search. Query is the XML query (see ArchiveQuery); Admin
@@ -61,7 +61,7 @@ func (a ArchiveItem) MessageID() string { return "" }
 // ArchiveSearchPage returns one page of archive search hits. Both response shapes are accepted:
 // data[0].items (what tenants send) and a flat data list (what the docs show).
 func (c *Client) ArchiveSearchPage(ctx context.Context, req ArchiveSearchRequest, pageToken string) (Page[ArchiveItem], error) {
-	return ListPage(ctx, c, pathArchiveSearch, req.item(), pageToken, decodeArchiveItems)
+	return ListPage(ctx, c, PathArchiveSearch, req.item(), pageToken, decodeArchiveItems)
 }
 
 var decodeArchiveItems = recordDecoder[ArchiveItem](flatOrWrapped("items"))
@@ -115,7 +115,7 @@ func (m ArchiveMessage) MessageID() string { return "" }
 // ArchiveMessagesPage returns one page of a mailbox listing. The list may come flat or under
 // data[0].messages.
 func (c *Client) ArchiveMessagesPage(ctx context.Context, req ArchiveMessagesRequest, pageToken string) (Page[ArchiveMessage], error) {
-	return ListPage(ctx, c, pathArchiveMessageList, req.item(), pageToken, decodeArchiveMessages)
+	return ListPage(ctx, c, PathArchiveMessageList, req.item(), pageToken, decodeArchiveMessages)
 }
 
 var decodeArchiveMessages = recordDecoder[ArchiveMessage](flatOrWrapped("messages"))
@@ -172,7 +172,7 @@ func (m MessageDetail) MessageID() string { return m.MimeMessageID }
 // GetMessageDetail returns the details of one archived message (needs Archive | Search Content
 // View).
 func (c *Client) GetMessageDetail(ctx context.Context, id string) (*MessageDetail, error) {
-	return fetchObject[MessageDetail](ctx, c, pathMessageDetail, idItem{id})
+	return fetchObject[MessageDetail](ctx, c, PathMessageDetail, idItem{id})
 }
 
 type idItem struct {
@@ -210,11 +210,11 @@ func (r MessagePartRequest) item() any {
 // GetMessagePart streams one part of an archived message (Type RFC822 is the whole MIME
 // message) and returns its Content-Type. The caller closes the stream.
 func (c *Client) GetMessagePart(ctx context.Context, req MessagePartRequest) (io.ReadCloser, string, error) {
-	return c.PostStream(ctx, pathMessagePart, req.item())
+	return c.PostStream(ctx, PathMessagePart, req.item())
 }
 
 // GetArchiveFile streams one attachment (an Attachment.ID) and returns its Content-Type. The
 // caller closes the stream.
 func (c *Client) GetArchiveFile(ctx context.Context, attachmentID string) (io.ReadCloser, string, error) {
-	return c.PostStream(ctx, pathArchiveFile, idItem{attachmentID})
+	return c.PostStream(ctx, PathArchiveFile, idItem{attachmentID})
 }

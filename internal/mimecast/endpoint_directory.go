@@ -11,9 +11,9 @@ import (
 // cheapest authenticated call there is for a connectivity check.
 
 const (
-	pathInternalDomains = "/api/domain/get-internal-domain"
-	pathInternalUsers   = "/api/user/get-internal-users"
-	pathAccount         = "/api/account/get-account"
+	PathInternalDomains = "/api/domain/get-internal-domain"
+	PathInternalUsers   = "/api/user/get-internal-users"
+	PathAccount         = "/api/account/get-account"
 )
 
 // InternalDomain is one of the account's internal domains (flat data list).
@@ -39,7 +39,7 @@ func (d InternalDomain) MessageID() string { return "" }
 
 // InternalDomainsPage returns one page of internal domains (usually all of them).
 func (c *Client) InternalDomainsPage(ctx context.Context, pageToken string) (Page[InternalDomain], error) {
-	return ListPage(ctx, c, pathInternalDomains, nil, pageToken, decodeInternalDomains)
+	return ListPage(ctx, c, PathInternalDomains, nil, pageToken, decodeInternalDomains)
 }
 
 var decodeInternalDomains = recordDecoder[InternalDomain](flatList)
@@ -95,7 +95,7 @@ type UsersPage struct {
 // InternalUsersPage returns one page of internal users.
 func (c *Client) InternalUsersPage(ctx context.Context, req InternalUsersRequest, pageToken string) (UsersPage, error) {
 	var count int
-	p, err := ListPage(ctx, c, pathInternalUsers, req.item(), pageToken, func(data json.RawMessage, known bool) ([]InternalUser, error) {
+	p, err := ListPage(ctx, c, PathInternalUsers, req.item(), pageToken, func(data json.RawMessage, known bool) ([]InternalUser, error) {
 		count = wrapperInt(data, known, "userCount")
 		return decodeInternalUsers(data, known)
 	})
@@ -141,5 +141,5 @@ func (a Account) HasPackage(name string) bool {
 // GetAccount calls /api/account/get-account: the cheapest authenticated call, used as a
 // connectivity and credentials check.
 func (c *Client) GetAccount(ctx context.Context) (*Account, error) {
-	return fetchObject[Account](ctx, c, pathAccount, nil)
+	return fetchObject[Account](ctx, c, PathAccount, nil)
 }

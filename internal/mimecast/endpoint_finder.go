@@ -12,8 +12,8 @@ import (
 // message id.
 
 const (
-	pathMessageFinderSearch = "/api/message-finder/search"
-	pathMessageInfo         = "/api/message-finder/get-message-info"
+	PathMessageFinderSearch = "/api/message-finder/search"
+	PathMessageInfo         = "/api/message-finder/get-message-info"
 )
 
 // MessageSearchRequest is one Message Finder search: either MessageID or Advanced, never both
@@ -80,7 +80,7 @@ func (t TrackedEmail) MessageID() string { return "" }
 // SearchMessages runs one Message Finder search. The endpoint is not paged; Items holds every
 // hit, and a hit that could not be decoded has Err set.
 func (c *Client) SearchMessages(ctx context.Context, req MessageSearchRequest) (Page[TrackedEmail], error) {
-	return ListPage(ctx, c, pathMessageFinderSearch, req.item(), "", decodeTrackedEmails)
+	return ListPage(ctx, c, PathMessageFinderSearch, req.item(), "", decodeTrackedEmails)
 }
 
 var decodeTrackedEmails = recordDecoder[TrackedEmail](inWrapper("trackedEmails"))
@@ -191,5 +191,5 @@ func (m MessageInfo) Recipients() []string {
 
 // GetMessageInfo returns the tracking details of one message (a TrackedEmail's id).
 func (c *Client) GetMessageInfo(ctx context.Context, id string) (*MessageInfo, error) {
-	return fetchObject[MessageInfo](ctx, c, pathMessageInfo, idItem{id})
+	return fetchObject[MessageInfo](ctx, c, PathMessageInfo, idItem{id})
 }

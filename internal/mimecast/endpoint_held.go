@@ -10,8 +10,8 @@ import (
 // The hold queue and the log of what admins released or rejected from it (§2.3 of the notes).
 
 const (
-	pathHoldMessageList = "/api/gateway/get-hold-message-list"
-	pathHeldReleaseLogs = "/api/gateway/get-held-release-logs"
+	PathHoldMessageList = "/api/gateway/get-hold-message-list"
+	PathHeldReleaseLogs = "/api/gateway/get-held-release-logs"
 )
 
 // FieldValue is one searchBy / filterBy condition of the gateway endpoints.
@@ -71,7 +71,7 @@ func (h HeldMessage) MessageID() string { return "" }
 
 // HeldMessagesPage returns one page of the hold queue.
 func (c *Client) HeldMessagesPage(ctx context.Context, req HoldListRequest, pageToken string) (Page[HeldMessage], error) {
-	return ListPage(ctx, c, pathHoldMessageList, req.item(), pageToken, decodeHeldMessages)
+	return ListPage(ctx, c, PathHoldMessageList, req.item(), pageToken, decodeHeldMessages)
 }
 
 var decodeHeldMessages = recordDecoder[HeldMessage](flatList)
@@ -134,7 +134,7 @@ func (h HeldReleaseLog) MessageID() string { return "" }
 
 // HeldReleaseLogsPage returns one page of the held-message release log.
 func (c *Client) HeldReleaseLogsPage(ctx context.Context, req HeldReleaseLogsRequest, pageToken string) (Page[HeldReleaseLog], error) {
-	return ListPage(ctx, c, pathHeldReleaseLogs, req.item(), pageToken, decodeHeldReleaseLogs)
+	return ListPage(ctx, c, PathHeldReleaseLogs, req.item(), pageToken, decodeHeldReleaseLogs)
 }
 
 var decodeHeldReleaseLogs = recordDecoder[HeldReleaseLog](inWrapper("heldReleaseLogs"))

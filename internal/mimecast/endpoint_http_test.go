@@ -30,7 +30,7 @@ func sentItem(t *testing.T, body []byte) (meta Pagination, item map[string]any) 
 
 func TestURLClickLogsPageSendsFiltersAndSurfacesBadRecords(t *testing.T) {
 	r := newEndpointRig(t)
-	r.handleJSON(http.MethodPost, pathURLLogs, readFixture(t, "ttp_url_logs_variants.json"))
+	r.handleJSON(http.MethodPost, PathURLLogs, readFixture(t, "ttp_url_logs_variants.json"))
 	from := time.Date(2024, 11, 14, 20, 0, 0, 0, time.FixedZone("CET", 3600))
 	p, err := r.client.URLClickLogsPage(t.Context(), URLLogsRequest{From: from, ScanResult: "malicious", OldestFirst: true}, "tok-1")
 	require.NoError(t, err)
@@ -46,7 +46,7 @@ func TestURLClickLogsPageSendsFiltersAndSurfacesBadRecords(t *testing.T) {
 	}
 	assert.Equal(t, 2, bad)
 
-	reqs := r.requests(pathURLLogs)
+	reqs := r.requests(PathURLLogs)
 	require.Len(t, reqs, 1)
 	assert.Equal(t, "Bearer "+endpointRigToken, reqs[0].Auth)
 	pag, item := sentItem(t, reqs[0].Body)
@@ -56,7 +56,7 @@ func TestURLClickLogsPageSendsFiltersAndSurfacesBadRecords(t *testing.T) {
 
 func TestURLClickLogsPageReturnsNextToken(t *testing.T) {
 	r := newEndpointRig(t)
-	r.handleJSON(http.MethodPost, pathURLLogs, readFixture(t, "ttp_url_logs.json"))
+	r.handleJSON(http.MethodPost, PathURLLogs, readFixture(t, "ttp_url_logs.json"))
 	p, err := r.client.URLClickLogsPage(t.Context(), URLLogsRequest{}, "")
 	require.NoError(t, err)
 	assert.Len(t, p.Items, 2)
@@ -65,22 +65,22 @@ func TestURLClickLogsPageReturnsNextToken(t *testing.T) {
 
 func TestImpersonationLogsPageReportsResultCount(t *testing.T) {
 	r := newEndpointRig(t)
-	r.handleJSON(http.MethodPost, pathImpersonationLogs, readFixture(t, "ttp_impersonation_logs.json"))
+	r.handleJSON(http.MethodPost, PathImpersonationLogs, readFixture(t, "ttp_impersonation_logs.json"))
 	tagged := true
 	p, err := r.client.ImpersonationLogsPage(t.Context(), ImpersonationLogsRequest{TaggedMalicious: &tagged, Identifiers: []string{"internal_user_name"}}, "")
 	require.NoError(t, err)
 	assert.Len(t, p.Items, 2)
 	assert.Equal(t, 36, p.ResultCount)
 	assert.Equal(t, "imp-next-1", p.Next)
-	_, item := sentItem(t, r.requests(pathImpersonationLogs)[0].Body)
+	_, item := sentItem(t, r.requests(PathImpersonationLogs)[0].Body)
 	assert.Equal(t, map[string]any{"taggedMalicious": true, "identifiers": []any{"internal_user_name"}}, item)
 }
 
 func TestAttachmentAndHeldFeedsDecodeOverHTTP(t *testing.T) {
 	r := newEndpointRig(t)
-	r.handleJSON(http.MethodPost, pathAttachmentLogs, readFixture(t, "ttp_attachment_logs.json"))
-	r.handleJSON(http.MethodPost, pathHoldMessageList, readFixture(t, "gateway_hold_list.json"))
-	r.handleJSON(http.MethodPost, pathHeldReleaseLogs, readFixture(t, "gateway_held_release_logs.json"))
+	r.handleJSON(http.MethodPost, PathAttachmentLogs, readFixture(t, "ttp_attachment_logs.json"))
+	r.handleJSON(http.MethodPost, PathHoldMessageList, readFixture(t, "gateway_hold_list.json"))
+	r.handleJSON(http.MethodPost, PathHeldReleaseLogs, readFixture(t, "gateway_held_release_logs.json"))
 
 	att, err := r.client.AttachmentLogsPage(t.Context(), AttachmentLogsRequest{Route: "inbound"}, "")
 	require.NoError(t, err)
@@ -90,7 +90,7 @@ func TestAttachmentAndHeldFeedsDecodeOverHTTP(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, held.Items, 2)
 	assert.Equal(t, "eNqVkE1PwzAM", held.Next)
-	_, item := sentItem(t, r.requests(pathHoldMessageList)[0].Body)
+	_, item := sentItem(t, r.requests(PathHoldMessageList)[0].Body)
 	assert.Equal(t, true, item["admin"], "the hold list is always read org-wide")
 	assert.Equal(t, []any{map[string]any{"fieldName": "route", "value": "inbound"}}, item["filterBy"])
 
@@ -102,7 +102,7 @@ func TestAttachmentAndHeldFeedsDecodeOverHTTP(t *testing.T) {
 
 func TestThreatEventsPageSendsRepeatedFilters(t *testing.T) {
 	r := newEndpointRig(t)
-	r.handleJSON(http.MethodGet, pathThreatEvents, readFixture(t, "threats_events_data_next.json"))
+	r.handleJSON(http.MethodGet, PathThreatEvents, readFixture(t, "threats_events_data_next.json"))
 	start := time.Date(2025, 1, 10, 0, 0, 0, 0, time.UTC)
 	p, err := r.client.ThreatEventsPage(t.Context(), ThreatEventsRequest{
 		Start: start, End: start.Add(time.Hour), Analysis: []string{"malware", "phishing"}, Status: []string{"held"}, Source: []string{"email"},
@@ -111,7 +111,7 @@ func TestThreatEventsPageSendsRepeatedFilters(t *testing.T) {
 	assert.Len(t, p.Items, 2)
 	assert.Equal(t, "cursor-2", p.Next)
 
-	q, err := url.ParseQuery(r.requests(pathThreatEvents)[0].RawQuery)
+	q, err := url.ParseQuery(r.requests(PathThreatEvents)[0].RawQuery)
 	require.NoError(t, err)
 	assert.Equal(t, url.Values{
 		"timestampRangeStartsAt": {"2025-01-10T00:00:00.000Z"},
@@ -126,13 +126,13 @@ func TestThreatEventsPageSendsRepeatedFilters(t *testing.T) {
 
 func TestDirectoryPagesOverHTTP(t *testing.T) {
 	r := newEndpointRig(t)
-	r.handleJSON(http.MethodPost, pathInternalDomains, readFixture(t, "domain_internal.json"))
-	r.handleJSON(http.MethodPost, pathInternalUsers, readFixture(t, "user_internal_users.json"))
+	r.handleJSON(http.MethodPost, PathInternalDomains, readFixture(t, "domain_internal.json"))
+	r.handleJSON(http.MethodPost, PathInternalUsers, readFixture(t, "user_internal_users.json"))
 
 	d, err := r.client.InternalDomainsPage(t.Context(), "")
 	require.NoError(t, err)
 	assert.Len(t, d.Items, 2)
-	_, item := sentItem(t, r.requests(pathInternalDomains)[0].Body)
+	_, item := sentItem(t, r.requests(PathInternalDomains)[0].Body)
 	assert.Nil(t, item, "get-internal-domain takes data:[]")
 
 	u, err := r.client.InternalUsersPage(t.Context(), InternalUsersRequest{Domain: "corp.example"}, "")
@@ -140,16 +140,16 @@ func TestDirectoryPagesOverHTTP(t *testing.T) {
 	assert.Len(t, u.Items, 3)
 	assert.Equal(t, 6, u.UserCount)
 	assert.Equal(t, "users-next", u.Next)
-	_, item = sentItem(t, r.requests(pathInternalUsers)[0].Body)
+	_, item = sentItem(t, r.requests(PathInternalUsers)[0].Body)
 	assert.Equal(t, map[string]any{"domain": "corp.example"}, item)
 }
 
 func TestArchiveCallsOverHTTP(t *testing.T) {
 	r := newEndpointRig(t)
-	r.handleJSON(http.MethodPost, pathArchiveSearch, readFixture(t, "archive_search_wrapped.json"))
-	r.handleJSON(http.MethodPost, pathArchiveMessageList, readFixture(t, "archive_message_list.json"))
-	r.handleJSON(http.MethodPost, pathMessageDetail, readFixture(t, "archive_message_detail.json"))
-	r.handle(http.MethodPost, pathMessagePart, func(w http.ResponseWriter, _ *http.Request) {
+	r.handleJSON(http.MethodPost, PathArchiveSearch, readFixture(t, "archive_search_wrapped.json"))
+	r.handleJSON(http.MethodPost, PathArchiveMessageList, readFixture(t, "archive_message_list.json"))
+	r.handleJSON(http.MethodPost, PathMessageDetail, readFixture(t, "archive_message_detail.json"))
+	r.handle(http.MethodPost, PathMessagePart, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "message/rfc822")
 		_, _ = w.Write([]byte("Subject: hi\r\n\r\nbody\r\n"))
 	})
@@ -158,20 +158,20 @@ func TestArchiveCallsOverHTTP(t *testing.T) {
 	s, err := r.client.ArchiveSearchPage(t.Context(), ArchiveSearchRequest{Admin: true, Query: q}, "")
 	require.NoError(t, err)
 	assert.Len(t, s.Items, 2)
-	_, item := sentItem(t, r.requests(pathArchiveSearch)[0].Body)
+	_, item := sentItem(t, r.requests(PathArchiveSearch)[0].Body)
 	assert.Equal(t, map[string]any{"admin": true, "query": q}, item)
 
 	m, err := r.client.ArchiveMessagesPage(t.Context(), ArchiveMessagesRequest{Mailbox: "alice@corp.example", View: ViewInbox}, "")
 	require.NoError(t, err)
 	assert.Len(t, m.Items, 2)
 	assert.Equal(t, "ml-next", m.Next)
-	_, item = sentItem(t, r.requests(pathArchiveMessageList)[0].Body)
+	_, item = sentItem(t, r.requests(PathArchiveMessageList)[0].Body)
 	assert.Equal(t, map[string]any{"mailbox": "alice@corp.example", "view": "INBOX"}, item, "no nulls are sent")
 
 	d, err := r.client.GetMessageDetail(t.Context(), "eNo1jt0KgjAA")
 	require.NoError(t, err)
 	assert.Equal(t, "<q3@corp.example>", d.MessageID())
-	_, item = sentItem(t, r.requests(pathMessageDetail)[0].Body)
+	_, item = sentItem(t, r.requests(PathMessageDetail)[0].Body)
 	assert.Equal(t, map[string]any{"id": "eNo1jt0KgjAA"}, item)
 
 	body, ct, err := r.client.GetMessagePart(t.Context(), MessagePartRequest{ID: "eNo1jt0KgjAA", Type: "rfc822", Context: ContextDelivered})
@@ -181,13 +181,13 @@ func TestArchiveCallsOverHTTP(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "message/rfc822", ct)
 	assert.Equal(t, "Subject: hi\r\n\r\nbody\r\n", string(raw))
-	_, item = sentItem(t, r.requests(pathMessagePart)[0].Body)
+	_, item = sentItem(t, r.requests(PathMessagePart)[0].Body)
 	assert.Equal(t, map[string]any{"id": "eNo1jt0KgjAA", "type": "RFC822", "context": "DELIVERED"}, item)
 }
 
 func TestGetArchiveFileFailureEnvelopeIsAnError(t *testing.T) {
 	r := newEndpointRig(t)
-	r.handleJSON(http.MethodPost, pathArchiveFile, []byte(`{"meta":{"status":200},"data":[],"fail":[{"key":{"id":"x"},"errors":[{"code":"err_file_not_found","message":"no such file","retryable":false}]}]}`))
+	r.handleJSON(http.MethodPost, PathArchiveFile, []byte(`{"meta":{"status":200},"data":[],"fail":[{"key":{"id":"x"},"errors":[{"code":"err_file_not_found","message":"no such file","retryable":false}]}]}`))
 	_, _, err := r.client.GetArchiveFile(t.Context(), "x")
 	var apiErr *APIError
 	require.ErrorAs(t, err, &apiErr)
@@ -196,13 +196,13 @@ func TestGetArchiveFileFailureEnvelopeIsAnError(t *testing.T) {
 
 func TestMessageFinderAndInfoOverHTTP(t *testing.T) {
 	r := newEndpointRig(t)
-	r.handleJSON(http.MethodPost, pathMessageFinderSearch, readFixture(t, "message_finder_search.json"))
-	r.handleJSON(http.MethodPost, pathMessageInfo, readFixture(t, "message_finder_info.json"))
+	r.handleJSON(http.MethodPost, PathMessageFinderSearch, readFixture(t, "message_finder_search.json"))
+	r.handleJSON(http.MethodPost, PathMessageInfo, readFixture(t, "message_finder_info.json"))
 
 	hits, err := r.client.SearchMessages(t.Context(), MessageSearchRequest{MessageID: "<m@x>", SearchReason: "SOC triage"})
 	require.NoError(t, err)
 	require.Len(t, hits.Items, 1)
-	_, item := sentItem(t, r.requests(pathMessageFinderSearch)[0].Body)
+	_, item := sentItem(t, r.requests(PathMessageFinderSearch)[0].Body)
 	assert.Equal(t, map[string]any{"messageId": "<m@x>", "searchReason": "SOC triage"}, item)
 
 	info, err := r.client.GetMessageInfo(t.Context(), hits.Items[0].ID())
@@ -212,7 +212,7 @@ func TestMessageFinderAndInfoOverHTTP(t *testing.T) {
 
 func TestGetAccountOverHTTP(t *testing.T) {
 	r := newEndpointRig(t)
-	r.handleJSON(http.MethodPost, pathAccount, readFixture(t, "account.json"))
+	r.handleJSON(http.MethodPost, PathAccount, readFixture(t, "account.json"))
 	a, err := r.client.GetAccount(t.Context())
 	require.NoError(t, err)
 	assert.Equal(t, "CUSA12345", a.AccountCode)
@@ -221,14 +221,14 @@ func TestGetAccountOverHTTP(t *testing.T) {
 
 func TestSingleObjectCallWithEmptyDataIsErrNoData(t *testing.T) {
 	r := newEndpointRig(t)
-	r.handleJSON(http.MethodPost, pathAccount, []byte(`{"meta":{"status":200},"data":[],"fail":[]}`))
+	r.handleJSON(http.MethodPost, PathAccount, []byte(`{"meta":{"status":200},"data":[],"fail":[]}`))
 	_, err := r.client.GetAccount(t.Context())
 	assert.ErrorIs(t, err, ErrNoData)
 }
 
 func TestPageWithUnexpectedDataShapeIsAnError(t *testing.T) {
 	r := newEndpointRig(t)
-	r.handleJSON(http.MethodPost, pathURLLogs, []byte(`{"meta":{"status":200},"data":[{"clickLogs":"nope"}],"fail":[]}`))
+	r.handleJSON(http.MethodPost, PathURLLogs, []byte(`{"meta":{"status":200},"data":[{"clickLogs":"nope"}],"fail":[]}`))
 	_, err := r.client.URLClickLogsPage(t.Context(), URLLogsRequest{}, "")
 	require.Error(t, err)
 }
@@ -237,7 +237,7 @@ func TestPageWithUnexpectedDataShapeIsAnError(t *testing.T) {
 // to what the eager call returns.
 func TestPendingPageKnowsNextBeforeDecoding(t *testing.T) {
 	r := newEndpointRig(t)
-	r.handleJSON(http.MethodPost, pathURLLogs, readFixture(t, "ttp_url_logs.json"))
+	r.handleJSON(http.MethodPost, PathURLLogs, readFixture(t, "ttp_url_logs.json"))
 	pending, err := r.client.URLClickLogsPending(t.Context(), URLLogsRequest{}, "")
 	require.NoError(t, err)
 	assert.Equal(t, "eNpVzdEKgjAUBuB3", pending.Next)

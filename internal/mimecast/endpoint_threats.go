@@ -14,7 +14,7 @@ import (
 // under data or events (or data.events / data.items), and the cursor under next, nextPage,
 // @nextPage or meta.pagination.next.
 
-const pathThreatEvents = "/threats/v1/events"
+const PathThreatEvents = "/threats/v1/events"
 
 // maxRESTPageSize caps pageSize on the REST-style endpoints (threats, SIEM): 100 is what every
 // integrator sends and the documented maximum of the threats endpoint.
@@ -116,12 +116,12 @@ func (e ThreatEvent) MessageID() string { return e.MsgID }
 func (c *Client) ThreatEventsPage(ctx context.Context, req ThreatEventsRequest, pageToken string) (Page[ThreatEvent], error) {
 	size := min(c.PageSize(), maxRESTPageSize)
 	var body json.RawMessage
-	if err := c.GetJSON(ctx, pathThreatEvents, req.query(size, pageToken), &body); err != nil {
+	if err := c.GetJSON(ctx, PathThreatEvents, req.query(size, pageToken), &body); err != nil {
 		return Page[ThreatEvent]{}, err
 	}
 	p, err := decodeThreatEventsBody(body, true)
 	if err != nil {
-		return Page[ThreatEvent]{}, fmt.Errorf("decoding %s: %w", pathThreatEvents, err)
+		return Page[ThreatEvent]{}, fmt.Errorf("decoding %s: %w", PathThreatEvents, err)
 	}
 	return p, nil
 }

@@ -11,9 +11,9 @@ import (
 // stable id except impersonation logs, so URL and attachment records are identified by content.
 
 const (
-	pathURLLogs           = "/api/ttp/url/get-logs"
-	pathAttachmentLogs    = "/api/ttp/attachment/get-logs"
-	pathImpersonationLogs = "/api/ttp/impersonation/get-logs"
+	PathURLLogs           = "/api/ttp/url/get-logs"
+	PathAttachmentLogs    = "/api/ttp/attachment/get-logs"
+	PathImpersonationLogs = "/api/ttp/impersonation/get-logs"
 )
 
 // URLLogsRequest filters /api/ttp/url/get-logs. Zero fields are left out so the API applies its
@@ -226,7 +226,7 @@ type ImpersonationPage struct {
 // ImpersonationLogsPage returns one page of Impersonation Protect logs.
 func (c *Client) ImpersonationLogsPage(ctx context.Context, req ImpersonationLogsRequest, pageToken string) (ImpersonationPage, error) {
 	var count int
-	p, err := ListPage(ctx, c, pathImpersonationLogs, req.item(), pageToken, func(data json.RawMessage, known bool) ([]ImpersonationLog, error) {
+	p, err := ListPage(ctx, c, PathImpersonationLogs, req.item(), pageToken, func(data json.RawMessage, known bool) ([]ImpersonationLog, error) {
 		count = wrapperInt(data, known, "resultCount")
 		return decodeImpersonationLogs(data, known)
 	})

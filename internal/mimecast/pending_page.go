@@ -45,10 +45,10 @@ func listPending[T any, P recordPtr[T]](ctx context.Context, c *Client, path str
 
 // URLClickLogsPending is URLClickLogsPage without decoding the records (see PendingPage).
 func (c *Client) URLClickLogsPending(ctx context.Context, req URLLogsRequest, pageToken string) (PendingPage[URLClick], error) {
-	return listPending[URLClick](ctx, c, pathURLLogs, req.item(), pageToken, urlClickList)
+	return listPending[URLClick](ctx, c, PathURLLogs, req.item(), pageToken, urlClickList)
 }
 
 // AttachmentLogsPending is AttachmentLogsPage without decoding the records (see PendingPage).
 func (c *Client) AttachmentLogsPending(ctx context.Context, req AttachmentLogsRequest, pageToken string) (PendingPage[AttachmentLog], error) {
-	return listPending[AttachmentLog](ctx, c, pathAttachmentLogs, req.item(), pageToken, attachmentLogList)
+	return listPending[AttachmentLog](ctx, c, PathAttachmentLogs, req.item(), pageToken, attachmentLogList)
 }

@@ -21,20 +21,20 @@ type Permission struct {
 const productThreatsCG = "Threats, Security Events and Data for CG"
 
 var endpointPermissions = map[string]Permission{
-	pathThreatEvents:        {Product: productThreatsCG, Role: "Security Events and Data Retrieval - Threat and security statistics - Read", Source: "Synqly's Mimecast set-up guide (API notes §1.3)"},
-	pathSIEMBatch:           {Product: productThreatsCG, Role: "Security Events and Data Retrieval - Threat and security statistics - Read", Inferred: true, Source: "inferred: the notes name this product and permission for threat events only"},
-	pathURLLogs:             {Product: "URL Protection", Role: "Monitoring | URL Protection | Read", Source: "permission: Mimecast API docs (notes §2.2.a); product: the account package"},
-	pathAttachmentLogs:      {Product: "Attachment Protection", Role: "Monitoring | Attachment Protection | Read", Source: "permission: Mimecast API docs (notes §2.2.b); product: the account package"},
-	pathImpersonationLogs:   {Product: "Impersonation Protection", Role: "Monitoring | Impersonation Protection | Read", Inferred: true, Source: "product: the account package; permission inferred from the URL and Attachment Protection logs"},
-	pathHoldMessageList:     {Product: "Cloud Gateway (held messages)", Role: "Account | Dashboard | Read", Source: "permission: Mimecast API docs (notes §2.3); product name inferred"},
-	pathHeldReleaseLogs:     {Product: "Cloud Gateway (held messages)", Role: "Account | Dashboard | Read", Inferred: true, Source: "inferred from the hold list: the notes name no permission for the release log"},
-	pathMessageFinderSearch: {Product: "Message Finder (Tracking)", Role: "Gateway | Tracking | Read", Source: "Mimecast API docs (notes §3.1)"},
-	pathMessageInfo:         {Product: "Message Finder (Tracking)", Role: "Gateway | Tracking | Read", Source: "Mimecast API docs (notes §3.1)"},
-	pathInternalDomains:     {Product: "Directory", Role: "Directories | Internal Directories | Read", Inferred: true, Source: "inferred: the notes name no permission for the directory"},
-	pathInternalUsers:       {Product: "Directory", Role: "Directories | Internal Directories | Read", Inferred: true, Source: "inferred: the notes name no permission for the directory"},
-	pathArchiveSearch:       {Product: "Archive", Role: "Archive | Search | Read", Source: "Mimecast API docs (notes §4.1, admin search)"},
-	pathMessageDetail:       {Product: "Archive", Role: "Archive | Search Content View", Source: "Mimecast API docs (notes §4.3)"},
-	pathMessagePart:         {Product: "Archive", Role: "Archive | Search Content View", Source: "Mimecast API docs (notes §4.3)"},
+	PathThreatEvents:        {Product: productThreatsCG, Role: "Security Events and Data Retrieval - Threat and security statistics - Read", Source: "Synqly's Mimecast set-up guide (API notes §1.3)"},
+	PathSIEMBatch:           {Product: productThreatsCG, Role: "Security Events and Data Retrieval - Threat and security statistics - Read", Inferred: true, Source: "inferred: the notes name this product and permission for threat events only"},
+	PathURLLogs:             {Product: "URL Protection", Role: "Monitoring | URL Protection | Read", Source: "permission: Mimecast API docs (notes §2.2.a); product: the account package"},
+	PathAttachmentLogs:      {Product: "Attachment Protection", Role: "Monitoring | Attachment Protection | Read", Source: "permission: Mimecast API docs (notes §2.2.b); product: the account package"},
+	PathImpersonationLogs:   {Product: "Impersonation Protection", Role: "Monitoring | Impersonation Protection | Read", Inferred: true, Source: "product: the account package; permission inferred from the URL and Attachment Protection logs"},
+	PathHoldMessageList:     {Product: "Cloud Gateway (held messages)", Role: "Account | Dashboard | Read", Source: "permission: Mimecast API docs (notes §2.3); product name inferred"},
+	PathHeldReleaseLogs:     {Product: "Cloud Gateway (held messages)", Role: "Account | Dashboard | Read", Inferred: true, Source: "inferred from the hold list: the notes name no permission for the release log"},
+	PathMessageFinderSearch: {Product: "Message Finder (Tracking)", Role: "Gateway | Tracking | Read", Source: "Mimecast API docs (notes §3.1)"},
+	PathMessageInfo:         {Product: "Message Finder (Tracking)", Role: "Gateway | Tracking | Read", Source: "Mimecast API docs (notes §3.1)"},
+	PathInternalDomains:     {Product: "Directory", Role: "Directories | Internal Directories | Read", Inferred: true, Source: "inferred: the notes name no permission for the directory"},
+	PathInternalUsers:       {Product: "Directory", Role: "Directories | Internal Directories | Read", Inferred: true, Source: "inferred: the notes name no permission for the directory"},
+	PathArchiveSearch:       {Product: "Archive", Role: "Archive | Search | Read", Source: "Mimecast API docs (notes §4.1, admin search)"},
+	PathMessageDetail:       {Product: "Archive", Role: "Archive | Search Content View", Source: "Mimecast API docs (notes §4.3)"},
+	PathMessagePart:         {Product: "Archive", Role: "Archive | Search Content View", Source: "Mimecast API docs (notes §4.3)"},
 }
 
 // Permissions returns the whole table, keyed by endpoint path.

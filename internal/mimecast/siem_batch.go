@@ -17,7 +17,7 @@ import (
 // gzip-compressed NDJSON files, one event type per call. The files are fetched without the
 // bearer token and read as a stream, one event at a time.
 
-const pathSIEMBatch = "/siem/v1/batch/events/cg"
+const PathSIEMBatch = "/siem/v1/batch/events/cg"
 
 // ErrBatchURLExpired wraps the error of a batch file whose pre-signed URL answered 403 or 404.
 // The events are not gone: list the same page token again to get fresh URLs, rather than
@@ -67,12 +67,12 @@ type SIEMBatchList struct {
 func (c *Client) SIEMBatchFilesPage(ctx context.Context, req SIEMBatchRequest, pageToken string) (SIEMBatchList, error) {
 	var body json.RawMessage
 	q := req.query(min(c.PageSize(), maxRESTPageSize), pageToken)
-	if err := c.GetJSON(ctx, pathSIEMBatch, q, &body); err != nil {
+	if err := c.GetJSON(ctx, PathSIEMBatch, q, &body); err != nil {
 		return SIEMBatchList{}, err
 	}
 	list, err := decodeSIEMBatchList(body)
 	if err != nil {
-		return SIEMBatchList{}, fmt.Errorf("decoding %s: %w", pathSIEMBatch, err)
+		return SIEMBatchList{}, fmt.Errorf("decoding %s: %w", PathSIEMBatch, err)
 	}
 	return list, nil
 }

@@ -27,7 +27,7 @@ func newBatchRig(t *testing.T) *endpointRig {
 		{"url":"%[1]s/files/b.json.gz?X-Amz-Signature=sig-b","expiry":"2099-01-01T00:00:00.000Z","size":100},
 		{"url":"%[1]s/files/a.json.gz?X-Amz-Signature=sig-a","expiry":"2099-01-01T00:00:00.000Z","size":100}
 	],"@nextPage":"page-2","isCaughtUp":false}`, base)
-	r.handleJSON(http.MethodGet, pathSIEMBatch, []byte(listing))
+	r.handleJSON(http.MethodGet, PathSIEMBatch, []byte(listing))
 	file := gzipped(t, batchFileLines)
 	for _, p := range []string{"/files/a.json.gz", "/files/b.json.gz"} {
 		r.handle(http.MethodGet, p, func(w http.ResponseWriter, _ *http.Request) {
@@ -52,7 +52,7 @@ func TestSIEMBatchFilesPageSendsTypeDatesAndCursor(t *testing.T) {
 	_, err := r.client.SIEMBatchFilesPage(t.Context(), SIEMBatchRequest{Type: SIEMTypeURLProtect, Start: start, End: start.Add(24 * time.Hour)}, "page-1")
 	require.NoError(t, err)
 
-	reqs := r.requests(pathSIEMBatch)
+	reqs := r.requests(PathSIEMBatch)
 	require.Len(t, reqs, 1)
 	assert.Equal(t, "Bearer "+endpointRigToken, reqs[0].Auth)
 	assert.Contains(t, reqs[0].RawQuery, "type=url+protect", "the space-containing type is form-encoded")
@@ -167,7 +167,7 @@ func TestBatchFileCutMidTransferIsACorruptRecord(t *testing.T) {
 
 func TestSIEMEventsPageDecodesInlineEvents(t *testing.T) {
 	r := newEndpointRig(t)
-	r.handleJSON(http.MethodGet, pathSIEMStream, readFixture(t, "siem_stream.json"))
+	r.handleJSON(http.MethodGet, PathSIEMStream, readFixture(t, "siem_stream.json"))
 	start := time.Date(2025, 12, 24, 11, 23, 41, 955_000_000, time.UTC)
 	p, err := r.client.SIEMEventsPage(t.Context(), SIEMStreamRequest{Start: start, Types: []string{"url protect"}}, "cur")
 	require.NoError(t, err)
@@ -175,7 +175,7 @@ func TestSIEMEventsPageDecodesInlineEvents(t *testing.T) {
 	assert.Equal(t, "url protect", p.Events[0].Type)
 	assert.Equal(t, "stream-next", p.NextPage)
 
-	q, err := url.ParseQuery(r.requests(pathSIEMStream)[0].RawQuery)
+	q, err := url.ParseQuery(r.requests(PathSIEMStream)[0].RawQuery)
 	require.NoError(t, err)
 	assert.Equal(t, "2025-12-24T11:23:41.955Z", q.Get("dateRangeStartsAt"))
 	assert.Equal(t, []string{"url protect"}, q["types"])
@@ -184,7 +184,7 @@ func TestSIEMEventsPageDecodesInlineEvents(t *testing.T) {
 
 func TestSIEMErrorBodyIsAnAPIError(t *testing.T) {
 	r := newEndpointRig(t)
-	r.handle(http.MethodGet, pathSIEMStream, func(w http.ResponseWriter, _ *http.Request) {
+	r.handle(http.MethodGet, PathSIEMStream, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusBadRequest)
 		_, _ = io.Copy(w, strings.NewReader(`{"error":{"code":"Request Validation Failed","message":"Invalid date range"}}`))

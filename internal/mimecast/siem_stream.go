@@ -12,7 +12,7 @@ import (
 // is the last 24 hours (older starts are a 400), and it is known to repeat events of the
 // previous page, so callers de-duplicate on SIEMEvent.ID.
 
-const pathSIEMStream = "/siem/v1/events/cg"
+const PathSIEMStream = "/siem/v1/events/cg"
 
 // SIEMStreamRequest selects events of the stream endpoint.
 type SIEMStreamRequest struct {
@@ -41,12 +41,12 @@ type SIEMStreamPage struct {
 func (c *Client) SIEMEventsPage(ctx context.Context, req SIEMStreamRequest, pageToken string) (SIEMStreamPage, error) {
 	var body json.RawMessage
 	q := req.query(min(c.PageSize(), maxRESTPageSize), pageToken)
-	if err := c.GetJSON(ctx, pathSIEMStream, q, &body); err != nil {
+	if err := c.GetJSON(ctx, PathSIEMStream, q, &body); err != nil {
 		return SIEMStreamPage{}, err
 	}
 	p, err := decodeSIEMStreamPage(body)
 	if err != nil {
-		return SIEMStreamPage{}, fmt.Errorf("decoding %s: %w", pathSIEMStream, err)
+		return SIEMStreamPage{}, fmt.Errorf("decoding %s: %w", PathSIEMStream, err)
 	}
 	return p, nil
 }

@@ -10,6 +10,16 @@ import (
 	"github.com/mimecast-connect/mimecast-connect/internal/mimecast"
 )
 
+// feedEndpoints are the list endpoints each feed reads.
+var feedEndpoints = map[string][]string{
+	feedThreatEvents:  {mimecast.PathThreatEvents},
+	feedURLProtect:    {mimecast.PathURLLogs},
+	feedAttachment:    {mimecast.PathAttachmentLogs},
+	feedImpersonation: {mimecast.PathImpersonationLogs},
+	feedHeld:          {mimecast.PathHoldMessageList, mimecast.PathHeldReleaseLogs},
+	feedSIEM:          {mimecast.PathSIEMBatch},
+}
+
 // sources builds one threatSource per selected feed (two for held_messages, one per event type
 // for siem).
 func (in *threatsInput) sources() []threatSource {

@@ -4,9 +4,13 @@
 package threats
 
 import (
+	"fmt"
+	"slices"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/mimecast-connect/mimecast-connect/internal/connection"
+	"github.com/mimecast-connect/mimecast-connect/internal/mimecast"
 )
 
 // Name is the component's name in a config.
@@ -94,3 +98,45 @@ Per feed: ` + "`mimecast_threats_emitted`" + `, ` + "`mimecast_threats_filtered`
 ` + "`mimecast_threats_filter_errors`" + `, ` + "`mimecast_threats_checkpoint_lag_ms`" + ` (now minus
 the feed's cursor), and the client's ` + "`mimecast_api_*`" + ` metrics.
 `
+
+// CacheFields are the fields that name a cache resource.
+func CacheFields() []string { return []string{tfCheckpointCache} }
+
+// Endpoints lists the calls the features conf turns on make: one list call per feed (two for
+// held messages), and the archived-content calls of content_view. Feeds the component does not
+// know are left out; lint reports them.
+func Endpoints(conf *service.ParsedConfig) ([]mimecast.Call, error) {
+	feeds, err := conf.FieldStringList(tfFeeds)
+	if err != nil {
+		return nil, err
+	}
+	var calls []mimecast.Call
+	for _, feed := range allFeeds {
+		if !slices.Contains(feeds, feed) {
+			continue
+		}
+		if feed == feedSIEM {
+			types, err := conf.FieldStringList(tfSIEMEventTypes)
+			if err != nil {
+				return nil, err
+			}
+			if len(types) == 0 {
+				return nil, fmt.Errorf("%s: empty while feeds has siem: name at least one SIEM event type", tfSIEMEventTypes)
+			}
+		}
+		calls = append(calls, mimecast.CallsOf(feed, feedEndpoints[feed]...)...)
+	}
+	contentView, err := conf.FieldBool(tfContentView)
+	if err != nil {
+		return nil, err
+	}
+	if contentView {
+		calls = append(calls, mimecast.CallsOf(tfContentView, mimecast.ArchivedContentEndpoints()...)...)
+	}
+	return calls, nil
+}
+
+// SIEMTypes are the SIEM event types conf reads, in its order.
+func SIEMTypes(conf *service.ParsedConfig) ([]string, error) {
+	return conf.FieldStringList(tfSIEMEventTypes)
+}
