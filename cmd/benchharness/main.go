@@ -1,4 +1,4 @@
-// Command benchharness runs the benchmarks of issue 7 against the simulated tenant on loopback
+// Command benchharness runs the project's benchmarks against the simulated tenant on loopback
 // and writes docs/benchmarks.md:
 //
 //	go run ./cmd/benchharness                 # full size (1,000,000 events), as `task bench`
@@ -41,7 +41,7 @@ func run(ctx context.Context, args []string) error {
 		}
 	}
 	fs := flag.NewFlagSet("benchharness", flag.ContinueOnError)
-	size := fs.String("size", bench.SizeFull, "small (CI) or full (the sizes of issue 7)")
+	size := fs.String("size", bench.SizeFull, "small (CI) or full (the sizes docs/benchmarks.md reports)")
 	out := fs.String("out", "docs/benchmarks.md", "where to write the report; - for stdout")
 	only := fs.String("only", "", "comma-separated scenarios to run (default: all)")
 	inProcess := fs.Bool("in-process", false, "run the fake and every scenario in this process (CPU and RSS then include the fake)")

@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The bad-configuration table of issue 8: each entry is a mistake a user can make, and the exact
+// The bad-configuration table: each entry is a mistake a user can make, and the exact
 // error they see, from `lint` where lint catches it, else from `run` at start-up. The same table
 // is in docs/reliability.md; `go test ./cmd/mimecast-connect -run TestBadConfigs -update-reliability-doc`
 // writes it there after a change.

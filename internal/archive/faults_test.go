@@ -19,7 +19,7 @@ import (
 	"github.com/mimecast-connect/mimecast-connect/internal/streamtest"
 )
 
-// The fault matrix of mimecast_archive (issue 8), for the faults of the API calls a crawl makes
+// The fault matrix of mimecast_archive, for the faults of the API calls a crawl makes
 // (directory, archive search, message content): the crawl runs to end_date through the fault
 // and must deliver every message the fake holds for the mailboxes in scope, each once, with its
 // content. The fault must be counted, and each line it adds to the log must be one of the

@@ -11,7 +11,7 @@ import (
 	"github.com/mimecast-connect/mimecast-connect/internal/streamtest"
 )
 
-// Least privilege (issue 8): a crawl with content needs Directory, Archive and Content View and
+// Least privilege: a crawl with content needs Directory, Archive and Content View and
 // nothing else. Without Content View, TestArchiveWithoutContentViewEmitsMetadataOnlyAndWarnsOnce
 // shows the metadata-only crawl and the warning naming Archive | Search Content View.
 func TestArchiveWorksWithOnlyDirectoryArchiveAndContentView(t *testing.T) {

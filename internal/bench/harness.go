@@ -1,4 +1,4 @@
-// Package bench is the benchmark harness of issue 7: it drains backlogs from the simulated tenant
+// Package bench is the project's benchmark harness: it drains backlogs from the simulated tenant
 // (internal/mimecastfake) on loopback with mimecast_threats, a plain client loop (the ceiling) and
 // the stock http_client input, measures throughput, CPU, peak RSS and API efficiency, runs the
 // quota, archive and enrich scenarios, and renders docs/benchmarks.md.

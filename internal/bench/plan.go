@@ -7,7 +7,7 @@ import (
 
 // Sizes of a harness run.
 const (
-	SizeFull  = "full"  // the sizes of issue 7: what `task bench` runs and docs/benchmarks.md shows
+	SizeFull  = "full"  // what `task bench` runs and docs/benchmarks.md shows
 	SizeSmall = "small" // the same scenarios, small enough for CI
 )
 
@@ -82,7 +82,7 @@ var (
 	ttpFeeds    = []string{"url_protect", "attachment_protect", "impersonation_protect"}
 )
 
-// Page sizes the scenarios ask for: the largest each endpoint accepts (shared/mimecast-api.md).
+// Page sizes the scenarios ask for: the largest each endpoint accepts, as integrators' clients use them.
 const (
 	apiPageSize     = 500 // /api/* lists
 	threatsPageSize = 100 // /threats/v1/events

@@ -9,7 +9,7 @@ import (
 	"github.com/mimecast-connect/mimecast-connect/internal/mimecast"
 
 	// The lint rules below use parse_duration, which impl/pure registers; without this import the
-	// rules fail to parse at init (see shared/benthos-notes.md §1.5).
+	// rules fail to parse at init.
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 )
 

@@ -37,7 +37,7 @@ const (
 	efOnForbidden    = "on_forbidden"
 )
 
-// maxSearchWindow is Message Finder's documented reach (shared/mimecast-api.md §3.1, §5.7).
+// maxSearchWindow is Message Finder's documented reach (about 30 days, Mimecast's Message Tracking support article).
 const maxSearchWindow = 30 * 24 * time.Hour
 
 func enrichFields() []*service.ConfigField {

@@ -9,7 +9,7 @@ import (
 	"github.com/mimecast-connect/mimecast-connect/internal/mimecastfake"
 )
 
-// Least privilege (issue 8): the tracking and message_info lookups need Message Finder alone, and
+// Least privilege: the tracking and message_info lookups need Message Finder alone, and
 // content needs Archive and Content View on top. TestEnrichForbiddenFailFlagsTheEventNamingThePermission
 // and TestEnrichContentForbiddenSkipKeepsTheTracking cover the permission named on a 403.
 func TestEnrichWorksWithOnlyTheProductsItsLookupsNeed(t *testing.T) {

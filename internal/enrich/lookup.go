@@ -45,7 +45,7 @@ func (e *forbiddenError) Error() string {
 
 func (e *forbiddenError) Unwrap() error { return e.err }
 
-// permissionFor names the admin console role a lookup needs (shared/mimecast-api.md §3, §4.3).
+// permissionFor names the admin console role a lookup needs (Mimecast API docs).
 func permissionFor(lookup string) string {
 	if lookup == lookupContent {
 		return "Archive | Search Content View and Gateway | Tracking | Read"

@@ -13,7 +13,7 @@ var DefaultArchiveReturnFields = []string{
 	"receiveddate", "size", "attachmentcount", "status", "smash",
 }
 
-// ArchiveQuery builds the XML query of /api/archive/search (§4.1 of the notes).
+// ArchiveQuery builds the XML query of /api/archive/search (Mimecast's "Building Search Queries" guide).
 type ArchiveQuery struct {
 	Mailboxes    []string  // empty = the whole archive (with an admin search)
 	From, To     time.Time // received-date range; both zero = no date condition

@@ -35,7 +35,7 @@ const MaxContentBodyBytes = 1 << 20
 
 // ArchivedContent finds the archived copy of the email with RFC 822 Message-ID messageID and
 // returns its headers and bodies. Mimecast's archive endpoints take archive ids, not
-// Message-IDs, and the notes do not say whether message-finder ids are archive ids, so this
+// Message-IDs, and no public source says whether message-finder ids are archive ids, so this
 // tries both: the tracked email's id first, then an archive search of the recipient's mailbox
 // around the received time, keeping only a message whose detail carries the same Message-ID.
 // A 403 (no Content View permission) is returned as is, so callers can tell it apart.

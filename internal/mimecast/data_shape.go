@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// The data member of an /api/* envelope comes in two shapes (§5.2 of the API notes): the list of
+// The data member of an /api/* envelope comes in two shapes (both seen in integrators' recordings): the list of
 // records itself (hold list, domains, account), or a list holding one wrapper object that names
 // the list (data[0].clickLogs, data[0].users + userCount). These helpers find the records in
 // either, without caring about anything else the wrapper holds.

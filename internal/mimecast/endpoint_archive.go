@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Archive endpoints (§4.1-4.3 of the notes): search and list messages, then their details, MIME
+// Archive endpoints (Mimecast API docs): search and list messages, then their details, MIME
 // parts and attachments.
 
 const (

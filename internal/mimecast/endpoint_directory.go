@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Directory and account endpoints (§4.5 of the notes): what the archive crawler walks, and the
+// Directory and account endpoints (Mimecast API docs; shapes as recorded from a real tenant): what the archive crawler walks, and the
 // cheapest authenticated call there is for a connectivity check.
 
 const (

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// Message Finder (formerly Tracking), §3 of the notes: what the enrich processor asks about a
+// Message Finder (formerly Tracking; Mimecast API docs): what the enrich processor asks about a
 // message id.
 
 const (

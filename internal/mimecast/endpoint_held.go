@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// The hold queue and the log of what admins released or rejected from it (§2.3 of the notes).
+// The hold queue and the log of what admins released or rejected from it (Mimecast API docs).
 
 const (
 	PathHoldMessageList = "/api/gateway/get-hold-message-list"

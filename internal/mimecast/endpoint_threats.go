@@ -9,8 +9,8 @@ import (
 	"time"
 )
 
-// GET /threats/v1/events is API 2.0 only and its response schema is not published (§2.6 of the
-// notes: LOW confidence). The decoder therefore accepts every shape seen or guessed: the list
+// GET /threats/v1/events is API 2.0 only and its response schema is not published (the route is
+// listed on the developer portal; only one generated client calls it). The decoder therefore accepts every shape seen or guessed: the list
 // under data or events (or data.events / data.items), and the cursor under next, nextPage,
 // @nextPage or meta.pagination.next.
 

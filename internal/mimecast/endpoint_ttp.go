@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// TTP (Targeted Threat Protection) logs, §2.2 of the API notes. None of the three carries a
+// TTP (Targeted Threat Protection) logs (Mimecast API docs). None of the three carries a
 // stable id except impersonation logs, so URL and attachment records are identified by content.
 
 const (

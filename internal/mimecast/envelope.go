@@ -154,7 +154,7 @@ func (c *Client) dataError(path string, env *Envelope, err error) error {
 }
 
 // decodeEnvelope turns an /api/* answer into an Envelope or an *APIError. It accepts every shape
-// the notes report (flat and nested fail entries, data as list or wrapper object, numbers sent
+// integrators report (flat and nested fail entries, data as list or wrapper object, numbers sent
 // as strings) and rejects everything else with an error showing what arrived. It never panics:
 // see FuzzDecodeEnvelope.
 func decodeEnvelope(r *redactor, endpoint string, status int, body []byte) (*Envelope, *APIError) {

@@ -6,8 +6,8 @@ import (
 )
 
 // Permission is what a Mimecast administrator grants so that an endpoint answers: a product of
-// the API 2.0 application and a permission of its application role. The names follow the API
-// notes (shared/mimecast-api.md); Inferred ones are not confirmed for that endpoint and follow
+// the API 2.0 application and a permission of its application role. The names come from Mimecast's
+// API documentation and integrators' set-up guides; Inferred ones are not confirmed for that endpoint and follow
 // from its neighbours. The README's permission table and `mimecast-connect check` show the
 // same names (a test in cmd/mimecast-connect keeps them in step).
 type Permission struct {
@@ -21,20 +21,20 @@ type Permission struct {
 const productThreatsCG = "Threats, Security Events and Data for CG"
 
 var endpointPermissions = map[string]Permission{
-	PathThreatEvents:        {Product: productThreatsCG, Role: "Security Events and Data Retrieval - Threat and security statistics - Read", Source: "Synqly's Mimecast set-up guide (API notes §1.3)"},
-	PathSIEMBatch:           {Product: productThreatsCG, Role: "Security Events and Data Retrieval - Threat and security statistics - Read", Inferred: true, Source: "inferred: the notes name this product and permission for threat events only"},
-	PathURLLogs:             {Product: "URL Protection", Role: "Monitoring | URL Protection | Read", Source: "permission: Mimecast API docs (notes §2.2.a); product: the account package"},
-	PathAttachmentLogs:      {Product: "Attachment Protection", Role: "Monitoring | Attachment Protection | Read", Source: "permission: Mimecast API docs (notes §2.2.b); product: the account package"},
+	PathThreatEvents:        {Product: productThreatsCG, Role: "Security Events and Data Retrieval - Threat and security statistics - Read", Source: "Synqly's Mimecast set-up guide"},
+	PathSIEMBatch:           {Product: productThreatsCG, Role: "Security Events and Data Retrieval - Threat and security statistics - Read", Inferred: true, Source: "inferred: the set-up guide names this product and permission for threat events only"},
+	PathURLLogs:             {Product: "URL Protection", Role: "Monitoring | URL Protection | Read", Source: "permission: Mimecast API docs; product: the account package"},
+	PathAttachmentLogs:      {Product: "Attachment Protection", Role: "Monitoring | Attachment Protection | Read", Source: "permission: Mimecast API docs; product: the account package"},
 	PathImpersonationLogs:   {Product: "Impersonation Protection", Role: "Monitoring | Impersonation Protection | Read", Inferred: true, Source: "product: the account package; permission inferred from the URL and Attachment Protection logs"},
-	PathHoldMessageList:     {Product: "Cloud Gateway (held messages)", Role: "Account | Dashboard | Read", Source: "permission: Mimecast API docs (notes §2.3); product name inferred"},
-	PathHeldReleaseLogs:     {Product: "Cloud Gateway (held messages)", Role: "Account | Dashboard | Read", Inferred: true, Source: "inferred from the hold list: the notes name no permission for the release log"},
-	PathMessageFinderSearch: {Product: "Message Finder (Tracking)", Role: "Gateway | Tracking | Read", Source: "Mimecast API docs (notes §3.1)"},
-	PathMessageInfo:         {Product: "Message Finder (Tracking)", Role: "Gateway | Tracking | Read", Source: "Mimecast API docs (notes §3.1)"},
-	PathInternalDomains:     {Product: "Directory", Role: "Directories | Internal Directories | Read", Inferred: true, Source: "inferred: the notes name no permission for the directory"},
-	PathInternalUsers:       {Product: "Directory", Role: "Directories | Internal Directories | Read", Inferred: true, Source: "inferred: the notes name no permission for the directory"},
-	PathArchiveSearch:       {Product: "Archive", Role: "Archive | Search | Read", Source: "Mimecast API docs (notes §4.1, admin search)"},
-	PathMessageDetail:       {Product: "Archive", Role: "Archive | Search Content View", Source: "Mimecast API docs (notes §4.3)"},
-	PathMessagePart:         {Product: "Archive", Role: "Archive | Search Content View", Source: "Mimecast API docs (notes §4.3)"},
+	PathHoldMessageList:     {Product: "Cloud Gateway (held messages)", Role: "Account | Dashboard | Read", Source: "permission: Mimecast API docs; product name inferred"},
+	PathHeldReleaseLogs:     {Product: "Cloud Gateway (held messages)", Role: "Account | Dashboard | Read", Inferred: true, Source: "inferred from the hold list: no public source names a permission for the release log"},
+	PathMessageFinderSearch: {Product: "Message Finder (Tracking)", Role: "Gateway | Tracking | Read", Source: "Mimecast API docs"},
+	PathMessageInfo:         {Product: "Message Finder (Tracking)", Role: "Gateway | Tracking | Read", Source: "Mimecast API docs"},
+	PathInternalDomains:     {Product: "Directory", Role: "Directories | Internal Directories | Read", Inferred: true, Source: "inferred: no public source names a permission for the directory"},
+	PathInternalUsers:       {Product: "Directory", Role: "Directories | Internal Directories | Read", Inferred: true, Source: "inferred: no public source names a permission for the directory"},
+	PathArchiveSearch:       {Product: "Archive", Role: "Archive | Search | Read", Source: "Mimecast API docs (admin search)"},
+	PathMessageDetail:       {Product: "Archive", Role: "Archive | Search Content View", Source: "Mimecast API docs"},
+	PathMessagePart:         {Product: "Archive", Role: "Archive | Search Content View", Source: "Mimecast API docs"},
 }
 
 // Permissions returns the whole table, keyed by endpoint path.

@@ -63,7 +63,7 @@ func (r *RawRecord) setRaw(raw json.RawMessage, err error) {
 	r.decoded = err == nil
 }
 
-// idOrHash is the identity rule of §6.1 of the API notes: Mimecast's own id when the record has
+// idOrHash is the project's identity rule: Mimecast's own id when the record has
 // one, otherwise a hash of the record's content, because TTP logs and SIEM lines carry no id and
 // are re-delivered across polls and pages.
 func (r RawRecord) idOrHash(id string) string {

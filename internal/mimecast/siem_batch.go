@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// SIEM batch (§2.1.a of the notes): GET /siem/v1/batch/events/cg lists pre-signed URLs of
+// SIEM batch (Mimecast API 2.0, the bulk endpoint Mimecast recommends): GET /siem/v1/batch/events/cg lists pre-signed URLs of
 // gzip-compressed NDJSON files, one event type per call. The files are fetched without the
 // bearer token and read as a stream, one event at a time.
 

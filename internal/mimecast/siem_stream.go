@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// SIEM stream (§2.1.b of the notes): GET /siem/v1/events/cg returns the events inline. Its window
+// SIEM stream (Mimecast API 2.0; as XSOAR's and Gravwell's collectors call it): GET /siem/v1/events/cg returns the events inline. Its window
 // is the last 24 hours (older starts are a 400), and it is known to repeat events of the
 // previous page, so callers de-duplicate on SIEMEvent.ID.
 

@@ -10,8 +10,8 @@ import (
 	"time"
 )
 
-// Function-level failure codes of the fake's /api/* lists, modelled on the err_* codes the notes
-// show (the exact 2.0 codes for these cases were not published).
+// Function-level failure codes of the fake's /api/* lists, modelled on the err_* codes of Mimecast's
+// API 1.0 docs (the exact 2.0 codes for these cases were not published).
 const (
 	errCodeInvalidRequest = "err_validation_invalid_request"
 	errCodeInvalidDate    = "err_validation_invalid_date"

@@ -23,7 +23,7 @@ func (s *Server) routesArchive() {
 	s.handleAPI("/api/archive/get-file", ProductContentView, s.archiveFile)
 }
 
-// searchItem is one result of /api/archive/search (notes §4.1, xsoar fixture).
+// searchItem is one result of /api/archive/search (as in XSOAR's test fixtures).
 type searchItem struct {
 	ID                   string    `json:"id"`
 	Subject              string    `json:"subject"`
@@ -424,7 +424,7 @@ type headerValues struct {
 }
 
 // archiveMessageDetail serves POST /api/archive/get-message-detail: data[] {id}, one result
-// per item (notes §4.3).
+// per item (Mimecast API docs).
 func (s *Server) archiveMessageDetail(w http.ResponseWriter, r *http.Request, req *apiRequest) {
 	var item struct {
 		ID string `json:"id"`
@@ -484,7 +484,7 @@ func (s *Server) archiveMessageDetail(w http.ResponseWriter, r *http.Request, re
 }
 
 // archiveMessagePart serves POST /api/archive/get-message-part: data[0] {id, type, context,
-// mailbox}. Success is a raw stream; failures are the JSON envelope (notes §4.3).
+// mailbox}. Success is a raw stream; failures are the JSON envelope (Mimecast API docs).
 func (s *Server) archiveMessagePart(w http.ResponseWriter, r *http.Request, req *apiRequest) {
 	var item struct {
 		ID   string `json:"id"`
@@ -549,7 +549,7 @@ func (s *Server) archiveFile(w http.ResponseWriter, r *http.Request, req *apiReq
 	_, _ = io.Copy(w, newAttReader(a))
 }
 
-// Failure codes of the archive content endpoints (modelled on the notes' err_* codes).
+// Failure codes of the archive content endpoints (modelled on Mimecast's err_* codes).
 const (
 	errCodeMessageNotFound = "err_message_not_found"
 	errCodeMailboxNotFound = "err_mailbox_not_found"

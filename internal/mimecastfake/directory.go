@@ -23,7 +23,7 @@ type internalDomain struct {
 	InboundType string `json:"inboundType"`
 }
 
-// internalDomains serves POST /api/domain/get-internal-domain: a flat data list (notes §4.5,
+// internalDomains serves POST /api/domain/get-internal-domain: a flat data list (
 // real capture).
 func (s *Server) internalDomains(w http.ResponseWriter, r *http.Request, req *apiRequest) {
 	out := make([]internalDomain, 0, len(s.tenant.domains))
@@ -43,7 +43,7 @@ type internalUser struct {
 }
 
 // internalUsers serves POST /api/user/get-internal-users: optional data[0].domain filter;
-// data[0] = {users[], userCount}; pagination.pageSize echoes the count returned (notes §4.5).
+// data[0] = {users[], userCount}; pagination.pageSize echoes the count returned (as recorded from a real tenant).
 // The next token holds the next mailbox index, so removing a user between pages neither skips
 // nor repeats anyone else.
 func (s *Server) internalUsers(w http.ResponseWriter, r *http.Request, req *apiRequest) {
@@ -111,7 +111,7 @@ func (s *Server) internalUser(m int, u user) internalUser {
 	return iu
 }
 
-// account serves POST /api/account/get-account (notes §4.5, real capture), useful as a
+// account serves POST /api/account/get-account (as recorded from a real tenant), useful as a
 // credentials check.
 func (s *Server) account(w http.ResponseWriter, r *http.Request, req *apiRequest) {
 	s.archive.mu.RLock()

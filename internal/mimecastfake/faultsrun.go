@@ -7,7 +7,7 @@ const (
 	RateLimitHeadersReset      = "reset"       // X-RateLimit-Limit/Remaining/Reset (ms)
 	RateLimitHeadersRetryAfter = "retry_after" // Retry-After (seconds) only
 	RateLimitHeadersBoth       = "both"        // both of the above
-	RateLimitHeadersNone       = "none"        // a bare 429, as the notes say some tenants send
+	RateLimitHeadersNone       = "none"        // a bare 429, as integrators report some tenants send
 )
 
 // withDefaults fills the knobs that modify other knobs (header variant, reset, delay).

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// routesHeld registers the hold queue and the held-message release log (notes §2.3).
+// routesHeld registers the hold queue and the held-message release log (Mimecast API docs).
 func (s *Server) routesHeld() {
 	s.handleAPI("/api/gateway/get-hold-message-list", ProductHeld, s.handleHoldList)
 	s.handleAPI("/api/gateway/get-held-release-logs", ProductHeld, s.handleHeldReleaseLogs)

@@ -1,8 +1,8 @@
 // Package mimecastfake is a simulated Mimecast API 2.0 tenant: an http.Handler that serves a
-// deterministic, seeded account with the shapes described in shared/mimecast-api.md. Every test,
+// deterministic, seeded account with the shapes Mimecast documents and integrators recorded. Every test,
 // the demo pipeline and the benchmarks run against it.
 //
-// It is written from the API notes, independently of internal/mimecast: it must never import the
+// It is written from those public sources, independently of internal/mimecast: it must never import the
 // client's request or response types, so that a shape both sides get wrong cannot pass unseen.
 //
 // Records are generated from (seed, feed, index) on demand, so a tenant of a million events costs
@@ -70,7 +70,7 @@ type Sizes struct {
 	Span               time.Duration // backlog spread over [Anchor-Span, Anchor]; default 72h
 	SIEMEventsPerFile  int           // events per SIEM batch file (fewer in the last file of a window); default 500
 	// SIEMBatchWindow is how often live SIEM batch files appear: the events of each window
-	// after Anchor are listed once it has closed. Default 15m, as the notes say; shorter makes a
+	// after Anchor are listed once it has closed. Default 15m, as integrators observe; shorter makes a
 	// run of a few minutes see new files.
 	SIEMBatchWindow time.Duration
 }
@@ -90,11 +90,11 @@ type Options struct {
 	Anchor time.Time
 	// Now is the clock used for token expiry, quota windows, URL expiry and live records.
 	Now func() time.Time
-	// ThreatsShape picks the response shape of GET /threats/v1/events, which the notes could not
-	// confirm: ThreatsShapeData (default) or ThreatsShapeEvents.
+	// ThreatsShape picks the response shape of GET /threats/v1/events, which no public source
+	// confirms: ThreatsShapeData (default) or ThreatsShapeEvents.
 	ThreatsShape string
 	// ArchiveSearchFlat makes /api/archive/search answer with the documented flat data[] of
-	// messages instead of the data[0].items wrapper real tenants send (notes §4.1), to test a
+	// messages instead of the data[0].items wrapper real tenants send (Mimecast API docs), to test a
 	// client's tolerance of both.
 	ArchiveSearchFlat bool
 	// SIEMURLTTL is how long the pre-signed SIEM batch file URLs stay valid; default 15m.

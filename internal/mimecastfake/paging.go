@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// Page sizes of /api/* lists: the notes show 25 as the documented default and 500 as the
+// Page sizes of /api/* lists: 25 is the documented default and 500 as the
 // largest size integrators use; larger requests are clamped rather than refused.
 const (
 	defaultPageSize = 25

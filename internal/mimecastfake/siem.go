@@ -72,7 +72,7 @@ func parseSIEMCursor(kind, tok string) (siemCursor, bool) {
 	return c, true
 }
 
-// siemPageSize reads pageSize: 1..100, default 100 (notes §2.1: every client uses 100).
+// siemPageSize reads pageSize: 1..100, default 100 (every public client uses 100).
 func siemPageSize(q url.Values) (int, error) {
 	v := q.Get("pageSize")
 	if v == "" {
@@ -92,7 +92,7 @@ type batchEntry struct {
 	Size   int    `json:"size"`
 }
 
-// siemBatchList serves GET /siem/v1/batch/events/cg (notes §2.1.a): type, optional date-only
+// siemBatchList serves GET /siem/v1/batch/events/cg (Mimecast API 2.0): type, optional date-only
 // dateRangeStartsAt/EndsAt, pageSize, nextPage. @nextPage is always present, also when caught
 // up, so a client resumes from it on the next poll.
 func (s *Server) siemBatchList(w http.ResponseWriter, r *http.Request) {
@@ -231,7 +231,7 @@ func (s *Server) siemBatchPage(types []int, cur siemCursor, startMs, endMs int64
 	return files, cur, caughtUp
 }
 
-// siemStream serves GET /siem/v1/events/cg (notes §2.1.b): events inline with eventType/subType
+// siemStream serves GET /siem/v1/events/cg (Mimecast API 2.0): events inline with eventType/subType
 // naming, merged across types in time order, within the last 24 hours.
 func (s *Server) siemStream(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
@@ -329,7 +329,7 @@ func (s *Server) siemStream(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		s.fillSIEMEvent(&ev, f, best, cur[best])
-		// The stream names type and subtype eventType and subType (notes §2.1.e: the naming
+		// The stream names type and subtype eventType and subType (seen in integrators' samples: the naming
 		// differs between the two variants).
 		ev.move(skType, skEventType)
 		ev.move(skSubtype, skSubTypeStream)

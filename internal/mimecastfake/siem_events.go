@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// siemTypes are the CG event types of the SIEM endpoints (notes §2.1.d), in the order the
+// siemTypes are the CG event types of the SIEM endpoints (as Gravwell, Sekoia and Elastic list them), in the order the
 // batch listing walks them when no type is asked for.
 var siemTypes = [...]string{
 	"receipt", "process", "delivery", "av", "spam", "internal email protect",
@@ -24,12 +24,12 @@ func siemTypeIndex(name string) int {
 }
 
 const (
-	// siemDefaultBatchWindow is how often live batch files appear (notes §2.1.a: "every 15
+	// siemDefaultBatchWindow is how often live batch files appear (integrators: "every 15
 	// minutes"); Sizes.SIEMBatchWindow shortens it for runs that must see new files.
 	siemDefaultBatchWindow = 15 * time.Minute
-	// siemRetention is how far back batch files are listed (notes §2.1.a: 7 days).
+	// siemRetention is how far back batch files are listed (about 7 days, as integrators observe).
 	siemRetention = 7 * 24 * time.Hour
-	// siemStreamRetention is the window of the stream endpoint (notes §2.1.b: 24 hours).
+	// siemStreamRetention is the window of the stream endpoint (24 hours: older starts are refused with 400, as XSOAR's collector notes).
 	siemStreamRetention = 24 * time.Hour
 
 	siemDefaultEventsPerFile = 500
@@ -136,7 +136,7 @@ func (f siemFeed) fileFrom(ti, c int, nowMs int64) (siemFile, bool) {
 
 func ceilDivInt64(a, b int64) int64 { return (a + b - 1) / b }
 
-// fillSIEMEvent builds the batch-file record of event i of type ti into e (notes §2.1.e): type
+// fillSIEMEvent builds the batch-file record of event i of type ti into e (fields as in Elastic's SIEM samples): type
 // and subtype naming, epoch-ms timestamp, numbers and booleans as strings, and the Message-ID
 // of an archived message, so enrichment and archive lookups find it. Records of the same index
 // of different types describe the same message (receipt → process → delivery ...).

@@ -154,7 +154,7 @@ func (b *batchWriter) flushLines() error {
 
 // writeBatchFile streams the gzip NDJSON of f: events are generated one at a time and
 // compressed in chunks, so memory does not depend on the file's size. Some files end with a
-// newline and some do not, as the notes say real ones do. The fault flags cut the gzip stream
+// newline and some do not, as integrators report real ones do. The fault flags cut the gzip stream
 // half-way (after a sync flush, so a reader gets the first half and then an unexpected EOF) or
 // insert one broken JSON line in the middle.
 func (s *Server) writeBatchFile(w io.Writer, f siemFile) error {

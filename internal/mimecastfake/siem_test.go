@@ -20,7 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// batchListing is the notes' §2.1.a listing shape, decoded by the test on its own terms.
+// batchListing is the batch listing shape integrators' clients read, decoded by the test on its own terms.
 type batchListing struct {
 	Value []struct {
 		URL    string `json:"url"`
@@ -279,7 +279,7 @@ func TestBatchRejectsBadParametersWithTheSIEMErrorShape(t *testing.T) {
 	}
 }
 
-// siemTypeFields are the per-type fields of notes §2.1.e that every generated event carries.
+// siemTypeFields are the per-type fields (as in Elastic's SIEM samples) that every generated event carries.
 var siemTypeFields = map[string][]string{
 	"receipt":                {"messageId", "senderEnvelope", "senderHeader", "senderIp", "recipients", "subject", "direction", "action", "spamScore", "spamProcessingDetail", "tlsVersion", "numberAttachments"},
 	"process":                {"messageId", "senderEnvelope", "subject", "action", "holdReason", "attachments", "numberAttachments", "totalSizeAttachments", "emailSize"},
@@ -342,7 +342,7 @@ func TestBatchFilesAreDeterministic(t *testing.T) {
 	assert.NotEqual(t, ea, ec)
 }
 
-// streamPage is the notes' §2.1.b stream response.
+// streamPage is the stream response integrators' clients read.
 type streamPage struct {
 	Value      []map[string]any `json:"value"`
 	NextPage   *string          `json:"@nextPage"`

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// GET /threats/v1/events (notes §2.6) is the least certain endpoint of the notes: parameter
+// GET /threats/v1/events is the least certain endpoint the fake serves: parameter
 // names come from one likely generated client and the response shape is unknown. The fake
 // takes the documented parameters and answers in the shape of Options.ThreatsShape.
 
@@ -19,7 +19,7 @@ func (s *Server) routesThreats() {
 	s.handleREST("GET /threats/v1/events", "/threats/v1/events", ProductThreats, s.handleThreatEvents)
 }
 
-// Page sizes of the REST threat list: the notes give 1-100; larger values are clamped.
+// Page sizes of the REST threat list: 1-100 as far as known; larger values are clamped.
 const (
 	threatsDefaultPageSize = 25
 	threatsMaxPageSize     = 100

@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// Message tracking (Message Finder, notes §3) knows two kinds of mail:
+// Message tracking (Message Finder) knows two kinds of mail:
 //   - archived mail: message n of mailbox m, the same message the archive serves (buildMessage);
 //     alerts about delivered mail (URL clicks, attachment scans, delivered threat events) point
 //     at it by its Message-ID;

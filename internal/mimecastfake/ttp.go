@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// routesTTP registers the three Targeted Threat Protection log lists (notes §2.2).
+// routesTTP registers the three Targeted Threat Protection log lists (Mimecast API docs).
 func (s *Server) routesTTP() {
 	s.handleAPI("/api/ttp/url/get-logs", ProductURLProtect, s.handleURLLogs)
 	s.handleAPI("/api/ttp/attachment/get-logs", ProductAttachmentProtect, s.handleAttachmentLogs)
@@ -384,7 +384,7 @@ func (s *Server) handleImpersonationLogs(w http.ResponseWriter, _ *http.Request,
 	}
 	s.servePage(w, req.Meta.Pagination.PageToken, cur, size, walk,
 		func(o *jsonOut, i int) { r := s.impersonationRecord(f, i); r.appendJSON(o) },
-		// resultCount sits beside the list, as in the notes' sample; the fake reports the
+		// resultCount sits beside the list, as in Mimecast's documented sample; the fake reports the
 		// number of matching records there.
 		pageShape{name: "impersonationLogs", count: "resultCount"})
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/mimecast-connect/mimecast-connect/internal/streamtest"
 )
 
-// The fault matrix of mimecast_threats (issue 8): each fault of the fake tenant is injected into
+// The fault matrix of mimecast_threats: each fault of the fake tenant is injected into
 // a run, and what reached the output is compared with a fault-free run of the same input: the
 // same event ids, each exactly once. The fault must show in the metrics, and the log must say
 // what happened once: the lines a run logs at INFO or above that a fault-free run does not are
