@@ -5,11 +5,12 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/mimecast-connect/mimecast-connect/internal/email"
-	"github.com/mimecast-connect/mimecast-connect/internal/email/emailtest"
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mimecast-connect/mimecast-connect/internal/email"
+	"github.com/mimecast-connect/mimecast-connect/internal/email/emailtest"
 )
 
 // allocatedDuring reports the bytes allocated while fn ran.

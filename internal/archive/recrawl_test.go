@@ -5,11 +5,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mimecast-connect/mimecast-connect/internal/batchinput"
-	"github.com/mimecast-connect/mimecast-connect/internal/streamtest"
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mimecast-connect/mimecast-connect/internal/batchinput"
+	"github.com/mimecast-connect/mimecast-connect/internal/streamtest"
 )
 
 // newTestArchiveInput builds the input from YAML fields without a stream, so a test can drive a

@@ -13,8 +13,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mimecast-connect/mimecast-connect/internal/checkpoint"
 	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/mimecast-connect/mimecast-connect/internal/checkpoint"
 )
 
 // archiveStateVersion is bumped when mailboxState changes incompatibly; a state of another

@@ -7,9 +7,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mimecast-connect/mimecast-connect/internal/email/emailtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mimecast-connect/mimecast-connect/internal/email/emailtest"
 )
 
 // mimeCRLF turns a readable test message into the CRLF form mail travels in.

@@ -4,10 +4,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mimecast-connect/mimecast-connect/internal/streamtest"
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mimecast-connect/mimecast-connect/internal/streamtest"
 )
 
 func TestThreatsEveryFeedEmitsWithItsNormalisedMetadata(t *testing.T) {

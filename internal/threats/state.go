@@ -7,8 +7,9 @@ import (
 	"maps"
 	"time"
 
-	"github.com/mimecast-connect/mimecast-connect/internal/checkpoint"
 	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/mimecast-connect/mimecast-connect/internal/checkpoint"
 )
 
 // checkpointVersion is bumped when feedState changes incompatibly; an unknown version is ignored
