@@ -49,9 +49,14 @@ func (s *Server) openAPIPage(w http.ResponseWriter, endpoint string, req *apiReq
 		writeFieldFail(w, key, errCodeInvalidValue, "pageSize", err.Error())
 		return pageCursor{}, 0, false
 	}
-	cur, err := openCursor(req.Meta.Pagination.PageToken, fingerprint(endpoint, filter), s.now())
+	token := req.Meta.Pagination.PageToken
+	cur, err := openCursor(token, fingerprint(endpoint, filter), s.now())
 	if err != nil {
 		writeFieldFail(w, key, errCodePageToken, "pageToken", "The page token is invalid or does not belong to this request")
+		return pageCursor{}, 0, false
+	}
+	if token != "" && s.takeFault(faultRefusePageTokens) {
+		writeFieldFailStatus(w, http.StatusBadRequest, key, errCodePageToken, "pageToken", "The page token has expired")
 		return pageCursor{}, 0, false
 	}
 	return cur, size, true
@@ -73,7 +78,7 @@ type pageShape struct {
 func (s *Server) servePage(w http.ResponseWriter, token string, cur pageCursor, size int, walk recordWalk,
 	render pageRender, shape pageShape,
 ) {
-	p := nextPage(cur, walk, size, token != "" && s.duplicateAcrossPages())
+	p := s.listPage(token, cur, walk, size)
 	o := getJSONOut()
 	defer putJSONOut(o)
 	o.b = append(o.b, `{"data":[`...)

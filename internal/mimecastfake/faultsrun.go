@@ -42,6 +42,8 @@ const (
 	faultDuplicateURLs
 	faultExpiredURLs
 	faultDuplicateAcrossPages
+	faultRefusePageTokens
+	faultPageCycles
 )
 
 func (f *Faults) counter(k faultKind) *int {
@@ -72,6 +74,10 @@ func (f *Faults) counter(k faultKind) *int {
 		return &f.ExpiredURLs
 	case faultDuplicateAcrossPages:
 		return &f.DuplicateAcrossPages
+	case faultRefusePageTokens:
+		return &f.RefusePageTokens
+	case faultPageCycles:
+		return &f.PageCycles
 	}
 	panic("mimecastfake: unknown fault kind")
 }

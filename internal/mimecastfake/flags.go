@@ -60,6 +60,8 @@ var intKnobs = []intKnob{
 	{"fault-duplicate-urls", "SIEM listing pages repeating one URL", catFaults, 0, func(o *Options, v int) { o.Faults.DuplicateURLs = v }},
 	{"fault-expired-urls", "SIEM listing pages with already expired URLs", catFaults, 0, func(o *Options, v int) { o.Faults.ExpiredURLs = v }},
 	{"fault-duplicate-across-pages", "follow-up list pages repeating the previous page's last record", catFaults, 0, func(o *Options, v int) { o.Faults.DuplicateAcrossPages = v }},
+	{"fault-refuse-page-tokens", "follow-up list pages refused with 400 err_invalid_page_token", catFaults, 0, func(o *Options, v int) { o.Faults.RefusePageTokens = v }},
+	{"fault-page-cycles", "follow-up list pages whose next token points back at the page before", catFaults, 0, func(o *Options, v int) { o.Faults.PageCycles = v }},
 }
 
 var durationKnobs = []durationKnob{
@@ -84,6 +86,7 @@ func CLIFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "products", Usage: "products granted to the application (default all: " + strings.Join(AllProducts, ", ") + ")", Category: catAuth},
 		&cli.BoolFlag{Name: "quota-headers-always", Usage: "send X-RateLimit-* on every response, not only on 429", Category: catAuth},
 		&cli.BoolFlag{Name: "quota-retry-after", Usage: "add Retry-After to quota 429s", Category: catAuth},
+		&cli.StringFlag{Name: "fault-list-order", Usage: "order of time-filtered list pages whatever the request asks: newest, oldest or shuffled (default: as asked)", Category: catFaults},
 		&cli.StringFlag{Name: "fault-rate-limit-headers", Value: RateLimitHeadersReset, Usage: "headers of injected 429s: reset, retry_after, both or none", Category: catFaults},
 	}
 	for _, k := range intKnobs {
@@ -132,6 +135,11 @@ func OptionsFromCLI(c *cli.Context) (Options, error) {
 	case RateLimitHeadersReset, RateLimitHeadersRetryAfter, RateLimitHeadersBoth, RateLimitHeadersNone:
 	default:
 		return Options{}, fmt.Errorf("reading --fault-rate-limit-headers: %q is not reset, retry_after, both or none", opts.Faults.RateLimitHeaders)
+	}
+	switch opts.Faults.ListOrder = c.String("fault-list-order"); opts.Faults.ListOrder {
+	case "", ListOrderNewest, ListOrderOldest, ListOrderShuffled:
+	default:
+		return Options{}, fmt.Errorf("reading --fault-list-order: %q is not newest, oldest or shuffled", opts.Faults.ListOrder)
 	}
 	app := ClientApp{ID: c.String("client-id"), Secret: c.String("client-secret")}
 	if app.ID == "" || app.Secret == "" {

@@ -110,6 +110,11 @@ func writeSIEMError(w http.ResponseWriter, status int, code, message string) {
 // writeFieldFail writes a validation failure of one data item: HTTP 200 with the item echoed in
 // fail[0].key and the offending field named, as the API does for bad dates or enum values.
 func writeFieldFail(w http.ResponseWriter, key json.RawMessage, code, field, message string) {
+	writeFieldFailStatus(w, http.StatusOK, key, code, field, message)
+}
+
+// writeFieldFailStatus is writeFieldFail answered with HTTP status.
+func writeFieldFailStatus(w http.ResponseWriter, status int, key json.RawMessage, code, field, message string) {
 	e := map[string]any{"code": code, "message": message, "retryable": false}
 	if field != "" {
 		e["field"] = field
@@ -118,5 +123,5 @@ func writeFieldFail(w http.ResponseWriter, key json.RawMessage, code, field, mes
 	if len(key) > 0 {
 		entry["key"] = key
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"meta": map[string]any{"status": http.StatusOK}, "data": []any{}, "fail": []any{entry}})
+	writeJSON(w, status, map[string]any{"meta": map[string]any{"status": status}, "data": []any{}, "fail": []any{entry}})
 }

@@ -13,9 +13,10 @@ type Server struct {
 	mux    *http.ServeMux
 	tenant *tenant
 
-	mu          sync.Mutex // guards faults and faultsSetAt
+	mu          sync.Mutex // guards faults, faultsSetAt and cycleWalks
 	faults      Faults
 	faultsSetAt time.Time
+	cycleWalks  map[string][]string // list_faults.go: follow-up tokens per walk, while PageCycles is armed
 
 	authMu sync.Mutex // guards tokens
 	tokens map[string]issuedToken

@@ -138,6 +138,10 @@ func (s *Server) handleThreatEvents(w http.ResponseWriter, r *http.Request) {
 		bad("nextPage is invalid or does not belong to this request")
 		return
 	}
+	if token != "" && s.takeFault(faultRefusePageTokens) {
+		bad("nextPage has expired")
+		return
+	}
 	h := cur.horizon()
 	from, to, field, err := timeRange("timestampRangeStartsAt", flt.From, "timestampRangeEndsAt", flt.To, h, h)
 	if err != nil {
@@ -155,7 +159,7 @@ func (s *Server) handleThreatEvents(w http.ResponseWriter, r *http.Request) {
 				(len(flt.Source) == 0 || slices.Contains(flt.Source, c.source))
 		}
 	}
-	p := nextPage(cur, walk, size, token != "" && s.duplicateAcrossPages())
+	p := s.listPage(token, cur, walk, size)
 	o := getJSONOut()
 	defer putJSONOut(o)
 	// Both shapes were maps, written by encoding/json in key order.
