@@ -48,6 +48,7 @@ const (
 	tfPollInterval     = "poll_interval"
 	tfLookback         = "lookback"
 	tfOverlap          = "overlap"
+	tfBackfillSlice    = "backfill_slice"
 	tfContentView      = "content_view"
 	tfFilters          = "filters"
 	tfCheckpointCache  = "checkpoint_cache"
@@ -97,6 +98,9 @@ func threatsFields() []*service.ConfigField {
 		service.NewDurationField(tfOverlap).
 			Description("Each poll re-reads this much before the feed's cursor, to catch records Mimecast indexes late; the ids seen inside it keep them from being emitted twice.").
 			Default("5m").Advanced(),
+		service.NewDurationField(tfBackfillSlice).
+			Description("How a long backlog of a window feed (a lookback, or a feed far behind after an outage) is cut up. A window that holds more than 10 pages and spans longer than this is narrowed to its first slice of this length and read from there, one slice at a time (the span doubles again after a sparse slice). The records it keeps ids of, to catch repeats, stay bounded that way, and a window read again after Mimecast refused a page token costs little. A feed's checkpoint moves to a window's end only once the whole window was read and acknowledged. Must be longer than `overlap`; `0s` never narrows. SIEM batch files are not affected.").
+			Default("1h").Advanced(),
 		service.NewBoolField(tfContentView).
 			Description("For events with a message id, fetch the message's headers and body from the archive and add them as `content`. Needs the Content View permission; without it (403) a warning is logged once, `mimecast_threats_content_forbidden` counts, and the events are emitted without content.").
 			Default(false),
@@ -142,6 +146,7 @@ type threatsConfig struct {
 	pollInterval     time.Duration
 	lookback         time.Duration
 	overlap          time.Duration
+	backfillSlice    time.Duration
 	contentView      bool
 	filters          *celfilter.Set
 	checkpointName   string
@@ -201,6 +206,12 @@ func threatsConfigFromParsed(conf *service.ParsedConfig, mgr *service.Resources)
 	}
 	if c.overlap < 0 {
 		return nil, fmt.Errorf("%s: %v is negative: use 0s for no overlap", tfOverlap, c.overlap)
+	}
+	if c.backfillSlice, err = conf.FieldDuration(tfBackfillSlice); err != nil {
+		return nil, err
+	}
+	if c.backfillSlice < 0 || (c.backfillSlice > 0 && c.backfillSlice <= c.overlap) {
+		return nil, fmt.Errorf("%s: %v is not longer than %s (%v): windows would not move on; use a longer slice, or 0s for none", tfBackfillSlice, c.backfillSlice, tfOverlap, c.overlap)
 	}
 	if c.contentView, err = conf.FieldBool(tfContentView); err != nil {
 		return nil, err

@@ -26,6 +26,8 @@ func TestThreatsBadConfigsFailNamingTheField(t *testing.T) {
 		{"page size over the API maximum", "page_size: 1000\n", "page_size: 1000 is out of range: use 1 to 500"},
 		{"missing rate limit", "rate_limit: nope\n", `rate_limit: rate_limit resource "nope" is not defined`},
 		{"zero pages in flight", "max_pages_in_flight: 0\n", "max_pages_in_flight: 0 is below 1"},
+		{"backfill slice within the overlap", "backfill_slice: 5m\n", "backfill_slice: 5m0s is not longer than overlap (5m0s)"},
+		{"negative backfill slice", "backfill_slice: -1h\n", "backfill_slice: -1h0m0s is not longer than overlap"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -53,7 +53,7 @@ func (in *threatsInput) sources() []threatSource {
 func (in *threatsInput) window(name, feed string, retention time.Duration, page windowPageFunc) *windowSource {
 	return &windowSource{
 		sourceName: name, feedName: feed, retention: retention, overlap: in.cfg.overlap,
-		now: in.now, log: in.log, failed: in.metrics.fetchErrors,
+		slice: in.cfg.backfillSlice, now: in.now, log: in.log, failed: in.metrics.fetchErrors, cycles: in.metrics.paginationCycles,
 		ahead: pageReadAhead{page: page},
 	}
 }

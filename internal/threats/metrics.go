@@ -10,6 +10,7 @@ type threatsMetrics struct {
 	decodeErrors     *service.MetricCounter
 	filterErrors     *service.MetricCounter
 	fetchErrors      *service.MetricCounter
+	paginationCycles *service.MetricCounter
 	checkpointErrors *service.MetricCounter
 	contentForbidden *service.MetricCounter
 	contentErrors    *service.MetricCounter
@@ -24,6 +25,7 @@ func newThreatsMetrics(m *service.Metrics) threatsMetrics {
 		decodeErrors:     m.NewCounter("mimecast_threats_decode_errors", "feed"),
 		filterErrors:     m.NewCounter("mimecast_threats_filter_errors", "feed"),
 		fetchErrors:      m.NewCounter("mimecast_threats_fetch_errors", "feed"),
+		paginationCycles: m.NewCounter("mimecast_threats_pagination_cycles", "feed"),
 		checkpointErrors: m.NewCounter("mimecast_threats_checkpoint_errors", "feed"),
 		contentForbidden: m.NewCounter("mimecast_threats_content_forbidden"),
 		contentErrors:    m.NewCounter("mimecast_threats_content_errors"),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -85,7 +86,18 @@ func (r *sourceRunner) run(ctx context.Context) {
 			if errors.Is(err, errStaleGeneration) {
 				continue
 			}
-			wait := r.fetchFailed(err, &backoff)
+			var wait time.Duration
+			var handled *handledError
+			if errors.As(err, &handled) {
+				// The source logged and counted it: only back off, by its streak.
+				b := time.Second
+				for range min(handled.streak, 16) - 1 {
+					b *= 2
+				}
+				wait = r.nextBackoff(&b)
+			} else {
+				wait = r.fetchFailed(err, &backoff)
+			}
 			if !batchinput.Sleep(ctx, wait) {
 				return
 			}
@@ -106,6 +118,17 @@ func (r *sourceRunner) run(ctx context.Context) {
 // says the next read starts.
 func (r *sourceRunner) poll(ctx context.Context, gen uint64, st feedState) (caughtUp bool, err error) {
 	var next *feedState
+	// The read state moves to the last state read, also when the read then failed: a source
+	// yields a state before its error when the failure changes where to read next.
+	defer func() {
+		if next != nil {
+			r.mu.Lock()
+			if r.committer.Generation() == gen {
+				r.read = *next
+			}
+			r.mu.Unlock()
+		}
+	}()
 	for c, err := range r.src.read(ctx, st) {
 		if err != nil {
 			return false, err
@@ -119,13 +142,6 @@ func (r *sourceRunner) poll(ctx context.Context, gen uint64, st feedState) (caug
 			next = c.state
 		}
 		caughtUp = c.caughtUp
-	}
-	if next != nil {
-		r.mu.Lock()
-		if r.committer.Generation() == gen {
-			r.read = *next
-		}
-		r.mu.Unlock()
 	}
 	return caughtUp, nil
 }
@@ -158,7 +174,17 @@ func (r *sourceRunner) fetchFailed(err error, backoff *time.Duration) time.Durat
 	default:
 		log.Debugf("%s: polling failed again (%d tries), retrying in %v: %v", r.src.name(), r.failures, *backoff, err)
 	}
+	return r.nextBackoff(backoff)
+}
+
+// nextBackoff is how long to wait after a failure: backoff, which then doubles up to
+// max(poll_interval, 1s). The first wait of a streak is exactly a second; later ones are
+// jittered by up to a quarter either way, so that sources failing together spread out.
+func (r *sourceRunner) nextBackoff(backoff *time.Duration) time.Duration {
 	wait := *backoff
+	if wait > time.Second {
+		wait += time.Duration(rand.Int64N(int64(wait/2))) - wait/4
+	}
 	*backoff = min(*backoff*2, max(r.in.cfg.pollInterval, time.Second))
 	return wait
 }

@@ -95,8 +95,10 @@ dead letter queue. It is counted in ` + "`mimecast_threats_decode_errors`" + `.
 
 Per feed: ` + "`mimecast_threats_emitted`" + `, ` + "`mimecast_threats_filtered`" + `,
 ` + "`mimecast_threats_duplicates`" + `, ` + "`mimecast_threats_decode_errors`" + `,
-` + "`mimecast_threats_filter_errors`" + `, ` + "`mimecast_threats_checkpoint_lag_ms`" + ` (now minus
-the feed's cursor), and the client's ` + "`mimecast_api_*`" + ` metrics.
+` + "`mimecast_threats_filter_errors`" + `, ` + "`mimecast_threats_fetch_errors`" + `,
+` + "`mimecast_threats_pagination_cycles`" + ` (a next page token that led back to a page already read: the
+window is read again from its start after a back-off, and the walk never loops),
+` + "`mimecast_threats_checkpoint_lag_ms`" + ` (now minus the feed's cursor), and the client's ` + "`mimecast_api_*`" + ` metrics.
 `
 
 // CacheFields are the fields that name a cache resource.

@@ -1,0 +1,340 @@
+package threats
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mimecast-connect/mimecast-connect/internal/mimecastfake"
+	"github.com/mimecast-connect/mimecast-connect/internal/streamtest"
+)
+
+// The chaos tests run every window feed against a tenant that misbehaves in seeded, combined
+// ways, and hold the input to its promise against the tenant's own records: each emitted once,
+// none lost.
+
+// chaosEvents is the backlog of every feed of the chaos tenant, all inside the lookback: at
+// page_size 7 the lookback's window is narrowed to backfill_slice, and each slice has several
+// pages.
+const chaosEvents = 100
+
+// windowFeedSources are the window feeds and the sources each reads.
+var windowFeedSources = map[string][]string{
+	feedThreatEvents:  {"email"},
+	feedURLProtect:    {"url_protect"},
+	feedAttachment:    {"attachment_protect"},
+	feedImpersonation: {"impersonation_protect"},
+	feedHeld:          {"hold_queue", "release_log"},
+}
+
+func chaosTenant(anchor time.Time, f mimecastfake.Faults) mimecastfake.Options {
+	return mimecastfake.Options{
+		Seed: 11, Anchor: anchor, Faults: f,
+		Sizes: mimecastfake.Sizes{EventsPerFeed: chaosEvents, Span: 3 * time.Hour},
+	}
+}
+
+// chaosCase is one combination of list faults and pipeline behaviour.
+type chaosCase struct {
+	order  string
+	faults mimecastfake.Faults
+	nacks  bool   // the output rejects some batches (auto_replay_nacks off)
+	slice  string // backfill_slice; empty for the default
+}
+
+func (c chaosCase) String() string {
+	var parts []string
+	if c.order != "" {
+		parts = append(parts, "order="+c.order)
+	}
+	f := c.faults
+	for _, k := range []struct {
+		name string
+		n    int
+	}{
+		{"dup", f.DuplicateAcrossPages}, {"refuse", f.RefusePageTokens}, {"cycle", f.PageCycles},
+		{"401", f.ExpireTokens}, {"429", f.RateLimitBurst}, {"html", f.HTMLErrorPages}, {"fail200", f.FailWith200},
+	} {
+		if k.n > 0 {
+			parts = append(parts, fmt.Sprintf("%s=%d", k.name, k.n))
+		}
+	}
+	if c.nacks {
+		parts = append(parts, "nacks")
+	}
+	if c.slice != "" {
+		parts = append(parts, "slice="+c.slice)
+	}
+	if len(parts) == 0 {
+		return "clean"
+	}
+	return strings.Join(parts, ",")
+}
+
+// randomChaos draws a combination of faults from seed.
+func randomChaos(seed uint64) chaosCase {
+	rng := rand.New(rand.NewPCG(seed, 0x5eed))
+	orders := []string{"", mimecastfake.ListOrderNewest, mimecastfake.ListOrderOldest, mimecastfake.ListOrderShuffled}
+	c := chaosCase{order: orders[rng.IntN(len(orders))]}
+	some := func(max int) int {
+		if rng.IntN(2) == 0 {
+			return 0
+		}
+		return 1 + rng.IntN(max)
+	}
+	c.faults = mimecastfake.Faults{
+		ListOrder:            c.order,
+		DuplicateAcrossPages: some(3),
+		RefusePageTokens:     some(2),
+		PageCycles:           some(2),
+		ExpireTokens:         some(1),
+		RateLimitBurst:       some(2),
+		RateLimitResetMs:     50,
+		HTMLErrorPages:       some(2),
+		FailWith200:          some(2),
+	}
+	c.nacks = rng.IntN(3) == 0
+	if rng.IntN(3) == 0 {
+		c.slice = "0s"
+	}
+	return c
+}
+
+// drainFeed runs feed until it emitted want messages and then was quiet, and returns the
+// "source/id" of every message delivered. With nacks the output rejects a few whole batches
+// (nothing of them counts as delivered), and the number of rejections is returned.
+func drainFeed(t *testing.T, url, feed string, want int, cc chaosCase, seed uint64) ([]string, int) {
+	t.Helper()
+	nacks := cc.nacks
+	extra := "feeds: [" + feed + "]\nmax_retries: 2\n"
+	if cc.slice != "" {
+		extra += "backfill_slice: " + cc.slice + "\n"
+	} else {
+		extra += "backfill_slice: 1h\n"
+	}
+	if nacks {
+		extra += "auto_replay_nacks: false\n"
+	}
+	var (
+		mu       sync.Mutex
+		keys     []string
+		rejected int
+	)
+	rng := rand.New(rand.NewPCG(seed, 7))
+	b := service.NewStreamBuilder()
+	require.NoError(t, b.SetLoggerYAML("level: none"))
+	require.NoError(t, b.AddInputYAML(threatsYAML(url, extra)))
+	require.NoError(t, b.AddBatchConsumerFunc(func(_ context.Context, batch service.MessageBatch) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if nacks && rejected < 3 && rng.IntN(4) == 0 {
+			rejected++
+			return errors.New("rejected by test")
+		}
+		for _, m := range batch {
+			assert.NoError(t, m.GetError())
+			keys = append(keys, meta(m, metaSource)+"/"+meta(m, metaEventID))
+		}
+		return nil
+	}))
+	_, stop := streamtest.RunBuilt(t, b)
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(keys)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for count() < want && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(400 * time.Millisecond) // repeats would come now
+	stop()
+	mu.Lock()
+	defer mu.Unlock()
+	return slices.Clone(keys), rejected
+}
+
+// truthOf is what a fault-free tenant holds for feed: every record, once.
+func truthOf(t *testing.T, anchor time.Time, feed string) []string {
+	t.Helper()
+	_, url := streamtest.FakeTenant(t, chaosTenant(anchor, mimecastfake.Faults{}))
+	want := chaosEvents * len(windowFeedSources[feed])
+	keys, _ := drainFeed(t, url, feed, want, chaosCase{}, 0)
+	require.Len(t, keys, want, "the clean tenant serves every record once")
+	slices.Sort(keys)
+	require.Len(t, slices.Compact(slices.Clone(keys)), want, "record ids are distinct")
+	return keys
+}
+
+// assertExactlyOnce compares what a run delivered with the tenant's records. After a rejected
+// batch the pages in flight behind it are read again (at-least-once), so each rejection may
+// repeat up to max_pages_in_flight pages; nothing may be lost either way.
+func assertExactlyOnce(t *testing.T, truth, got []string, rejected int) {
+	t.Helper()
+	count := map[string]int{}
+	for _, k := range got {
+		count[k]++
+	}
+	var lost, twice []string
+	for _, k := range truth {
+		switch count[k] {
+		case 0:
+			lost = append(lost, k)
+		case 1:
+		default:
+			twice = append(twice, k)
+		}
+		delete(count, k)
+	}
+	assert.Empty(t, lost, "records lost")
+	if rejected == 0 {
+		assert.Empty(t, twice, "records delivered more than once")
+	} else {
+		assert.LessOrEqual(t, len(twice), rejected*4*7, "repeats after %d rejected batches", rejected)
+	}
+	assert.Empty(t, count, "records the tenant does not hold")
+}
+
+// Each fault alone, on every window feed: the cases that found the window bugs.
+func TestChaosEachListFaultOnEveryWindowFeedLosesNothingAndRepeatsNothing(t *testing.T) {
+	anchor := time.Now().UTC().Truncate(time.Minute)
+	cases := []chaosCase{
+		{order: mimecastfake.ListOrderNewest, faults: mimecastfake.Faults{ListOrder: mimecastfake.ListOrderNewest, DuplicateAcrossPages: 3}},
+		{order: mimecastfake.ListOrderOldest, faults: mimecastfake.Faults{ListOrder: mimecastfake.ListOrderOldest, DuplicateAcrossPages: 3}},
+		{order: mimecastfake.ListOrderShuffled, faults: mimecastfake.Faults{ListOrder: mimecastfake.ListOrderShuffled, DuplicateAcrossPages: 3}},
+		{order: mimecastfake.ListOrderNewest, faults: mimecastfake.Faults{ListOrder: mimecastfake.ListOrderNewest, RefusePageTokens: 1}},
+		{order: mimecastfake.ListOrderOldest, faults: mimecastfake.Faults{ListOrder: mimecastfake.ListOrderOldest, RefusePageTokens: 1}},
+		{faults: mimecastfake.Faults{PageCycles: 1}},
+		{order: mimecastfake.ListOrderNewest, faults: mimecastfake.Faults{ListOrder: mimecastfake.ListOrderNewest}, nacks: true},
+	}
+	for _, feed := range slices.Sorted(func(yield func(string) bool) {
+		for f := range windowFeedSources {
+			if !yield(f) {
+				return
+			}
+		}
+	}) {
+		t.Run(feed, func(t *testing.T) {
+			t.Parallel()
+			truth := truthOf(t, anchor, feed)
+			for i, cc := range cases {
+				t.Run(cc.String(), func(t *testing.T) {
+					fake, url := streamtest.FakeTenant(t, chaosTenant(anchor, cc.faults))
+					got, rejected := drainFeed(t, url, feed, len(truth), cc, uint64(i))
+					assertExactlyOnce(t, truth, got, rejected)
+					left := fake.Faults()
+					assert.Zero(t, left.DuplicateAcrossPages+left.RefusePageTokens+left.PageCycles, "every fault fired")
+				})
+			}
+		})
+	}
+}
+
+// Seeded combinations of every fault, on every window feed.
+func TestChaosSeededFaultCombinationsDeliverEveryRecordExactlyOnce(t *testing.T) {
+	const seeds = 6
+	anchor := time.Now().UTC().Truncate(time.Minute)
+	for feed := range windowFeedSources {
+		t.Run(feed, func(t *testing.T) {
+			t.Parallel()
+			truth := truthOf(t, anchor, feed)
+			for seed := range uint64(seeds) {
+				cc := randomChaos(seed*31 + uint64(len(feed)))
+				t.Run(fmt.Sprintf("seed%d/%s", seed, cc), func(t *testing.T) {
+					_, url := streamtest.FakeTenant(t, chaosTenant(anchor, cc.faults))
+					got, rejected := drainFeed(t, url, feed, len(truth), cc, seed)
+					assertExactlyOnce(t, truth, got, rejected)
+				})
+			}
+		})
+	}
+}
+
+// A server that keeps misbehaving on a page must not be asked in a loop: the source backs off,
+// says so once, and its checkpoint stays before the page.
+func TestWindowFeedsBackOffFromAPageThatKeepsFailing(t *testing.T) {
+	cases := []struct {
+		name    string
+		faults  mimecastfake.Faults
+		level   string
+		text    string
+		counter string
+	}{
+		{
+			name: "pagination cycle", faults: mimecastfake.Faults{PageCycles: 1 << 20},
+			level: "ERROR", text: "url_protect: pagination cycle: the next page token",
+			counter: "mimecast_threats_pagination_cycles{feed=url_protect}",
+		},
+		{
+			name: "page token refused every time", faults: mimecastfake.Faults{RefusePageTokens: 1 << 20},
+			level: "WARN", text: "url_protect: reading the next page failed",
+			counter: "mimecast_threats_fetch_errors{feed=url_protect}",
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			fake, url := streamtest.FakeTenant(t, chaosTenant(time.Now().UTC().Truncate(time.Minute), tc.faults))
+			c := streamtest.NewCollector()
+			in := threatsYAML(url, "feeds: [url_protect]\nbackfill_slice: 1h\nmax_retries: 0\n")
+			_, stop, obs := streamtest.StartObserved(t, streamtest.StreamSpec{Input: in}, c)
+			time.Sleep(4 * time.Second)
+			stop()
+			calls := fake.Stats().Calls["/api/ttp/url/get-logs"]
+			// Without a back-off this is hundreds of calls; with it a window's pages are read
+			// again after 1 s, 2 s, 4 s...
+			assert.Less(t, calls, 60, "calls in 4 s")
+			var said []string
+			for _, l := range obs.LogLines(slog.LevelInfo) {
+				if strings.Contains(l.Msg, tc.text) {
+					assert.Equal(t, tc.level, l.Level)
+					said = append(said, l.Msg)
+				}
+			}
+			assert.Len(t, said, 1, "said once for the streak")
+			assert.Positive(t, obs.Counter(tc.counter))
+			assert.NotEmpty(t, c.Snapshot(), "the pages before the bad one are delivered")
+		})
+	}
+}
+
+// A lookback holding more pages than one window should is read in backfill_slice windows, and
+// each record still comes out once; backfill_slice 0s reads it as one window.
+func TestWindowFeedsNarrowALongBacklogToSlices(t *testing.T) {
+	anchor := time.Now().UTC().Truncate(time.Minute)
+	cases := []struct {
+		slice    string
+		narrowed bool
+	}{{"1h", true}, {"0s", false}}
+	for _, tc := range cases {
+		t.Run(tc.slice, func(t *testing.T) {
+			t.Parallel()
+			fake, url := streamtest.FakeTenant(t, chaosTenant(anchor, mimecastfake.Faults{ListOrder: mimecastfake.ListOrderNewest}))
+			c := streamtest.NewCollector()
+			in := threatsYAML(url, "feeds: [url_protect]\nbackfill_slice: "+tc.slice+"\n")
+			_, stop, obs := streamtest.StartObserved(t, streamtest.StreamSpec{Input: in}, c)
+			c.WaitFor(t, 20*time.Second, func(m []*service.Message) bool { return len(m) >= chaosEvents })
+			pages := fake.Stats().Calls["/api/ttp/url/get-logs"]
+			msgs := streamtest.Settle(c)
+			stop()
+			assert.Equal(t, chaosEvents, distinct(eventIDs(msgs)))
+			assert.Len(t, msgs, chaosEvents)
+			narrowed := strings.Contains(obs.LogText(), "holds more than 10 pages; reading it 1h0m0s at a time")
+			assert.Equal(t, tc.narrowed, narrowed)
+			if !tc.narrowed {
+				assert.LessOrEqual(t, pages, chaosEvents/7+3, "one walk over the lookback (and a poll or two)")
+			}
+		})
+	}
+}
