@@ -90,10 +90,7 @@ func (r *sourceRunner) run(ctx context.Context) {
 			var handled *handledError
 			if errors.As(err, &handled) {
 				// The source logged and counted it: only back off, by its streak.
-				b := time.Second
-				for range min(handled.streak, 16) - 1 {
-					b *= 2
-				}
+				b := time.Second << min(max(handled.streak-1, 0), 16)
 				wait = r.nextBackoff(&b)
 			} else {
 				wait = r.fetchFailed(err, &backoff)

@@ -72,8 +72,8 @@ cache_resources:
 const threatsDescription = `
 Each selected feed is polled on its own, one API page (or SIEM batch file chunk) at a time; a page is
 one batch with one acknowledgement. A feed's checkpoint (its time cursor or page token, plus the ids of
-the events at its edge) is written to ` + "`checkpoint_cache`" + ` only after the batch was acknowledged by
-the output, so a crash or a restart replays at most the unacknowledged pages, and the ids at the edge
+the events of the window being read) is written to ` + "`checkpoint_cache`" + ` only after the batch was acknowledged by
+the output, so a crash or a restart replays at most the unacknowledged pages, and those ids
 keep replays and Mimecast's own repeats from being emitted twice.
 
 ### Message body and metadata

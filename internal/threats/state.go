@@ -17,10 +17,11 @@ import (
 const checkpointVersion = 1
 
 // feedState is one source's checkpoint. Time-window sources read [WindowFrom, WindowTo) page by
-// page; Token is the next page of that window (or, for SIEM, the next @nextPage). Cursor is the
-// newest event time fully read, and Seen holds the ids of events near the cursor, with their
-// times in Unix milliseconds, so that a re-read of the overlap (or a replay after a crash) does
-// not emit them twice.
+// page; Token is the next page of that window (or, for SIEM, the next @nextPage). For a window
+// source Cursor is the end of the last window read whole (the next starts at Cursor - overlap);
+// for SIEM it is the newest event time read. Seen holds the ids of the events of the window
+// being read and of the overlap, with their times in Unix milliseconds, so that repeats across
+// pages, a re-read of the overlap or a replay after a crash are not emitted twice.
 type feedState struct {
 	Version    int              `json:"version"`
 	Cursor     time.Time        `json:"cursor"`
