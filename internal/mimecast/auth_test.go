@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -253,4 +254,96 @@ func TestBearerTokenIsSentOnlyToTheAPIHost(t *testing.T) {
 	assert.Equal(t, "Bearer "+rigTokenPrefix+"1", inner.reqs[0].Header.Get("Authorization"))
 	assert.Empty(t, inner.reqs[1].Header.Get("Authorization"), "another host")
 	assert.Empty(t, inner.reqs[2].Header.Get("Authorization"), "same host, other scheme")
+}
+
+func TestTransient401sRefreshTheTokenAndRetry(t *testing.T) {
+	cases := []struct {
+		name     string
+		body     string
+		failures int32 // 401s before the call goes through
+	}{
+		{"token_verification_failed once", `{"fail":[{"code":"token_verification_failed","message":"The access token could not be verified"}]}`, 1},
+		{"Unauthorized Request once", `{"fail":[{"code":"Unauthorized Request","message":"Unauthorized Request"}]}`, 1},
+		{"three in a row", `{"fail":[{"code":"token_verification_failed","message":"x"}]}`, 3},
+		{"nested under errors", `{"fail":[{"errors":[{"code":"Unauthorized Request","message":"x","retryable":false}]}]}`, 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var calls atomic.Int32
+			r := newRig(t, func(w http.ResponseWriter, _ *http.Request) {
+				if calls.Add(1) <= tc.failures {
+					w.Header().Set("X-Request-Id", "req-"+tc.name[:5])
+					writeJSON(w, 401, tc.body)
+					return
+				}
+				writeJSON(w, 200, okEnvelope)
+			})
+			_, err := r.client.CallAPI(t.Context(), "/api/account/get-account", nil, Pagination{})
+			require.NoError(t, err)
+			assert.Equal(t, tc.failures+1, calls.Load())
+			// The auth layer replaces a refused token once per attempt; an attempt whose fresh
+			// token is refused too goes back to the retry layer.
+			assert.Equal(t, (tc.failures+1)/2+1, r.tokens.Load())
+			assert.Contains(t, r.logs.Text(), "req-"+tc.name[:5], "the refused answer's x-request-id is logged")
+		})
+	}
+}
+
+func TestTransient401sThatGoOnAreRetryableNotBadCredentials(t *testing.T) {
+	var calls atomic.Int32
+	r := newRig(t, func(w http.ResponseWriter, _ *http.Request) {
+		calls.Add(1)
+		w.Header().Set("X-Request-Id", "abc-123")
+		writeJSON(w, 401, `{"fail":[{"code":"token_verification_failed","message":"The access token could not be verified"}]}`)
+	}, func(c *Config) { c.MaxRetries = 2 })
+	_, err := r.client.CallAPI(t.Context(), "/api/account/get-account", nil, Pagination{})
+	var apiErr *APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.True(t, apiErr.TransientAuth())
+	assert.False(t, apiErr.Unauthorized(), "a failed verification says nothing about the credentials")
+	assert.True(t, apiErr.Retryable)
+	assert.True(t, IsRetryable(err))
+	assert.Equal(t, "abc-123", apiErr.RequestID)
+	assert.Contains(t, err.Error(), "(x-request-id abc-123)")
+	assert.Equal(t, int32(6), calls.Load(), "3 attempts, each with one refresh")
+	assert.Len(t, r.clock.Sleeps(), 2, "retries back off")
+}
+
+func TestFailedCallsNameTheirRequestID(t *testing.T) {
+	cases := []struct {
+		name   string
+		status int
+		body   string
+	}{
+		{"403", 403, `{"fail":[{"code":"app_forbidden","message":"Forbidden to perform the requested operation"}]}`},
+		{"400 function fail", 200, `{"meta":{"status":200},"data":[],"fail":[{"errors":[{"code":"err_validation","message":"bad","retryable":false}]}]}`},
+		{"HTML 503", 503, `<html>503</html>`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("X-Request-Id", "id-7")
+				if tc.body[0] == '<' {
+					w.Header().Set("Content-Type", "text/html")
+					w.WriteHeader(tc.status)
+					_, _ = w.Write([]byte(tc.body))
+					return
+				}
+				writeJSON(w, tc.status, tc.body)
+			}, func(c *Config) { c.MaxRetries = 0 })
+			_, err := r.client.CallAPI(t.Context(), "/api/account/get-account", nil, Pagination{})
+			var apiErr *APIError
+			require.ErrorAs(t, err, &apiErr)
+			assert.Equal(t, "id-7", apiErr.RequestID)
+			assert.Contains(t, err.Error(), "(x-request-id id-7)")
+		})
+	}
+}
+
+func TestRequestIDIsCutAndCleanedForLogs(t *testing.T) {
+	h := http.Header{}
+	h.Set("X-Request-Id", " a b\x1b[31mc"+strings.Repeat("x", 100))
+	id := requestID(h)
+	assert.Len(t, id, 64-2, "trimmed and cut to 64 bytes, then the space and the control character dropped")
+	assert.True(t, strings.HasPrefix(id, "ab[31mc"))
 }

@@ -143,7 +143,7 @@ func (c *Client) retryLayer(next http.RoundTripper) http.RoundTripper {
 
 // logRecovered says once per call what the retries absorbed. Waiting out a 429 is how the
 // quota works, so it is information; anything else was a fault of the service or the network.
-func (c *Client) logRecovered(endpoint string, reasons []string) {
+func (c *Client) logRecovered(endpoint string, reasons, requestIDs []string) {
 	counts := map[string]int{}
 	var order []string
 	for _, r := range reasons {
@@ -161,6 +161,11 @@ func (c *Client) logRecovered(endpoint string, reasons []string) {
 		word = "retry"
 	}
 	msg, args := "mimecast %s: answered after %d %s (%s)", []any{endpoint, len(reasons), word, strings.Join(parts, ", ")}
+	if n := len(requestIDs); n > 0 {
+		// What Mimecast support asks for; the last few are enough.
+		msg += "; x-request-id of the failed answers: %s"
+		args = append(args, strings.Join(requestIDs[max(0, n-3):], ", "))
+	}
 	if len(order) == 1 && order[0] == retryReasonRateLimited {
 		c.cfg.Logger.Infof(msg, args...)
 		return
@@ -329,6 +334,11 @@ func (c *Client) getJSON(ctx context.Context, path string, query url.Values, out
 	if err != nil {
 		return err
 	}
+	return withRequestID(c.decodeJSON(path, resp, out), resp.Header)
+}
+
+// decodeJSON reads the answer of a GET into out.
+func (c *Client) decodeJSON(path string, resp *http.Response, out any) error {
 	body, valid := bufferedJSON(resp)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return errorFromBody(c.redact, path, resp.StatusCode, body)
@@ -409,6 +419,7 @@ func (c *Client) download(ctx context.Context, rawURL string) (io.ReadCloser, er
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, errorBodyLimit))
 	e := errorFromBody(c.redact, downloadEndpoint, resp.StatusCode, b)
 	e.download = true
+	e.RequestID = requestID(resp.Header)
 	if e.Expired() {
 		e.Err = errors.New("the pre-signed URL has expired or the file is gone")
 	}

@@ -48,7 +48,7 @@ func (c *Client) callAPI(ctx context.Context, path string, item any, pag Paginat
 	data, valid := bufferedJSON(resp)
 	env, apiErr := decodeEnvelopeIn(c.redact, path, resp.StatusCode, data, valid)
 	if apiErr != nil {
-		return nil, apiErr
+		return nil, withRequestID(apiErr, resp.Header)
 	}
 	return env, nil
 }
@@ -70,7 +70,7 @@ func (c *Client) postStream(ctx context.Context, path string, item any) (io.Read
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, errorBodyLimit))
-		return nil, "", c.redact.apiError(errorFromBody(c.redact, path, resp.StatusCode, b))
+		return nil, "", withRequestID(c.redact.apiError(errorFromBody(c.redact, path, resp.StatusCode, b)), resp.Header)
 	}
 	content := c.resumingBody(ctx, path, body, resp)
 	if !isJSON(ct) {
@@ -84,7 +84,7 @@ func (c *Client) postStream(ctx context.Context, path string, item any) (io.Read
 	}
 	if len(head) <= streamPeekBytes && hasFail(head) {
 		content.Close()
-		return nil, "", c.redact.apiError(errorFromBody(c.redact, path, resp.StatusCode, head))
+		return nil, "", withRequestID(c.redact.apiError(errorFromBody(c.redact, path, resp.StatusCode, head)), resp.Header)
 	}
 	return readCloser{Reader: io.MultiReader(bytes.NewReader(head), content), Closer: content}, ct, nil
 }
@@ -310,7 +310,7 @@ func errorFromBody(r *redactor, endpoint string, status int, body []byte) *APIEr
 	if json.Unmarshal(body, &shapes) == nil {
 		if fails, err := decodeFails(shapes.Fail); err == nil && len(fails) > 0 {
 			fe := failError(r, endpoint, status, fails)
-			fe.Retryable = fe.Retryable || e.Retryable
+			fe.Retryable = fe.Retryable || e.Retryable || fe.TransientAuth()
 			return fe
 		}
 		var siem struct {

@@ -20,6 +20,9 @@ type APIError struct {
 	// decoded (an HTML error page from a proxy, an empty body). Never holds a token.
 	Body      string
 	Retryable bool // whether repeating the same call can help (429, 5xx, retryable fail)
+	// RequestID is the x-request-id header of the answer, when it had one: what Mimecast
+	// support asks for about a failed call.
+	RequestID string
 	Err       error
 
 	// download marks an error from Download, where 403/404 mean an expired pre-signed URL rather
@@ -50,6 +53,9 @@ func (e *APIError) Error() string {
 	}
 	if e.Body != "" {
 		fmt.Fprintf(&b, "; received %q", e.Body)
+	}
+	if e.RequestID != "" {
+		fmt.Fprintf(&b, " (x-request-id %s)", e.RequestID)
 	}
 	return b.String()
 }
@@ -97,9 +103,64 @@ func (e *APIError) Forbidden() bool {
 }
 
 // Unauthorized: the credentials or the token were refused (after the client's one refresh).
+// A 401 the gateway gives now and then to a valid token (TransientAuth) is not.
 func (e *APIError) Unauthorized() bool {
+	if e.TransientAuth() {
+		return false
+	}
 	return e.StatusCode == http.StatusUnauthorized || e.HasCode("token_expired") ||
 		e.HasCode("unauthorized") || e.HasCode("InvalidClientIdentifier")
+}
+
+// TransientAuth: a 401 whose code says the gateway failed to verify a valid token
+// (token_verification_failed, "Unauthorized Request"). It heals: the client refreshes the
+// token and retries it like a 5xx; it never means the credentials are wrong.
+func (e *APIError) TransientAuth() bool {
+	if e.StatusCode != http.StatusUnauthorized {
+		return false
+	}
+	for _, c := range e.Codes {
+		if transientAuthCode(c) {
+			return true
+		}
+	}
+	return false
+}
+
+// transientAuthCodes are the 401 codes the gateway gives intermittently to tokens that are valid.
+var transientAuthCodes = []string{"token_verification_failed", "Unauthorized Request"}
+
+func transientAuthCode(code string) bool {
+	for _, c := range transientAuthCodes {
+		if strings.EqualFold(strings.TrimSpace(code), c) {
+			return true
+		}
+	}
+	return false
+}
+
+// withRequestID records the x-request-id of the answer in err, when err is an *APIError.
+func withRequestID(err error, h http.Header) error {
+	var apiErr *APIError
+	if id := requestID(h); id != "" && errors.As(err, &apiErr) && apiErr.RequestID == "" {
+		apiErr.RequestID = id
+	}
+	return err
+}
+
+// requestID is the x-request-id header, cut to a sane length and to printable characters: it is
+// written into logs.
+func requestID(h http.Header) string {
+	id := strings.TrimSpace(h.Get("X-Request-Id"))
+	if len(id) > 64 {
+		id = id[:64]
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x21 || r > 0x7e {
+			return -1
+		}
+		return r
+	}, id)
 }
 
 // RateLimited: the quota was exceeded and the client's retries did not get through.

@@ -12,14 +12,16 @@ import (
 
 // authTransport adds the bearer token to requests for the API host, and only that host: a
 // request elsewhere (a redirect, a pre-signed URL) goes out without it. A 401 on a token that was
-// obtained before the call, or any 401 saying token_expired, invalidates the token and repeats
-// the call once with a fresh one; a second 401 is the caller's.
+// obtained before the call, or any 401 whose code says the token expired or could not be
+// verified (token_expired, token_verification_failed, "Unauthorized Request"), invalidates the
+// token and repeats the call once with a fresh one; a second 401 is the caller's (and the retry
+// layer's, for the codes that heal).
 type authTransport struct {
 	next   http.RoundTripper
 	tokens *tokenSource
 	api    *url.URL // scheme and host that may see the token
 	// onRefresh, when set, hears of a call repeated with a new token after a 401, and why the
-	// old one was refused ("token_expired" or "401").
+	// old one was refused (its fail code, or "401").
 	onRefresh func(endpoint, why string)
 }
 
@@ -36,15 +38,16 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return resp, err
 	}
 	// A token fetched for this very call that is refused will be refused again, unless the
-	// server says it expired.
-	expired := saysTokenExpired(resp)
-	if refresh := cached || expired; !refresh || !replayable(req) {
+	// server says it expired or could not be verified.
+	code := refusedTokenCode(resp)
+	if refresh := cached || code != ""; !refresh || !replayable(req) {
 		return resp, nil
 	}
 	again, err := replay(req)
 	if err != nil {
 		return resp, nil
 	}
+	refusedID := requestID(resp.Header)
 	discard(resp)
 	t.tokens.invalidate(tok)
 	if tok, _, err = t.tokens.token(req.Context()); err != nil {
@@ -53,8 +56,11 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err = t.next.RoundTrip(withBearer(again, tok))
 	if err == nil && resp.StatusCode != http.StatusUnauthorized && t.onRefresh != nil {
 		why := "401"
-		if expired {
-			why = "token_expired"
+		if code != "" {
+			why = code
+		}
+		if refusedID != "" {
+			why += ", x-request-id " + refusedID
 		}
 		t.onRefresh(endpointOf(req), why)
 	}
@@ -86,9 +92,10 @@ func sameOrigin(a, b *url.URL) bool {
 	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Host, b.Host)
 }
 
-// saysTokenExpired peeks at a 401 body for the gateway's token_expired code, leaving the body
+// refusedTokenCode peeks at a 401 body for a fail code saying the token, not the credentials,
+// was refused: token_expired, or one of the codes of a failed verification. The body stays
 // readable for the layers above.
-func saysTokenExpired(resp *http.Response) bool {
+func refusedTokenCode(resp *http.Response) string {
 	body := bufferedBytes(resp)
 	if body == nil {
 		head, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
@@ -99,17 +106,20 @@ func saysTokenExpired(resp *http.Response) bool {
 		Fail []FailEntry `json:"fail"`
 	}
 	if json.Unmarshal(body, &probe) != nil {
-		return false
+		return ""
+	}
+	refused := func(code string) bool {
+		return strings.EqualFold(code, "token_expired") || transientAuthCode(code)
 	}
 	for _, f := range probe.Fail {
-		if strings.EqualFold(f.Code, "token_expired") {
-			return true
+		if refused(f.Code) {
+			return f.Code
 		}
 		for _, e := range f.Errors {
-			if strings.EqualFold(e.Code, "token_expired") {
-				return true
+			if refused(e.Code) {
+				return e.Code
 			}
 		}
 	}
-	return false
+	return ""
 }

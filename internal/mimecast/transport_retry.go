@@ -28,8 +28,9 @@ type retryTransport struct {
 	sleep      func(ctx context.Context, d time.Duration) error
 	onRetry    func(endpoint, reason string)
 	// onRecovered, when set, hears of a call that succeeded after retries, with the reason of
-	// each retry: a fault the retries absorbed is otherwise only visible in metrics.
-	onRecovered func(endpoint string, reasons []string)
+	// each retry and the x-request-id of the failed answers that had one: a fault the retries
+	// absorbed is otherwise only visible in metrics.
+	onRecovered func(endpoint string, reasons, requestIDs []string)
 }
 
 const (
@@ -46,7 +47,7 @@ const retryReasonRateLimited = "rate_limited"
 
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
-	var reasons []string
+	var reasons, ids []string
 	for attempt := 0; ; attempt++ {
 		try := req
 		if attempt > 0 {
@@ -66,9 +67,14 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		wait, reason, retry := t.decide(ctx, attempt, resp, err)
 		if !retry || attempt >= t.maxRetries || !replayable(req) {
 			if !retry && len(reasons) > 0 && err == nil && resp.StatusCode >= 200 && resp.StatusCode <= 299 && t.onRecovered != nil {
-				t.onRecovered(endpointOf(req), reasons)
+				t.onRecovered(endpointOf(req), reasons, ids)
 			}
 			return resp, err
+		}
+		if resp != nil {
+			if id := requestID(resp.Header); id != "" {
+				ids = append(ids, id)
+			}
 		}
 		discard(resp)
 		reasons = append(reasons, reason)
@@ -104,6 +110,10 @@ func (t *retryTransport) decide(ctx context.Context, attempt int, resp *http.Res
 		return t.backoff(attempt), "http_" + strconv.Itoa(resp.StatusCode), true
 	case resp.StatusCode >= 200 && resp.StatusCode <= 299 && retryableFailIn(bufferedJSON(resp)):
 		return t.backoff(attempt), "retryable_fail", true
+	case resp.StatusCode == http.StatusUnauthorized && transientAuthCode(refusedTokenCode(resp)):
+		// The gateway could not verify a valid token: it heals like a 5xx (the auth layer
+		// below already tried a fresh token once).
+		return t.backoff(attempt), "http_401_transient", true
 	}
 	return 0, "", false
 }

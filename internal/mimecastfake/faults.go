@@ -12,10 +12,12 @@ type Faults struct {
 	ServerErrors         int           // next N API calls get a 5xx
 	ServerErrorFor       time.Duration // every API call gets a 5xx until this much time has passed since SetFaults
 	ExpireTokens         int           // next N API calls get 401 token_expired, and the token is revoked
+	UnverifiedTokens     int           // next N API calls get a transient 401 (token_verification_failed, then "Unauthorized Request", alternating); the token stays valid
 	SlowResponses        int           // next N API calls are delayed by SlowBy
 	SlowBy               time.Duration // default 2s
 	TokenEndpointDown    int           // next N token requests get 503
-	HTMLErrorPages       int           // next N API calls get a 502 HTML page, as a proxy would
+	HTMLErrorPages       int           // next N API calls get an HTML error page, as a proxy would
+	HTMLErrorStatus      int           // the status of those pages; default 502
 	FailWith200          int           // next N /api/* calls get HTTP 200 with a fail[] entry
 	ResetMidBody         int           // next N responses are cut off mid-body (connection closed)
 	TruncatedGzip        int           // next N SIEM batch files are cut mid-stream

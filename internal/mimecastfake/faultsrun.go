@@ -1,6 +1,9 @@
 package mimecastfake
 
-import "time"
+import (
+	"net/http"
+	"time"
+)
 
 // Values of Faults.RateLimitHeaders.
 const (
@@ -20,6 +23,9 @@ func (f Faults) withDefaults() Faults {
 	}
 	if f.SlowBy <= 0 {
 		f.SlowBy = 2 * time.Second
+	}
+	if f.HTMLErrorStatus < 400 || f.HTMLErrorStatus > 599 {
+		f.HTMLErrorStatus = http.StatusBadGateway
 	}
 	return f
 }
@@ -44,6 +50,7 @@ const (
 	faultDuplicateAcrossPages
 	faultRefusePageTokens
 	faultPageCycles
+	faultUnverifiedTokens
 )
 
 func (f *Faults) counter(k faultKind) *int {
@@ -78,6 +85,8 @@ func (f *Faults) counter(k faultKind) *int {
 		return &f.RefusePageTokens
 	case faultPageCycles:
 		return &f.PageCycles
+	case faultUnverifiedTokens:
+		return &f.UnverifiedTokens
 	}
 	panic("mimecastfake: unknown fault kind")
 }
@@ -121,8 +130,8 @@ func (s *Server) inOutage() bool {
 }
 
 // faultSettings returns the non-counting knobs that shape an injected fault.
-func (s *Server) faultSettings() (headers string, resetMs int, slowBy time.Duration) {
+func (s *Server) faultSettings() (headers string, resetMs int, slowBy time.Duration, htmlStatus int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.faults.RateLimitHeaders, s.faults.RateLimitResetMs, s.faults.SlowBy
+	return s.faults.RateLimitHeaders, s.faults.RateLimitResetMs, s.faults.SlowBy, s.faults.HTMLErrorStatus
 }

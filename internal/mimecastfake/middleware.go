@@ -3,6 +3,7 @@ package mimecastfake
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -21,6 +22,8 @@ func (s *Server) guard(path, product string, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := s.begin(path, w)
 		defer s.end(path, rec)
+		// Every gateway answer names the request, as Mimecast's does.
+		rec.Header().Set("X-Request-Id", fmt.Sprintf("fake-%d", s.requestSeq.Add(1)))
 
 		client, token, res := s.authenticate(r)
 		switch res {
@@ -84,7 +87,7 @@ func (s *Server) end(path string, rec *statusRecorder) {
 // injectFault applies the first pending fault that hits this request and reports whether it
 // wrote the response. Slow responses delay and then let the request through.
 func (s *Server) injectFault(w http.ResponseWriter, r *http.Request, path, token string, q quotaState) bool {
-	headers, resetMs, slowBy := s.faultSettings()
+	headers, resetMs, slowBy, htmlStatus := s.faultSettings()
 	if s.takeFault(faultRateLimitBurst) {
 		reset := time.Duration(resetMs) * time.Millisecond
 		limit := q.limit
@@ -113,6 +116,15 @@ func (s *Server) injectFault(w http.ResponseWriter, r *http.Request, path, token
 		writeGatewayFail(w, http.StatusUnauthorized, "token_expired", "The access token has expired")
 		return true
 	}
+	if s.takeFault(faultUnverifiedTokens) {
+		// What the gateway gives now and then to a valid token; rapid7's plugin has seen both.
+		if s.unverified.Add(1)%2 == 1 {
+			writeGatewayFail(w, http.StatusUnauthorized, "token_verification_failed", "The access token could not be verified")
+		} else {
+			writeGatewayFail(w, http.StatusUnauthorized, "Unauthorized Request", "Unauthorized Request")
+		}
+		return true
+	}
 	if s.takeFault(faultSlowResponses) {
 		t := time.NewTimer(slowBy)
 		select {
@@ -124,9 +136,10 @@ func (s *Server) injectFault(w http.ResponseWriter, r *http.Request, path, token
 	}
 	if s.takeFault(faultHTMLErrorPages) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.WriteHeader(http.StatusBadGateway)
-		_, _ = io.WriteString(w, "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"+
-			"<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n")
+		w.WriteHeader(htmlStatus)
+		title := fmt.Sprintf("%d %s", htmlStatus, http.StatusText(htmlStatus))
+		_, _ = io.WriteString(w, "<html>\r\n<head><title>"+title+"</title></head>\r\n<body>\r\n"+
+			"<center><h1>"+title+"</h1></center>\r\n</body>\r\n</html>\r\n")
 		return true
 	}
 	if strings.HasPrefix(path, "/api/") && s.takeFault(faultFailWith200) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -30,6 +31,9 @@ type Server struct {
 	archive archiveState // archive_state.go: mailboxes and mail changed at run time
 
 	accountID string // accountCode, formatted once: every SIEM event carries it
+
+	requestSeq atomic.Int64 // numbers the X-Request-Id of API answers
+	unverified atomic.Int64 // alternates the codes of the UnverifiedTokens fault
 }
 
 // New builds a fake tenant from opts (zero values take the documented defaults).
