@@ -174,8 +174,12 @@ func (c *Client) logRecovered(endpoint string, reasons, requestIDs []string) {
 }
 
 func (c *Client) authLayer(next http.RoundTripper) http.RoundTripper {
-	return &authTransport{next: next, tokens: c.tokens, api: c.apiURL, onRefresh: func(endpoint, why string) {
-		c.cfg.Logger.Infof("mimecast %s: the access token was refused (%s) before its expiry; repeated the call with a new token", endpoint, why)
+	return &authTransport{next: next, tokens: c.tokens, api: c.apiURL, onRefresh: func(endpoint, why, requestID string) {
+		msg := fmt.Sprintf("mimecast %s: the access token was refused (%s) before its expiry; repeated the call with a new token", endpoint, why)
+		if requestID != "" {
+			msg += "; x-request-id of the refused answer: " + requestID
+		}
+		c.cfg.Logger.Infof("%s", msg)
 	}}
 }
 

@@ -20,9 +20,9 @@ type authTransport struct {
 	next   http.RoundTripper
 	tokens *tokenSource
 	api    *url.URL // scheme and host that may see the token
-	// onRefresh, when set, hears of a call repeated with a new token after a 401, and why the
-	// old one was refused (its fail code, or "401").
-	onRefresh func(endpoint, why string)
+	// onRefresh, when set, hears of a call repeated with a new token after a 401, why the old
+	// one was refused (its fail code, or "401") and the refused answer's x-request-id, if any.
+	onRefresh func(endpoint, why, requestID string)
 }
 
 func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -59,10 +59,7 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if code != "" {
 			why = code
 		}
-		if refusedID != "" {
-			why += ", x-request-id " + refusedID
-		}
-		t.onRefresh(endpointOf(req), why)
+		t.onRefresh(endpointOf(req), why, refusedID)
 	}
 	return resp, err
 }

@@ -51,6 +51,7 @@ const (
 	faultRefusePageTokens
 	faultPageCycles
 	faultUnverifiedTokens
+	faultSIEMStalls
 )
 
 func (f *Faults) counter(k faultKind) *int {
@@ -87,6 +88,8 @@ func (f *Faults) counter(k faultKind) *int {
 		return &f.PageCycles
 	case faultUnverifiedTokens:
 		return &f.UnverifiedTokens
+	case faultSIEMStalls:
+		return &f.SIEMStalls
 	}
 	panic("mimecastfake: unknown fault kind")
 }

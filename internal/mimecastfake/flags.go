@@ -63,7 +63,8 @@ var intKnobs = []intKnob{
 	{"fault-expired-urls", "SIEM listing pages with already expired URLs", catFaults, 0, func(o *Options, v int) { o.Faults.ExpiredURLs = v }},
 	{"fault-duplicate-across-pages", "follow-up list pages repeating the previous page's last record", catFaults, 0, func(o *Options, v int) { o.Faults.DuplicateAcrossPages = v }},
 	{"fault-refuse-page-tokens", "follow-up list pages refused with 400 err_invalid_page_token", catFaults, 0, func(o *Options, v int) { o.Faults.RefusePageTokens = v }},
-	{"fault-page-cycles", "follow-up list pages whose next token points back at the page before", catFaults, 0, func(o *Options, v int) { o.Faults.PageCycles = v }},
+	{"fault-page-cycles", "follow-up list pages (SIEM listings too) whose next token points back at the page before", catFaults, 0, func(o *Options, v int) { o.Faults.PageCycles = v }},
+	{"fault-siem-stalls", "follow-up SIEM listing pages served again as they were, not caught up", catFaults, 0, func(o *Options, v int) { o.Faults.SIEMStalls = v }},
 }
 
 var durationKnobs = []durationKnob{

@@ -148,6 +148,18 @@ func (s *Server) siemBatchList(w http.ResponseWriter, r *http.Request) {
 
 	now := s.now()
 	files, cur, caughtUp := s.siemBatchPage(types, cur, startMs, endMs, size, now.UnixMilli())
+	next := cur.token("cg-batch")
+	if tok := q.Get("nextPage"); tok != "" {
+		switch {
+		case len(files) > 0 && s.takeFault(faultSIEMStalls):
+			// The same files again, and the same token to come back with: a listing stuck.
+			next, caughtUp = tok, false
+		default:
+			if back := s.cycleBack("siem-batch|"+q.Get("type"), tok); back != "" {
+				next, caughtUp = back, false
+			}
+		}
+	}
 
 	issued := now
 	// A page without files has no URL to expire: the fault waits for one that has, as the
@@ -173,7 +185,7 @@ func (s *Server) siemBatchList(w http.ResponseWriter, r *http.Request) {
 	if len(entries) == 0 {
 		markEmptyPage(w)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"value": entries, "@nextPage": cur.token("cg-batch"), "isCaughtUp": caughtUp})
+	writeJSON(w, http.StatusOK, map[string]any{"value": entries, "@nextPage": next, "isCaughtUp": caughtUp})
 }
 
 func (s *Server) siemURLTTL() time.Duration {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -38,10 +39,38 @@ var windowFeedSources = map[string][]string{
 	feedHeld:          {"hold_queue", "release_log"},
 }
 
+// chaosSIEMTypes are the SIEM event types the chaos runs read: each has chaosEvents events in
+// files of chaosSIEMFileEvents, so that at page_size 7 its listing has two pages.
+var chaosSIEMTypes = []string{"av", "url protect"}
+
+const chaosSIEMFileEvents = 9
+
+// chaosFeeds are the feeds of the chaos tests: every window feed, and SIEM.
+func chaosFeeds() []string {
+	return append(slices.Sorted(maps.Keys(windowFeedSources)), feedSIEM)
+}
+
+// chaosRecords is how many records the chaos tenant holds for feed.
+func chaosRecords(feed string) int {
+	if feed == feedSIEM {
+		return chaosEvents * len(chaosSIEMTypes)
+	}
+	return chaosEvents * len(windowFeedSources[feed])
+}
+
+// chaosFeedYAML selects feed in the input's config.
+func chaosFeedYAML(feed string) string {
+	conf := "feeds: [" + feed + "]\n"
+	if feed == feedSIEM {
+		conf += "siem_event_types: [" + strings.Join(chaosSIEMTypes, ", ") + "]\n"
+	}
+	return conf
+}
+
 func chaosTenant(anchor time.Time, f mimecastfake.Faults) mimecastfake.Options {
 	return mimecastfake.Options{
 		Seed: 11, Anchor: anchor, Faults: f,
-		Sizes: mimecastfake.Sizes{EventsPerFeed: chaosEvents, Span: 3 * time.Hour},
+		Sizes: mimecastfake.Sizes{EventsPerFeed: chaosEvents, Span: 3 * time.Hour, SIEMEventsPerFile: chaosSIEMFileEvents},
 	}
 }
 
@@ -64,7 +93,9 @@ func (c chaosCase) String() string {
 		n    int
 	}{
 		{"dup", f.DuplicateAcrossPages}, {"refuse", f.RefusePageTokens}, {"cycle", f.PageCycles},
-		{"401", f.ExpireTokens}, {"429", f.RateLimitBurst}, {"html", f.HTMLErrorPages}, {"fail200", f.FailWith200},
+		{"401", f.ExpireTokens}, {"401transient", f.UnverifiedTokens}, {"429", f.RateLimitBurst},
+		{"html", f.HTMLErrorPages}, {"fail200", f.FailWith200}, {"stall", f.SIEMStalls},
+		{"dupurl", f.DuplicateURLs}, {"expiredurl", f.ExpiredURLs}, {"cutgzip", f.TruncatedGzip},
 	} {
 		if k.n > 0 {
 			parts = append(parts, fmt.Sprintf("%s=%d", k.name, k.n))
@@ -99,10 +130,17 @@ func randomChaos(seed uint64) chaosCase {
 		RefusePageTokens:     some(2),
 		PageCycles:           some(2),
 		ExpireTokens:         some(1),
+		UnverifiedTokens:     some(2),
 		RateLimitBurst:       some(2),
 		RateLimitResetMs:     50,
 		HTMLErrorPages:       some(2),
+		HTMLErrorStatus:      []int{502, 503}[rng.IntN(2)],
 		FailWith200:          some(2),
+		// SIEM only.
+		SIEMStalls:    some(2),
+		DuplicateURLs: some(2),
+		ExpiredURLs:   some(1),
+		TruncatedGzip: some(1),
 	}
 	c.nacks = rng.IntN(3) == 0
 	if rng.IntN(3) == 0 {
@@ -117,7 +155,7 @@ func randomChaos(seed uint64) chaosCase {
 func drainFeed(t *testing.T, url, feed string, want int, cc chaosCase, seed uint64) ([]string, int) {
 	t.Helper()
 	nacks := cc.nacks
-	extra := "feeds: [" + feed + "]\nmax_retries: 2\n"
+	extra := chaosFeedYAML(feed) + "max_retries: 2\n"
 	if cc.slice != "" {
 		extra += "backfill_slice: " + cc.slice + "\n"
 	} else {
@@ -149,10 +187,12 @@ func drainFeed(t *testing.T, url, feed string, want int, cc chaosCase, seed uint
 		return nil
 	}))
 	_, stop := streamtest.RunBuilt(t, b)
+	// Distinct keys: with repeats allowed (after a rejection), a count of all keys could reach
+	// want while records are still to come.
 	count := func() int {
 		mu.Lock()
 		defer mu.Unlock()
-		return len(keys)
+		return distinct(keys)
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for count() < want && time.Now().Before(deadline) {
@@ -169,7 +209,7 @@ func drainFeed(t *testing.T, url, feed string, want int, cc chaosCase, seed uint
 func truthOf(t *testing.T, anchor time.Time, feed string) []string {
 	t.Helper()
 	_, url := streamtest.FakeTenant(t, chaosTenant(anchor, mimecastfake.Faults{}))
-	want := chaosEvents * len(windowFeedSources[feed])
+	want := chaosRecords(feed)
 	keys, _ := drainFeed(t, url, feed, want, chaosCase{}, 0)
 	require.Len(t, keys, want, "the clean tenant serves every record once")
 	slices.Sort(keys)
@@ -177,10 +217,20 @@ func truthOf(t *testing.T, anchor time.Time, feed string) []string {
 	return keys
 }
 
+// repeatsPerRejection bounds what one rejected batch may have read again: the pages in flight
+// behind it (max_pages_in_flight 4 of 7 records) for a window feed, and for SIEM the listing
+// pages (7 files of chaosSIEMFileEvents) since the last one committed.
+func repeatsPerRejection(feed string) int {
+	if feed == feedSIEM {
+		return 2 * 7 * chaosSIEMFileEvents
+	}
+	return 4 * 7
+}
+
 // assertExactlyOnce compares what a run delivered with the tenant's records. After a rejected
 // batch the pages in flight behind it are read again (at-least-once), so each rejection may
 // repeat up to max_pages_in_flight pages; nothing may be lost either way.
-func assertExactlyOnce(t *testing.T, truth, got []string, rejected int) {
+func assertExactlyOnce(t *testing.T, feed string, truth, got []string, rejected int) {
 	t.Helper()
 	count := map[string]int{}
 	for _, k := range got {
@@ -201,51 +251,67 @@ func assertExactlyOnce(t *testing.T, truth, got []string, rejected int) {
 	if rejected == 0 {
 		assert.Empty(t, twice, "records delivered more than once")
 	} else {
-		assert.LessOrEqual(t, len(twice), rejected*4*7, "repeats after %d rejected batches", rejected)
+		assert.LessOrEqual(t, len(twice), rejected*repeatsPerRejection(feed), "repeats after %d rejected batches", rejected)
 	}
 	assert.Empty(t, count, "records the tenant does not hold")
 }
 
-// Each fault alone, on every window feed: the cases that found the window bugs.
-func TestChaosEachListFaultOnEveryWindowFeedLosesNothingAndRepeatsNothing(t *testing.T) {
+// pendingFaults is what is left of the counting faults of f.
+func pendingFaults(f mimecastfake.Faults) int {
+	return f.DuplicateAcrossPages + f.RefusePageTokens + f.PageCycles + f.SIEMStalls + f.UnverifiedTokens +
+		f.HTMLErrorPages + f.DuplicateURLs + f.ExpiredURLs + f.TruncatedGzip + f.ExpireTokens + f.RateLimitBurst
+}
+
+// Each fault alone, on every feed: the cases that found the window and listing bugs.
+func TestChaosEachFaultOnEveryFeedLosesNothingAndRepeatsNothing(t *testing.T) {
 	anchor := time.Now().UTC().Truncate(time.Minute)
-	cases := []chaosCase{
+	common := []chaosCase{
+		{faults: mimecastfake.Faults{PageCycles: 1}},
+		{faults: mimecastfake.Faults{UnverifiedTokens: 3}},
+		{faults: mimecastfake.Faults{HTMLErrorPages: 2, HTMLErrorStatus: 503}},
+		{faults: mimecastfake.Faults{ExpireTokens: 1, RateLimitBurst: 2, RateLimitResetMs: 50}},
+	}
+	perFeed := map[string][]chaosCase{
+		feedSIEM: {
+			{faults: mimecastfake.Faults{SIEMStalls: 1}},
+			{faults: mimecastfake.Faults{DuplicateURLs: 2}},
+			{faults: mimecastfake.Faults{ExpiredURLs: 1}},
+			{faults: mimecastfake.Faults{TruncatedGzip: 1}},
+			{nacks: true},
+		},
+	}
+	windowCases := []chaosCase{
 		{order: mimecastfake.ListOrderNewest, faults: mimecastfake.Faults{ListOrder: mimecastfake.ListOrderNewest, DuplicateAcrossPages: 3}},
 		{order: mimecastfake.ListOrderOldest, faults: mimecastfake.Faults{ListOrder: mimecastfake.ListOrderOldest, DuplicateAcrossPages: 3}},
 		{order: mimecastfake.ListOrderShuffled, faults: mimecastfake.Faults{ListOrder: mimecastfake.ListOrderShuffled, DuplicateAcrossPages: 3}},
 		{order: mimecastfake.ListOrderNewest, faults: mimecastfake.Faults{ListOrder: mimecastfake.ListOrderNewest, RefusePageTokens: 1}},
 		{order: mimecastfake.ListOrderOldest, faults: mimecastfake.Faults{ListOrder: mimecastfake.ListOrderOldest, RefusePageTokens: 1}},
-		{faults: mimecastfake.Faults{PageCycles: 1}},
 		{order: mimecastfake.ListOrderNewest, faults: mimecastfake.Faults{ListOrder: mimecastfake.ListOrderNewest}, nacks: true},
 	}
-	for _, feed := range slices.Sorted(func(yield func(string) bool) {
-		for f := range windowFeedSources {
-			if !yield(f) {
-				return
-			}
-		}
-	}) {
+	for feed := range windowFeedSources {
+		perFeed[feed] = windowCases
+	}
+	for _, feed := range chaosFeeds() {
 		t.Run(feed, func(t *testing.T) {
 			t.Parallel()
 			truth := truthOf(t, anchor, feed)
-			for i, cc := range cases {
+			for i, cc := range append(slices.Clone(common), perFeed[feed]...) {
 				t.Run(cc.String(), func(t *testing.T) {
 					fake, url := streamtest.FakeTenant(t, chaosTenant(anchor, cc.faults))
 					got, rejected := drainFeed(t, url, feed, len(truth), cc, uint64(i))
-					assertExactlyOnce(t, truth, got, rejected)
-					left := fake.Faults()
-					assert.Zero(t, left.DuplicateAcrossPages+left.RefusePageTokens+left.PageCycles, "every fault fired")
+					assertExactlyOnce(t, feed, truth, got, rejected)
+					assert.Zero(t, pendingFaults(fake.Faults()), "every fault fired")
 				})
 			}
 		})
 	}
 }
 
-// Seeded combinations of every fault, on every window feed.
+// Seeded combinations of every fault, on every feed.
 func TestChaosSeededFaultCombinationsDeliverEveryRecordExactlyOnce(t *testing.T) {
 	const seeds = 6
 	anchor := time.Now().UTC().Truncate(time.Minute)
-	for feed := range windowFeedSources {
+	for _, feed := range chaosFeeds() {
 		t.Run(feed, func(t *testing.T) {
 			t.Parallel()
 			truth := truthOf(t, anchor, feed)
@@ -254,7 +320,7 @@ func TestChaosSeededFaultCombinationsDeliverEveryRecordExactlyOnce(t *testing.T)
 				t.Run(fmt.Sprintf("seed%d/%s", seed, cc), func(t *testing.T) {
 					_, url := streamtest.FakeTenant(t, chaosTenant(anchor, cc.faults))
 					got, rejected := drainFeed(t, url, feed, len(truth), cc, seed)
-					assertExactlyOnce(t, truth, got, rejected)
+					assertExactlyOnce(t, feed, truth, got, rejected)
 				})
 			}
 		})
@@ -263,23 +329,40 @@ func TestChaosSeededFaultCombinationsDeliverEveryRecordExactlyOnce(t *testing.T)
 
 // A server that keeps misbehaving on a page must not be asked in a loop: the source backs off,
 // says so once, and its checkpoint stays before the page.
-func TestWindowFeedsBackOffFromAPageThatKeepsFailing(t *testing.T) {
+func TestFeedsBackOffFromAPageThatKeepsFailing(t *testing.T) {
+	const urlFeed, siemFeed = "feeds: [url_protect]\n", "feeds: [siem]\nsiem_event_types: [av]\n"
 	cases := []struct {
-		name    string
-		faults  mimecastfake.Faults
-		level   string
-		text    string
-		counter string
+		name     string
+		feed     string
+		endpoint string
+		faults   mimecastfake.Faults
+		level    string
+		text     string
+		counter  string
 	}{
 		{
-			name: "pagination cycle", faults: mimecastfake.Faults{PageCycles: 1 << 20},
-			level: "ERROR", text: "url_protect: pagination cycle: the next page token",
+			name: "pagination cycle", feed: urlFeed, endpoint: "/api/ttp/url/get-logs",
+			faults: mimecastfake.Faults{PageCycles: 1 << 20},
+			level:  "ERROR", text: "url_protect: pagination cycle: the next page token",
 			counter: "mimecast_threats_pagination_cycles{feed=url_protect}",
 		},
 		{
-			name: "page token refused every time", faults: mimecastfake.Faults{RefusePageTokens: 1 << 20},
-			level: "WARN", text: "url_protect: reading the next page failed",
+			name: "page token refused every time", feed: urlFeed, endpoint: "/api/ttp/url/get-logs",
+			faults: mimecastfake.Faults{RefusePageTokens: 1 << 20},
+			level:  "WARN", text: "url_protect: reading the next page failed",
 			counter: "mimecast_threats_fetch_errors{feed=url_protect}",
+		},
+		{
+			name: "siem listing cycle", feed: siemFeed, endpoint: "/siem/v1/batch/events/cg",
+			faults: mimecastfake.Faults{PageCycles: 1 << 20},
+			level:  "ERROR", text: "siem_av: the siem listing makes no progress at page token",
+			counter: "mimecast_threats_pagination_cycles{feed=siem}",
+		},
+		{
+			name: "siem listing stuck on one page", feed: siemFeed, endpoint: "/siem/v1/batch/events/cg",
+			faults: mimecastfake.Faults{SIEMStalls: 1 << 20},
+			level:  "ERROR", text: "siem_av: the siem listing makes no progress at page token",
+			counter: "mimecast_threats_pagination_cycles{feed=siem}",
 		},
 	}
 	for _, tc := range cases {
@@ -287,11 +370,11 @@ func TestWindowFeedsBackOffFromAPageThatKeepsFailing(t *testing.T) {
 			t.Parallel()
 			fake, url := streamtest.FakeTenant(t, chaosTenant(time.Now().UTC().Truncate(time.Minute), tc.faults))
 			c := streamtest.NewCollector()
-			in := threatsYAML(url, "feeds: [url_protect]\nbackfill_slice: 1h\nmax_retries: 0\n")
+			in := threatsYAML(url, tc.feed+"backfill_slice: 1h\nmax_retries: 0\n")
 			_, stop, obs := streamtest.StartObserved(t, streamtest.StreamSpec{Input: in}, c)
 			time.Sleep(4 * time.Second)
 			stop()
-			calls := fake.Stats().Calls["/api/ttp/url/get-logs"]
+			calls := fake.Stats().Calls[tc.endpoint]
 			// Without a back-off this is hundreds of calls; with it a window's pages are read
 			// again after 1 s, 2 s, 4 s...
 			assert.Less(t, calls, 60, "calls in 4 s")
@@ -304,7 +387,9 @@ func TestWindowFeedsBackOffFromAPageThatKeepsFailing(t *testing.T) {
 			}
 			assert.Len(t, said, 1, "said once for the streak")
 			assert.Positive(t, obs.Counter(tc.counter))
-			assert.NotEmpty(t, c.Snapshot(), "the pages before the bad one are delivered")
+			msgs := c.Snapshot()
+			assert.NotEmpty(t, msgs, "the pages before the bad one are delivered")
+			assert.Equal(t, len(msgs), distinct(eventIDs(msgs)), "a page read again is not delivered again")
 		})
 	}
 }

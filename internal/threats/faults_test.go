@@ -144,7 +144,7 @@ func TestThreatsFaultMatrixLosesNothingAndEmitsNoDuplicates(t *testing.T) {
 			name: "fail[] with HTTP 200", faults: mimecastfake.Faults{FailWith200: 1},
 			fired:   func(f mimecastfake.Faults) bool { return f.FailWith200 == 0 },
 			counted: []string{"mimecast_threats_fetch_errors{feed=url_protect}"},
-			logged:  []streamtest.ExpectedLog{{Level: slog.LevelWarn, Text: "url_protect: reading the next page failed (fetching url protect logs: mimecast /api/ttp/url/get-logs: HTTP 200 err_unexpected_failure: The request could not be processed at this time); its page token may have expired, so the window is read again from"}},
+			logged:  []streamtest.ExpectedLog{{Level: slog.LevelWarn, Text: "url_protect: reading the next page failed (fetching url protect logs: mimecast /api/ttp/url/get-logs: HTTP 200 err_unexpected_failure: The request could not be processed at this time (x-request-id fake-"}},
 		},
 		{
 			name: "connection reset mid-body", faults: mimecastfake.Faults{ResetMidBody: 2},

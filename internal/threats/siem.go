@@ -19,9 +19,20 @@ const siemChunk = 500
 
 // siemSource reads the SIEM batch files of one event type. Its checkpoint is the listing's
 // @nextPage: a listing page is committed once every event of every file on it was delivered.
+// Once a cursor exists the listing is never queried by date again: the date filter is
+// day-granular, so a query by date lists files already read.
+//
+// The walk is the listing pages read since the input started: a cursor only moves forward, so
+// its tokens and the files each page listed are remembered (up to maxWalkPages), and a listing
+// that leads back to a page of the walk, or lists again under a new token only files already
+// listed, is an error instead of a loop. Both are owned by the source's runner goroutine.
 type siemSource struct {
 	in        *threatsInput
 	eventType string
+
+	walk   pageWalk
+	listed map[string]string // file name -> the page token that listed it, in this walk
+	streak failStreak
 }
 
 func (s *siemSource) name() string { return "siem_" + strings.ReplaceAll(s.eventType, " ", "_") }
@@ -40,11 +51,22 @@ func (s *siemSource) read(ctx context.Context, st feedState) iter.Seq2[chunk, er
 			return nil
 		}
 		nst, caughtUp, err := s.readPage(ctx, st, emit)
+		var stall *siemStallError
 		switch {
 		case errors.Is(err, errStopped):
+		case errors.As(err, &stall):
+			// The page's events were delivered, but nothing is committed: the page is read
+			// again on the next poll, after a back-off, and its ids, which only a commit
+			// prunes, absorb the repeats.
+			s.in.metrics.paginationCycles.Incr(1, feedSIEM)
+			n := s.streak.failed(s.in.log, s.in.log.Errorf, s.name(), s.in.now(), fmt.Sprintf("%v; the walk ends here and the listing is read again from that page", err))
+			yield(chunk{}, &handledError{err: err, streak: n})
 		case err != nil:
 			yield(chunk{}, err)
 		default:
+			if caughtUp {
+				s.streak.ended(s.in.log, s.name(), "the listing was read to its end")
+			}
 			yield(chunk{state: &nst, commit: true, caughtUp: caughtUp}, nil)
 		}
 	}
@@ -93,11 +115,60 @@ func (s *siemSource) readPage(ctx context.Context, st feedState, emit emitFunc) 
 		if newest.After(nst.Cursor) {
 			nst.Cursor = newest
 		}
+		caughtUp := list.IsCaughtUp || len(list.Files) == 0
+		if err := s.progress(st.Token, list, caughtUp); err != nil {
+			return nst, false, err
+		}
 		if list.NextPage != "" {
 			nst.Token = list.NextPage
 		}
-		return nst, list.IsCaughtUp || len(list.Files) == 0, nil
+		return nst, caughtUp, nil
 	}
+}
+
+// progress checks that a listing page moves the walk on: a page that is not caught up must
+// lead to a page the walk has not read and list a file no other page of it listed, and no page
+// may lead back to an earlier one. A caught-up page may give its own token again (nothing new
+// yet), as long as it lists no files.
+func (s *siemSource) progress(token string, list mimecast.SIEMBatchList, caughtUp bool) error {
+	next := list.NextPage
+	switch {
+	case next == "" && !caughtUp:
+		// Not caught up, yet nowhere to go on: the same page again is the only way forward.
+		return &siemStallError{token: token, why: "it has no next page"}
+	case next == "" || (next == token && caughtUp && len(list.Files) == 0):
+		return nil
+	case next == token:
+		return &siemStallError{token: token, next: next, why: "its next page is itself"}
+	}
+	if back, ok := s.walk.follow(token, next); !ok {
+		return &siemStallError{token: token, next: next, why: fmt.Sprintf("its next page leads back to page %d of this walk", back+1)}
+	}
+	if s.listed == nil || len(s.listed) > maxWalkPages {
+		s.listed = map[string]string{}
+	}
+	fresh := false
+	for _, f := range list.Files {
+		name := fileName(f.URL)
+		if by, ok := s.listed[name]; !ok || by == token {
+			fresh = true
+			s.listed[name] = token
+		}
+	}
+	if !fresh && len(list.Files) > 0 && !caughtUp {
+		return &siemStallError{token: token, next: next, why: "it lists only files an earlier page of this walk listed"}
+	}
+	return nil
+}
+
+// siemStallError is a listing page, not caught up, that does not move the walk on.
+type siemStallError struct {
+	token, next string
+	why         string
+}
+
+func (e *siemStallError) Error() string {
+	return fmt.Sprintf("the siem listing makes no progress at page token %s: %s", shortToken(e.token), e.why)
 }
 
 // siemPageAttempts is how many times a listing page is read when one of its files cannot be

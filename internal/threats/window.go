@@ -56,11 +56,9 @@ type windowSource struct {
 	liveTo     time.Time              // the end of the last window opened up to now. Runner goroutine only.
 
 	// The failed pages of the window being read that the source handles itself (a refused page
-	// token, a pagination cycle): a streak ends when the window was read to its end. It is
-	// logged when it starts, now and then while it lasts, and when it ends, and the runner's
-	// back-off grows with it. Runner goroutine only.
-	streak         int
-	streakLoggedAt time.Time
+	// token, a pagination cycle): a streak ends when the window was read to its end. Runner
+	// goroutine only.
+	streak failStreak
 }
 
 func (w *windowSource) name() string { return w.sourceName }
@@ -125,16 +123,16 @@ func (w *windowSource) readPage(ctx context.Context, st feedState) (chunk, error
 			// or another refusal of this one page: read the window again from its start, after a
 			// back-off; the ids in Seen absorb the repeats.
 			w.failed.Incr(1, w.feedName)
-			w.streakFailed(w.log.Warnf, fmt.Sprintf("reading the next page failed (%v); its page token may have expired, so the window is read again from %s", err, st.WindowFrom.Format(time.RFC3339)))
+			n := w.streak.failed(w.log, w.log.Warnf, w.sourceName, w.now(), fmt.Sprintf("reading the next page failed (%v); its page token may have expired, so the window is read again from %s", err, st.WindowFrom.Format(time.RFC3339)))
 			st.Token = ""
-			return chunk{state: &st}, &handledError{err: err, streak: w.streak}
+			return chunk{state: &st}, &handledError{err: err, streak: n}
 		}
 		return chunk{}, err
 	}
 	next := page.next
 	var cycle error
 	if next != "" {
-		if back, ok := w.walk.follow(st, next); !ok {
+		if back, ok := w.walk.follow(st.Token, next); !ok {
 			cycle = &paginationCycleError{token: next, page: back}
 			next = ""
 		}
@@ -151,9 +149,9 @@ func (w *windowSource) readPage(ctx context.Context, st feedState) (chunk, error
 		// The page is real; what follows it cannot be trusted: read the window again from its
 		// first page, after a back-off. The checkpoint stays in the window.
 		w.cycles.Incr(1, w.feedName)
-		w.streakFailed(w.log.Errorf, fmt.Sprintf("%v; the walk ends here and the window is read again from %s", cycle, st.WindowFrom.Format(time.RFC3339)))
+		n := w.streak.failed(w.log, w.log.Errorf, w.sourceName, w.now(), fmt.Sprintf("%v; the walk ends here and the window is read again from %s", cycle, st.WindowFrom.Format(time.RFC3339)))
 		nst.Token = ""
-		return chunk{records: records, state: &nst, commit: true}, &handledError{err: cycle, streak: w.streak}
+		return chunk{records: records, state: &nst, commit: true}, &handledError{err: cycle, streak: n}
 	case narrow:
 		// Too many pages for one window: read its first slice from the start instead. The
 		// records of the pages read are emitted and stay in the seen set.
@@ -163,7 +161,7 @@ func (w *windowSource) readPage(ctx context.Context, st feedState) (chunk, error
 		return chunk{records: records, state: &nst, commit: true}, nil
 	case caughtUp:
 		// The whole window was read: the next one starts at its end less the overlap.
-		w.streakEnded()
+		w.streak.ended(w.log, w.sourceName, "the window was read to its end")
 		if st.WindowTo.After(nst.Cursor) {
 			nst.Cursor = st.WindowTo
 		}
@@ -179,30 +177,38 @@ func (w *windowSource) readPage(ctx context.Context, st feedState) (chunk, error
 	}
 }
 
-// streakFailed logs a failed page the source handles itself: with logf for the first of a
-// streak and again every failureRelog while it lasts, at DEBUG in between.
-func (w *windowSource) streakFailed(logf func(string, ...any), msg string) {
-	w.streak++
-	now := w.now()
-	switch {
-	case w.streak == 1:
-		logf("%s: %s", w.sourceName, msg)
-		w.streakLoggedAt = now
-	case now.Sub(w.streakLoggedAt) >= failureRelog:
-		logf("%s: %s (%d times in this window)", w.sourceName, msg, w.streak)
-		w.streakLoggedAt = now
-	default:
-		w.log.Debugf("%s: %s (%d times in this window)", w.sourceName, msg, w.streak)
-	}
+// failStreak counts the failed pages in a row that a source handles itself. It is logged when
+// it starts, now and then while it lasts, and when it ends, and the runner's back-off grows
+// with it.
+type failStreak struct {
+	n        int
+	loggedAt time.Time
 }
 
-// streakEnded is called when a window was read to its end: a streak of more than one failure
-// is said to be over.
-func (w *windowSource) streakEnded() {
-	if w.streak > 1 {
-		w.log.Infof("%s: the window was read to its end after %d failed pages", w.sourceName, w.streak)
+// failed counts a failure and logs msg: with logf for the first of a streak and again every
+// failureRelog while it lasts, at DEBUG in between. It returns the streak's length.
+func (s *failStreak) failed(log *service.Logger, logf func(string, ...any), source string, now time.Time, msg string) int {
+	s.n++
+	switch {
+	case s.n == 1:
+		logf("%s: %s", source, msg)
+		s.loggedAt = now
+	case now.Sub(s.loggedAt) >= failureRelog:
+		logf("%s: %s (%d times in a row)", source, msg, s.n)
+		s.loggedAt = now
+	default:
+		log.Debugf("%s: %s (%d times in a row)", source, msg, s.n)
 	}
-	w.streak = 0
+	return s.n
+}
+
+// ended is called when the source read past what failed: a streak of more than one failure is
+// said to be over, with how.
+func (s *failStreak) ended(log *service.Logger, source, how string) {
+	if s.n > 1 {
+		log.Infof("%s: %s after %d failed pages", source, how, s.n)
+	}
+	s.n = 0
 }
 
 // handledError is a failure the source already logged and counted: the runner only backs off,
@@ -222,14 +228,17 @@ func pageTokenRefused(err error) bool {
 	return errors.As(err, &apiErr) && !apiErr.Retryable && !apiErr.Forbidden() && !apiErr.Unauthorized() && !apiErr.RateLimited()
 }
 
-// pageWalk remembers the next tokens of the window being read, in the order they were first
-// given, so that a token pointing back at a page already read is caught instead of read in a
-// loop. A walk read again after a nack or a restart follows the same tokens forward, which is
-// no cycle.
+// pageWalk remembers the next tokens of the walk under way (the pages of one window, or of a
+// SIEM listing until it is caught up), in the order they were first given, so that a token
+// pointing back at a page already read is caught instead of read in a loop. A walk read again
+// after a nack or a restart follows the same tokens forward, which is no cycle.
 type pageWalk struct {
 	from, to time.Time
 	pos      map[string]int // token -> page number it leads to; "" is page 0
 }
+
+// maxWalkPages bounds the tokens a walk remembers; a longer walk starts to be remembered anew.
+const maxWalkPages = 100_000
 
 // pages is how many pages of the window the walk has seen.
 func (p *pageWalk) pages() int { return len(p.pos) }
@@ -237,19 +246,25 @@ func (p *pageWalk) pages() int { return len(p.pos) }
 // enter starts a new walk when st is in another window than the walk.
 func (p *pageWalk) enter(st feedState) {
 	if p.pos == nil || !p.from.Equal(st.WindowFrom) || !p.to.Equal(st.WindowTo) {
-		p.from, p.to, p.pos = st.WindowFrom, st.WindowTo, map[string]int{"": 0}
+		p.from, p.to = st.WindowFrom, st.WindowTo
+		p.reset()
 	}
 }
 
-// follow records that the page read with st.Token gave next, and reports false (with the page
-// number next leads back to) when next names this page or an earlier one. The walk must have
-// entered st's window.
-func (p *pageWalk) follow(st feedState, next string) (int, bool) {
-	at, ok := p.pos[st.Token]
+// reset starts a new walk.
+func (p *pageWalk) reset() { p.pos = map[string]int{"": 0} }
+
+// follow records that the page read with token gave next, and reports false (with the page
+// number next leads back to) when next names this page or an earlier one.
+func (p *pageWalk) follow(token, next string) (int, bool) {
+	if p.pos == nil || len(p.pos) > maxWalkPages {
+		p.reset()
+	}
+	at, ok := p.pos[token]
 	if !ok {
 		// A token of a checkpoint from before a restart: its page comes after every page known.
 		at = len(p.pos)
-		p.pos[st.Token] = at
+		p.pos[token] = at
 	}
 	if q, seen := p.pos[next]; seen {
 		return q, q > at
