@@ -168,6 +168,33 @@ func TestArchiveRestartMidCrawlResumesWithoutLossOrRepeats(t *testing.T) {
 	assert.Equal(t, 4+6, fake.Stats().Calls["/api/archive/search"], "bob resumes at his third page (4 pages), carol is new (6 pages), alice is done")
 }
 
+// A run that resumes mid-window and finds its page token refused reads the window again from
+// its first page: the messages the first run delivered from it are known from the ledger and
+// not emitted again.
+func TestArchiveRestartOnARefusedPageTokenRepeatsNothing(t *testing.T) {
+	opts := smallArchive()
+	opts.Sizes.MessagesPerMailbox = 12
+	gate := &searchGate{allow: 8, rejected: make(chan struct{}, 16)}
+	fake, url := archTenant(t, opts, func(h http.Handler) http.Handler { gate.handler = h; return gate })
+	res := archFileCache(t.TempDir())
+	in := archiveInputYAML(url, archUntilNow()+"checkpoint_cache: state\npage_size: 2\nmailbox_concurrency: 1\nmax_retries: 0")
+
+	c := streamtest.NewCollector()
+	stop := startArchive(t, archiveStream{input: in, resources: res}, c)
+	c.WaitFor(t, 10*time.Second, func(m []*service.Message) bool { return len(m) >= 16 })
+	gate.waitRejected(t, 2)
+	stop()
+	firstRun := archIDs(archEmails(c.Snapshot()))
+	require.Len(t, firstRun, 16, "alice's 12 and bob's first 4")
+
+	gate.open()
+	fake.SetFaults(mimecastfake.Faults{RefusePageTokens: 1}) // bob's saved token
+	secondRun := archIDs(archEmails(archRunToEnd(t, archiveStream{input: in, resources: res}, 20*time.Second)))
+	assert.Zero(t, fake.Faults().RefusePageTokens, "the saved token was refused")
+	assert.Empty(t, intersect(firstRun, secondRun), "nothing acknowledged in the first run is emitted again")
+	assert.ElementsMatch(t, archAllIDs(fake, ordinaryDomain), append(firstRun, secondRun...), "nothing is lost")
+}
+
 func intersect(a, b []string) []string {
 	var out []string
 	for _, x := range a {

@@ -28,7 +28,8 @@ import (
 type archiveFaultCase struct {
 	name    string
 	faults  mimecastfake.Faults
-	atStart bool     // else set once the first message reached the output
+	atStart bool     // else set once the first message (or after messages) reached the output
+	after   int
 	conn    string   // connection fields added to streamtest.FaultConn
 	counted []string // counter keys (see observer.counter), or name|label summed over the other labels
 	// logged are texts of which each must appear in at least one and at most `most` of the new
@@ -92,6 +93,29 @@ func TestArchiveFaultMatrixDeliversEveryMessageOnceWithItsContent(t *testing.T) 
 			}},
 		{name: "same message on two pages", conn: "page_size: 3\n", faults: mimecastfake.Faults{DuplicateAcrossPages: 2},
 			counted: []string{"mimecast_archive_duplicates"}},
+		{name: "unordered pages repeating a message", conn: "page_size: 3\n", atStart: true,
+			faults:  mimecastfake.Faults{ListOrder: mimecastfake.ListOrderShuffled, DuplicateAcrossPages: 3},
+			counted: []string{"mimecast_archive_duplicates"}},
+		// Deep in a mailbox's window, so that its first pages are long past when it is read again.
+		{name: "page token refused mid-window", conn: "page_size: 2\n", after: 5, faults: mimecastfake.Faults{RefusePageTokens: 1}, most: 1,
+			counted: []string{"mimecast_archive_duplicates"},
+			logged:  []streamtest.ExpectedLog{{Level: slog.LevelWarn, Text: "page token rejected (mimecast /api/archive/search: HTTP 400 err_invalid_page_token"}}},
+		{name: "pagination cycle", conn: "page_size: 3\n", faults: mimecastfake.Faults{PageCycles: 1}, most: 1,
+			counted: []string{"mimecast_archive_pagination_cycles"},
+			logged: []streamtest.ExpectedLog{
+				{Level: slog.LevelError, Text: "pagination cycle: the next page token"},
+				{Level: slog.LevelWarn, Text: "some mailboxes were not crawled completely; crawling them again in"},
+			}},
+		{name: "transient 401s", faults: mimecastfake.Faults{UnverifiedTokens: 3}, most: 3,
+			counted: []string{status("401")},
+			logged: []streamtest.ExpectedLog{
+				{Level: slog.LevelInfo, Text: "the access token was refused (token_verification_failed)"},
+				{Level: slog.LevelInfo, Text: "the access token was refused (Unauthorized Request)"},
+				{Level: slog.LevelWarn, Text: "(http_401_transient x"},
+			}},
+		{name: "503 HTML page", faults: mimecastfake.Faults{HTMLErrorPages: 2, HTMLErrorStatus: 503}, most: 2,
+			counted: []string{retried("http_503")},
+			logged:  []streamtest.ExpectedLog{{Level: slog.LevelWarn, Text: "(http_503 x"}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -103,9 +127,14 @@ func TestArchiveFaultMatrixDeliversEveryMessageOnceWithItsContent(t *testing.T) 
 			fake, url := streamtest.FakeTenant(t, opts)
 			c := streamtest.NewCollector()
 			if !tc.atStart {
-				var once sync.Once
+				var (
+					once sync.Once
+					seen atomic.Int32
+				)
 				c.Reject = func(*service.Message) bool {
-					once.Do(func() { fake.SetFaults(tc.faults) })
+					if int(seen.Add(1)) > tc.after {
+						once.Do(func() { fake.SetFaults(tc.faults) })
+					}
 					return false
 				}
 			}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strconv"
 	"sync"
 	"time"
 
@@ -37,6 +38,10 @@ type mailboxRun struct {
 	staleSegs int
 	slots     chan struct{} // one token per unacknowledged batch
 	committer *checkpoint.Committer[mailboxCommit]
+
+	// The ids admitted in the open window (window_ids.go); owned by the crawling goroutine.
+	windowIDs   map[string]struct{}
+	windowWhole bool
 
 	mu          sync.Mutex
 	pendingSegs map[[2]int]map[string]int64 // full ledger segments (gen, k) not yet saved
@@ -81,6 +86,7 @@ func (in *archiveInput) crawlMailbox(ctx context.Context, p *passRun, mailbox st
 	if r.read.Seen == nil {
 		r.read.Seen = map[string]int64{}
 	}
+	r.openWindow(r.read.Token == "")
 	if !r.run(ctx) && ctx.Err() == nil {
 		p.incomplete.Store(true)
 	}
@@ -129,6 +135,7 @@ func (r *mailboxRun) startRecrawl() {
 	r.read.Recrawl = true
 	r.read.Seen = map[string]int64{}
 	r.read.WindowFrom, r.read.WindowTo, r.read.Token = r.in.cfg.startDate, r.p.to, ""
+	r.openWindow(true)
 	r.in.recrawlMu.Lock()
 	r.in.recrawlStarted[r.mailbox] = true
 	r.in.recrawlMu.Unlock()
@@ -151,13 +158,17 @@ func (r *mailboxRun) startDelta() bool {
 		return false
 	}
 	st.WindowFrom, st.WindowTo, st.Token = from, r.p.to, ""
+	r.openWindow(true)
 	return true
 }
 
-// crawlWindow reads the open window page by page; false: it stopped on an error.
+// crawlWindow reads the open window page by page; false: it stopped on an error. A page token
+// the API refuses restarts the window once; a next page that leads back to a page of this walk
+// ends the crawl of the mailbox with an error (the next crawl reads on from the page before).
 func (r *mailboxRun) crawlWindow(ctx context.Context) bool {
 	in, conn := r.in, r.in.cfg.conn
 	tokenRetried := false
+	walk := map[string]int{r.read.Token: 0} // token -> page it leads to, this walk
 	for {
 		q := mimecast.ArchiveQuery{
 			Mailboxes: []string{r.mailbox},
@@ -174,10 +185,11 @@ func (r *mailboxRun) crawlWindow(ctx context.Context) bool {
 			var apiErr *mimecast.APIError
 			if r.read.Token != "" && !tokenRetried && errors.As(err, &apiErr) && !apiErr.Retryable && !apiErr.Forbidden() && !apiErr.Unauthorized() {
 				// A saved page token the API no longer accepts (it expired): read the window again
-				// from its start. Messages of the window's earlier pages are emitted again, which
-				// an output indexing by mimecast_message_id absorbs.
+				// from its start; the window's ids absorb the repeats.
 				in.log.Warnf("%s: page token rejected (%v); reading the window from %s again", r.mailbox, err, r.read.WindowFrom.Format(time.RFC3339))
-				r.read.Token, tokenRetried = "", true
+				r.restartWindow(ctx)
+				tokenRetried = true
+				walk = map[string]int{"": 0}
 				continue
 			}
 			in.metrics.fetchErrors.Incr(1)
@@ -192,6 +204,15 @@ func (r *mailboxRun) crawlWindow(ctx context.Context) bool {
 			return false
 		}
 		jobs, lead := r.admit(page.Items)
+		if back, seen := walk[page.Next]; seen && page.Next != "" {
+			// The page is real; what follows it cannot be trusted. Its messages are emitted
+			// and it is committed as the page to read again, so the next crawl goes on from it.
+			in.metrics.paginationCycles.Incr(1)
+			in.log.Errorf("%s: pagination cycle: the next page token %s leads back to page %d of this window; trying again in the next crawl", r.mailbox, shortToken(page.Next), back+1)
+			_ = r.emitPage(ctx, jobs, lead, r.pageCommit(r.read.Token, false))
+			return false
+		}
+		walk[page.Next] = len(walk)
 		last := page.Next == ""
 		commit := r.pageCommit(page.Next, last)
 		if err := r.emitPage(ctx, jobs, lead, commit); err != nil {
@@ -208,6 +229,15 @@ func (r *mailboxRun) crawlWindow(ctx context.Context) bool {
 	return true
 }
 
+// shortToken names a page token in a log line without writing all of a long one.
+func shortToken(t string) string {
+	const keep = 24
+	if len(t) <= keep {
+		return strconv.Quote(t)
+	}
+	return fmt.Sprintf("%q... (%d characters)", t[:keep], len(t))
+}
+
 // admit dedupes a page and applies exclude_subjects; it returns the messages whose content is
 // to be fetched, and error-flagged messages for records that could not be decoded.
 func (r *mailboxRun) admit(items []mimecast.ArchiveItem) ([]*mimecast.ArchiveItem, service.MessageBatch) {
@@ -221,7 +251,7 @@ func (r *mailboxRun) admit(items []mimecast.ArchiveItem) ([]*mimecast.ArchiveIte
 		it := &items[i]
 		id := it.ID()
 		r.pageIDs[id] = true
-		if _, dup := r.read.Seen[id]; dup {
+		if _, dup := r.read.Seen[id]; dup || r.seenInWindow(id) {
 			in.metrics.duplicates.Incr(1)
 			continue
 		}
@@ -236,6 +266,7 @@ func (r *mailboxRun) admit(items []mimecast.ArchiveItem) ([]*mimecast.ArchiveIte
 			ms = in.now().UnixMilli()
 		}
 		r.read.Seen[id] = ms
+		r.windowIDs[id] = struct{}{}
 		if it.DecodeErr() != nil {
 			lead = append(lead, in.undecodableMessage(r.mailbox, it))
 			continue

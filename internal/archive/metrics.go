@@ -16,6 +16,7 @@ type archiveMetrics struct {
 	contentErrors      *service.MetricCounter
 	decodeErrors       *service.MetricCounter
 	fetchErrors        *service.MetricCounter
+	paginationCycles   *service.MetricCounter
 	checkpointErrors   *service.MetricCounter
 	mailboxesTotal     *service.MetricGauge
 	mailboxesDone      *service.MetricGauge
@@ -34,6 +35,7 @@ func newArchiveMetrics(m *service.Metrics) archiveMetrics {
 		contentErrors:      m.NewCounter("mimecast_archive_content_errors"),
 		decodeErrors:       m.NewCounter("mimecast_archive_decode_errors"),
 		fetchErrors:        m.NewCounter("mimecast_archive_fetch_errors"),
+		paginationCycles:   m.NewCounter("mimecast_archive_pagination_cycles"),
 		checkpointErrors:   m.NewCounter("mimecast_archive_checkpoint_errors"),
 		mailboxesTotal:     m.NewGauge("mimecast_archive_mailboxes_total"),
 		mailboxesDone:      m.NewGauge("mimecast_archive_mailboxes_done"),

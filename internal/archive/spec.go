@@ -173,7 +173,8 @@ mailbox.
 ¦mimecast_archive_duplicates¦, ¦mimecast_archive_subjects_excluded¦, ¦mimecast_archive_deletes¦ (label
 ¦kind¦: ¦mailbox¦ or ¦message¦), ¦mimecast_archive_content_forbidden¦, ¦mimecast_archive_content_errors¦,
 ¦mimecast_archive_decode_errors¦, ¦mimecast_archive_fetch_errors¦, ¦mimecast_archive_checkpoint_errors¦,
-the gauges ¦mimecast_archive_mailboxes_total¦ and ¦mimecast_archive_mailboxes_done¦, and the client's
+¦mimecast_archive_pagination_cycles¦ (a search page whose next token led back to a page of the same
+window: the mailbox's crawl stops there, and the next crawl reads on from that page), the gauges ¦mimecast_archive_mailboxes_total¦ and ¦mimecast_archive_mailboxes_done¦, and the client's
 ¦mimecast_api_*¦. A log line every ¦progress_interval¦ and at the end of each crawl gives mailboxes
 done of total, emails, attachments and bytes.
 `, "¦", "`")

@@ -7,6 +7,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"mime"
 	"net/http"
 	"slices"
@@ -258,6 +259,20 @@ func (s *Server) archiveSearch(w http.ResponseWriter, r *http.Request, req *apiR
 	if err != nil {
 		writeFieldFail(w, raw, errCodePageToken, "pageToken", "The page token is invalid")
 		return
+	}
+	if tok := req.Meta.Pagination.PageToken; tok != "" {
+		if s.takeFault(faultRefusePageTokens) {
+			writeFieldFailStatus(w, http.StatusBadRequest, raw, errCodePageToken, "pageToken", "The page token has expired")
+			return
+		}
+		if back := s.cycleBack("archive|"+item.Query, tok); back != "" {
+			next = back
+		}
+	}
+	if s.Faults().ListOrder == ListOrderShuffled {
+		// The search promises no order: within a page neither.
+		rng := rand.New(rand.NewPCG(uint64(len(items)), uint64(s.opts.Seed)))
+		rng.Shuffle(len(items), func(i, j int) { items[i], items[j] = items[j], items[i] })
 	}
 
 	var data any = []any{map[string]any{"items": items, "queryDuration": 3 + len(items)}}

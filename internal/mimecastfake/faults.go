@@ -25,11 +25,11 @@ type Faults struct {
 	DuplicateURLs        int           // next N SIEM listing pages repeat one URL
 	ExpiredURLs          int           // next N SIEM listing pages carry URLs that are already expired
 	DuplicateAcrossPages int           // next N paged /api/* lists repeat the previous page's last record
-	RefusePageTokens     int           // next N follow-up list pages are refused: HTTP 400 err_invalid_page_token
-	PageCycles           int           // next N follow-up list pages (SIEM listings too) carry a next token pointing back at the page before
+	RefusePageTokens     int           // next N follow-up list pages (archive searches too) are refused: HTTP 400 err_invalid_page_token
+	PageCycles           int           // next N follow-up list pages (SIEM listings and archive searches too) carry a next token pointing back at the page before
 	SIEMStalls           int           // next N follow-up SIEM listing pages with files come again as they were: @nextPage is the token asked with, isCaughtUp false
 	// ListOrder overrides the order of time-filtered list pages (TTP logs, held lists, threat
-	// events): "" serves what the request asks, ListOrderNewest and ListOrderOldest serve that
+	// events; archive searches shuffled only): "" serves what the request asks, ListOrderNewest and ListOrderOldest serve that
 	// order whatever it asks, ListOrderShuffled also shuffles the records within each page.
 	ListOrder string
 }

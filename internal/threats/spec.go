@@ -97,7 +97,8 @@ Per feed: ` + "`mimecast_threats_emitted`" + `, ` + "`mimecast_threats_filtered`
 ` + "`mimecast_threats_duplicates`" + `, ` + "`mimecast_threats_decode_errors`" + `,
 ` + "`mimecast_threats_filter_errors`" + `, ` + "`mimecast_threats_fetch_errors`" + `,
 ` + "`mimecast_threats_pagination_cycles`" + ` (a next page token that led back to a page already read: the
-window is read again from its start after a back-off, and the walk never loops),
+window is read again from its start after a back-off, and the walk never loops; for SIEM also a listing
+page that makes no progress, which is read again after a back-off),
 ` + "`mimecast_threats_checkpoint_lag_ms`" + ` (now minus the feed's cursor), and the client's ` + "`mimecast_api_*`" + ` metrics.
 `
 
