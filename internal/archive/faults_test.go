@@ -28,7 +28,7 @@ import (
 type archiveFaultCase struct {
 	name    string
 	faults  mimecastfake.Faults
-	atStart bool     // else set once the first message (or after messages) reached the output
+	atStart bool // else set once the first message (or after messages) reached the output
 	after   int
 	conn    string   // connection fields added to streamtest.FaultConn
 	counted []string // counter keys (see observer.counter), or name|label summed over the other labels
