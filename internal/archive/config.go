@@ -238,7 +238,7 @@ func archiveConfigFromParsed(conf *service.ParsedConfig, mgr *service.Resources,
 		}
 	}
 	// Last: FromParsed takes a reference on the shared client, which an error above would leak.
-	if c.conn, err = connection.FromParsed(conf, mgr); err != nil {
+	if c.conn, err = connection.FromParsed(conf, mgr, Name); err != nil {
 		return nil, err
 	}
 	return c, nil

@@ -31,6 +31,7 @@ const (
 	FieldRateLimit            = "rate_limit"
 	FieldTLS                  = "tls"
 	FieldProxyURL             = "proxy_url"
+	FieldMaxInFlight          = "max_in_flight"
 )
 
 // Fields returns the connection fields, to be added to a component's spec with Fields(...).
@@ -44,7 +45,7 @@ func Fields() []*service.ConfigField {
 			Description("OAuth2 token endpoint. Defaults to `<api_url>/oauth/token`.").
 			Optional().Advanced(),
 		service.NewStringField(FieldClientID).
-			Description("Client ID of the Mimecast API 2.0 application (Administration > Services > API and Platform Integrations). Components that name the same `api_url` and `client_id` share one client: one token and one quota.").
+			Description("Client ID of the Mimecast API 2.0 application (Administration > Services > API and Platform Integrations). Components that name the same `api_url` and `client_id` share one token, one quota and one cap on calls in flight, so `auth_url`, `client_secret`, `token_expiry_offset`, `tls`, `proxy_url` and `max_in_flight` must be the same in each of them; every other connection field is the component's own.").
 			Example("${MIMECAST_CLIENT_ID}"),
 		service.NewStringField(FieldClientSecret).
 			Description("Client secret of the API 2.0 application. Never logged, and scrubbed from `echo`.").
@@ -89,5 +90,9 @@ func Fields() []*service.ConfigField {
 		service.NewURLField(FieldProxyURL).
 			Description("An HTTP proxy for all calls. Without it the standard `HTTPS_PROXY`/`NO_PROXY` environment variables apply.").
 			Optional().Advanced(),
+		service.NewIntField(FieldMaxInFlight).
+			Description("Most API calls of the application in flight at once, over every component that shares its client. After a 429 it drops to one call and grows back by one with each answer, so that a quota running out refuses as few calls as possible. Downloads of SIEM batch files are not API calls and do not count.").
+			Default(16).Advanced().
+			LintRule(`root = if this < 1 { ["max_in_flight must be at least 1"] }`),
 	}
 }

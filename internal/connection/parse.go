@@ -2,6 +2,9 @@ package connection
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -13,6 +16,31 @@ import (
 // ConfigFromParsed reads the connection fields into a mimecast.Config. Logger and Metrics are
 // taken from mgr; RateLimit is left to the registry (see Get), which makes it per component.
 func ConfigFromParsed(conf *service.ParsedConfig, mgr *service.Resources) (mimecast.Config, string, error) {
+	c, rateLimit, _, err := parseConfig(conf, mgr)
+	return c, rateLimit, err
+}
+
+// parseConfig is ConfigFromParsed, plus a fingerprint of the tls field: a tls.Config cannot be
+// compared, and components sharing a client must have the same one.
+func parseConfig(conf *service.ParsedConfig, mgr *service.Resources) (mimecast.Config, string, string, error) {
+	c, rateLimit, err := parseFields(conf, mgr)
+	if err != nil {
+		return c, "", "", err
+	}
+	var tlsPrint string
+	if conf.Contains(FieldTLS) {
+		raw, err := conf.FieldAny(FieldTLS)
+		if err != nil {
+			return c, "", "", fmt.Errorf("%s: %w", FieldTLS, err)
+		}
+		b, _ := json.Marshal(raw) // maps marshal in key order
+		sum := sha256.Sum256(b)
+		tlsPrint = hex.EncodeToString(sum[:])
+	}
+	return c, rateLimit, tlsPrint, nil
+}
+
+func parseFields(conf *service.ParsedConfig, mgr *service.Resources) (mimecast.Config, string, error) {
 	var (
 		c   mimecast.Config
 		err error
@@ -101,6 +129,12 @@ func ConfigFromParsed(conf *service.ParsedConfig, mgr *service.Resources) (mimec
 			return c, "", err
 		}
 		c.ProxyURL = u.String()
+	}
+	if c.MaxInFlight, err = conf.FieldInt(FieldMaxInFlight); err != nil {
+		return c, "", err
+	}
+	if c.MaxInFlight < 1 {
+		return c, "", fmt.Errorf("%s: %d is below 1: use 1 for one call at a time", FieldMaxInFlight, c.MaxInFlight)
 	}
 	var rateLimit string
 	if conf.Contains(FieldRateLimit) {

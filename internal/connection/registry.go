@@ -3,20 +3,24 @@ package connection
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/mimecast-connect/mimecast-connect/internal/mimecast"
 )
 
-// Conn is one component's handle on a shared client. Client is shared with every other component
-// of the process that names the same api_url and client_id; the rate_limit resource is the
-// component's own, attached to each call's context by Context.
+// Conn is one component's handle on a shared client. Client shares its token, quota and cap on
+// calls in flight with every other component of the process that names the same api_url and
+// client_id, and has the component's own settings otherwise (see mimecast.Client.With); the
+// rate_limit resource is the component's own too, attached to each call's context by Context.
 type Conn struct {
 	Client *mimecast.Client
 
 	key       clientKey
+	entry     *entry
 	mgr       *service.Resources
 	rateLimit string
 	once      sync.Once
@@ -24,10 +28,40 @@ type Conn struct {
 
 type clientKey struct{ apiURL, clientID string }
 
+// entry is one application's shared client: base holds the token and the quota, and each
+// component's client is made from it.
 type entry struct {
-	client *mimecast.Client
-	secret string
+	base   *mimecast.Client
+	shared sharedSettings
+	owner  string // the component that made it, for errors
 	refs   int
+}
+
+// sharedSettings are the fields that make the shared part of a client, which every component
+// of one application must agree on.
+type sharedSettings struct {
+	secret, authURL, proxyURL, tls string
+	maxInFlight                    int
+	tokenExpiryOffset              time.Duration
+}
+
+// mismatch names the first field in which s and o differ.
+func (s sharedSettings) mismatch(o sharedSettings) string {
+	switch {
+	case s.secret != o.secret:
+		return FieldClientSecret
+	case s.authURL != o.authURL:
+		return FieldAuthURL
+	case s.tokenExpiryOffset != o.tokenExpiryOffset:
+		return FieldTokenExpiryOffset
+	case s.tls != o.tls:
+		return FieldTLS
+	case s.proxyURL != o.proxyURL:
+		return FieldProxyURL
+	case s.maxInFlight != o.maxInFlight:
+		return FieldMaxInFlight
+	}
+	return ""
 }
 
 // The registry is process-wide rather than per Resources (GetOrSetGeneric is per stream
@@ -50,38 +84,67 @@ func waitFromContext(ctx context.Context) error {
 	return nil
 }
 
-// FromParsed parses the connection fields and returns a handle on the shared client for them,
-// creating the client on first use. Call Close when the component closes.
-func FromParsed(conf *service.ParsedConfig, mgr *service.Resources) (*Conn, error) {
-	cfg, rateLimit, err := ConfigFromParsed(conf, mgr)
+// FromParsed parses the connection fields of component (its type, such as mimecast_threats) and
+// returns a handle on the shared client for them, creating the client on first use. Call Close
+// when the component closes.
+func FromParsed(conf *service.ParsedConfig, mgr *service.Resources, component string) (*Conn, error) {
+	cfg, rateLimit, tlsPrint, err := parseConfig(conf, mgr)
 	if err != nil {
 		return nil, err
 	}
-	return Get(cfg, rateLimit, mgr)
+	return get(cfg, tlsPrint, rateLimit, mgr, describe(component, mgr))
 }
 
-// Get returns a handle on the shared client for cfg.APIURL and cfg.ClientID, creating it from cfg
-// when no component holds one yet. A second component with the same client_id but another secret
-// is a configuration error: one application has one secret.
-func Get(cfg mimecast.Config, rateLimit string, mgr *service.Resources) (*Conn, error) {
-	key := clientKey{apiURL: cfg.APIURL, clientID: cfg.ClientID}
+// describe names a component in an error: its type, and its label when it has one.
+func describe(component string, mgr *service.Resources) string {
+	if mgr != nil {
+		if l := mgr.Label(); l != "" {
+			return fmt.Sprintf("%s %q", component, l)
+		}
+	}
+	return component
+}
+
+// get returns a handle on the shared client for cfg.APIURL and cfg.ClientID, creating it from cfg
+// when no component holds one yet. The fields that make the shared part must be the same as
+// the first component's: one application has one secret, one token endpoint, one connection.
+func get(cfg mimecast.Config, tlsPrint, rateLimit string, mgr *service.Resources, component string) (*Conn, error) {
+	key := clientKey{apiURL: strings.TrimRight(cfg.APIURL, "/"), clientID: cfg.ClientID}
+	if cfg.AuthURL == "" {
+		cfg.AuthURL = key.apiURL + "/oauth/token" // the default, spelt out for the comparison
+	}
+	shared := sharedSettings{
+		secret: cfg.ClientSecret, authURL: cfg.AuthURL, proxyURL: cfg.ProxyURL, tls: tlsPrint,
+		maxInFlight: cfg.MaxInFlight, tokenExpiryOffset: cfg.TokenExpiryOffset,
+	}
+	cfg.RateLimit = waitFromContext
 	registryMu.Lock()
 	defer registryMu.Unlock()
 	e, ok := registry[key]
-	if ok && e.secret != cfg.ClientSecret {
-		return nil, fmt.Errorf("%s: another component uses client_id %q at %s with a different secret: one API application has one secret", FieldClientSecret, cfg.ClientID, cfg.APIURL)
-	}
-	if !ok {
-		cfg.RateLimit = waitFromContext
-		client, err := mimecast.New(cfg)
+	if ok {
+		if field := e.shared.mismatch(shared); field == FieldClientSecret {
+			return nil, fmt.Errorf("%s: %s and %s use client_id %q at %s with different secrets: one API application has one secret", FieldClientSecret, component, e.owner, cfg.ClientID, cfg.APIURL)
+		} else if field != "" {
+			return nil, fmt.Errorf("%s: %s and %s use client_id %q at %s, so they share one token and one quota, but their %s differ: give both the same %s", field, component, e.owner, cfg.ClientID, cfg.APIURL, field, field)
+		}
+	} else {
+		base, err := mimecast.New(cfg)
 		if err != nil {
 			return nil, err
 		}
-		e = &entry{client: client, secret: cfg.ClientSecret}
+		e = &entry{base: base, shared: shared, owner: component}
 		registry[key] = e
 	}
+	client, err := e.base.With(cfg)
+	if err != nil {
+		if e.refs == 0 {
+			delete(registry, key)
+			e.base.Close()
+		}
+		return nil, err
+	}
 	e.refs++
-	return &Conn{Client: e.client, key: key, mgr: mgr, rateLimit: rateLimit}, nil
+	return &Conn{Client: client, key: key, entry: e, mgr: mgr, rateLimit: rateLimit}, nil
 }
 
 // Context returns ctx carrying this component's rate_limit wait. Pass it to every client call.
@@ -100,13 +163,14 @@ func (c *Conn) Close() {
 	c.once.Do(func() {
 		registryMu.Lock()
 		defer registryMu.Unlock()
+		c.Client.Close()
 		e, ok := registry[c.key]
-		if !ok || e.client != c.Client {
+		if !ok || e != c.entry {
 			return
 		}
 		if e.refs--; e.refs == 0 {
 			delete(registry, c.key)
-			e.client.Close()
+			e.base.Close()
 		}
 	})
 }

@@ -29,11 +29,12 @@ func TestComponentsWithTheSameCredentialsShareOneClientAndToken(t *testing.T) {
 	t.Cleanup(srv.Close)
 	yaml := "api_url: " + srv.URL + "\nclient_id: fake-client-id\nclient_secret: fake-client-secret\n"
 
-	a, err := FromParsed(parse(t, yaml), service.MockResources())
+	a, err := FromParsed(parse(t, yaml), service.MockResources(), "test_component")
 	require.NoError(t, err)
-	b, err := FromParsed(parse(t, yaml+"trace_level: calls\n"), service.MockResources())
+	b, err := FromParsed(parse(t, yaml+"trace_level: calls\n"), service.MockResources(), "test_component")
 	require.NoError(t, err)
-	assert.Same(t, a.Client, b.Client)
+	assert.NotSame(t, a.Client, b.Client, "each component has its own settings")
+	assert.Same(t, a.entry, b.entry, "over one shared client")
 
 	_, err = a.Client.GetAccount(a.Context(t.Context()))
 	require.NoError(t, err)
@@ -47,18 +48,18 @@ func TestComponentsWithTheSameCredentialsShareOneClientAndToken(t *testing.T) {
 	require.NoError(t, err, "the client stays open while a component holds it")
 	b.Close()
 
-	c, err := FromParsed(parse(t, yaml), service.MockResources())
+	c, err := FromParsed(parse(t, yaml), service.MockResources(), "test_component")
 	require.NoError(t, err)
 	defer c.Close()
-	assert.NotSame(t, a.Client, c.Client, "after the last Close a new client is made")
+	assert.NotSame(t, a.entry, c.entry, "after the last Close a new client is made")
 }
 
 func TestSameClientIDWithAnotherSecretIsAConfigError(t *testing.T) {
-	a, err := FromParsed(parse(t, "api_url: http://127.0.0.1:9\nclient_id: x\nclient_secret: s3cr3t-A\n"), service.MockResources())
+	a, err := FromParsed(parse(t, "api_url: http://127.0.0.1:9\nclient_id: x\nclient_secret: s3cr3t-A\n"), service.MockResources(), "test_component")
 	require.NoError(t, err)
 	defer a.Close()
-	_, err = FromParsed(parse(t, "api_url: http://127.0.0.1:9\nclient_id: x\nclient_secret: s3cr3t-B\n"), service.MockResources())
-	require.ErrorContains(t, err, "client_secret: another component uses client_id \"x\"")
+	_, err = FromParsed(parse(t, "api_url: http://127.0.0.1:9\nclient_id: x\nclient_secret: s3cr3t-B\n"), service.MockResources(), "test_component")
+	require.ErrorContains(t, err, "client_secret: test_component and test_component use client_id \"x\"")
 	assert.NotContains(t, err.Error(), "s3cr3t-A")
 	assert.NotContains(t, err.Error(), "s3cr3t-B")
 }
@@ -76,10 +77,10 @@ func TestEachComponentWaitsOnItsOwnRateLimit(t *testing.T) {
 		}
 		return 0, nil
 	}))
-	a, err := FromParsed(parse(t, yaml+"rate_limit: slow\n"), limited)
+	a, err := FromParsed(parse(t, yaml+"rate_limit: slow\n"), limited, "test_component")
 	require.NoError(t, err)
 	defer a.Close()
-	b, err := FromParsed(parse(t, yaml), service.MockResources())
+	b, err := FromParsed(parse(t, yaml), service.MockResources(), "test_component")
 	require.NoError(t, err)
 	defer b.Close()
 
@@ -106,4 +107,65 @@ func TestConnectionFieldErrorsNameTheField(t *testing.T) {
 			require.ErrorContains(t, err, tc.want)
 		})
 	}
+}
+
+func TestComponentsSharingAClientKeepTheirOwnSettings(t *testing.T) {
+	fake := mimecastfake.New(mimecastfake.Options{Seed: 1, Sizes: mimecastfake.Sizes{EventsPerFeed: 50}})
+	srv := httptest.NewServer(fake)
+	t.Cleanup(srv.Close)
+	yaml := "api_url: " + srv.URL + "\nclient_id: fake-client-id\nclient_secret: fake-client-secret\n"
+
+	a, err := FromParsed(parse(t, yaml+"page_size: 7\nmax_retries: 1\n"), service.MockResources(), "first")
+	require.NoError(t, err)
+	defer a.Close()
+	b, err := FromParsed(parse(t, yaml+"page_size: 300\ntimeout: 5s\n"), service.MockResources(), "second")
+	require.NoError(t, err)
+	defer b.Close()
+	assert.Equal(t, 7, a.Client.PageSize())
+	assert.Equal(t, 300, b.Client.PageSize(), "the second component's page_size is its own")
+
+	// Both use one token and one quota.
+	_, err = a.Client.GetAccount(a.Context(t.Context()))
+	require.NoError(t, err)
+	_, err = b.Client.GetAccount(b.Context(t.Context()))
+	require.NoError(t, err)
+	assert.Equal(t, 1, fake.Stats().TokensIssued)
+
+	// max_retries is per component: the first gives up after one retry, the second retries five
+	// times and gets through.
+	fake.SetFaults(mimecastfake.Faults{ServerErrors: 3})
+	_, err = a.Client.GetAccount(a.Context(t.Context()))
+	require.Error(t, err, "max_retries 1 of the first component")
+	fake.SetFaults(mimecastfake.Faults{ServerErrors: 3})
+	_, err = b.Client.GetAccount(b.Context(t.Context()))
+	require.NoError(t, err, "max_retries 5 (the default) of the second component")
+}
+
+func TestComponentsSharingAClientMustAgreeOnTheSharedFields(t *testing.T) {
+	base := "api_url: http://127.0.0.1:9\nclient_id: x\nclient_secret: s\n"
+	cases := []struct{ name, first, second, field string }{
+		{"auth_url", "", "auth_url: http://127.0.0.1:9/other/token\n", "auth_url"},
+		{"proxy_url", "proxy_url: http://proxy:3128\n", "", "proxy_url"},
+		{"tls", "tls: {enabled: true}\n", "tls: {enabled: true, skip_cert_verify: true}\n", "tls"},
+		{"max_in_flight", "", "max_in_flight: 4\n", "max_in_flight"},
+		{"token_expiry_offset", "token_expiry_offset: -5m\n", "", "token_expiry_offset"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := FromParsed(parse(t, base+tc.first), service.MockResources(), "mimecast_threats")
+			require.NoError(t, err)
+			defer a.Close()
+			_, err = FromParsed(parse(t, base+tc.second), service.MockResources(), "mimecast_enrich")
+			require.Error(t, err)
+			assert.Equal(t, tc.field+`: mimecast_enrich and mimecast_threats use client_id "x" at http://127.0.0.1:9, so they share one token and one quota, but their `+tc.field+` differ: give both the same `+tc.field, err.Error())
+		})
+	}
+	t.Run("the default auth_url spelt out is the same", func(t *testing.T) {
+		a, err := FromParsed(parse(t, base), service.MockResources(), "a")
+		require.NoError(t, err)
+		defer a.Close()
+		b, err := FromParsed(parse(t, base+"auth_url: http://127.0.0.1:9/oauth/token\n"), service.MockResources(), "b")
+		require.NoError(t, err)
+		b.Close()
+	})
 }

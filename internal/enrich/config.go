@@ -187,7 +187,7 @@ func enrichConfigFromParsed(conf *service.ParsedConfig, mgr *service.Resources) 
 		return nil, fmt.Errorf("%s: %q: use skip or fail", efOnForbidden, c.onForbidden)
 	}
 	// Last, so that a config error above does not leave a client handle open.
-	if c.conn, err = connection.FromParsed(conf, mgr); err != nil {
+	if c.conn, err = connection.FromParsed(conf, mgr, Name); err != nil {
 		return nil, err
 	}
 	return c, nil

@@ -15,6 +15,11 @@ import (
 
 // Client talks to one Mimecast API 2.0 application. It is safe for concurrent use; all callers
 // share one token and one quota. Close it when done.
+//
+// Clients made with With share the token, the quota, the cap on calls in flight and the
+// connections of the client they were made from, and have their own settings for everything
+// else (retries, timeouts, page size, tracing, logger, metrics): one per component of one
+// application.
 type Client struct {
 	cfg    Config
 	apiURL *url.URL
@@ -29,8 +34,10 @@ type Client struct {
 	counts *counters
 	redact *redactor
 
+	// Shared with the clients made by With; owner is the client New made, which closes them.
 	transports []*http.Transport
-	stop       context.CancelFunc
+	owner      bool
+	stop       context.CancelFunc // the token source (owner) and the stats line
 	statsDone  chan struct{}
 	closeOnce  sync.Once
 }
@@ -56,9 +63,10 @@ func New(cfg Config) (*Client, error) {
 	c := &Client{
 		cfg:    cfg,
 		apiURL: apiURL,
-		quota:  newQuota(cfg.Now, cfg.MaxRetryWait),
+		quota:  newQuota(cfg.Now, cfg.MaxRetryWait, cfg.MaxInFlight),
 		counts: &counters{},
 		redact: newRedactor(cfg.ClientSecret),
+		owner:  true,
 		stop:   stop,
 	}
 	apiBase, filesBase := newBaseTransport(&cfg, proxy), newBaseTransport(&cfg, proxy)
@@ -71,7 +79,41 @@ func New(cfg Config) (*Client, error) {
 		CheckRedirect: refuseRedirect,
 	}
 	c.tokens = newTokenSource(life, &cfg, tokenHTTP, c.redact, func() { c.counts.tokenFetches.Add(1) })
+	c.build(life)
+	return c, nil
+}
 
+// With returns a client for another component of the same application: it shares c's token,
+// quota, cap on calls in flight and connections, and takes every other setting from cfg. The
+// settings that make the shared part (api_url, auth_url, client_id, client_secret, tls,
+// proxy_url, max_in_flight, token_expiry_offset) must be c's; the caller checks that with the
+// names of its fields. Close the new client when done; closing it leaves c working.
+func (c *Client) With(cfg Config) (*Client, error) {
+	cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if cfg.APIURL != c.cfg.APIURL || cfg.AuthURL != c.cfg.AuthURL || cfg.ClientID != c.cfg.ClientID || cfg.ClientSecret != c.cfg.ClientSecret {
+		return nil, errors.New("a client shares a token only with clients of the same application: api_url, auth_url, client_id and client_secret must match")
+	}
+	life, stop := context.WithCancel(context.Background())
+	v := &Client{
+		cfg:        cfg,
+		apiURL:     c.apiURL,
+		tokens:     c.tokens,
+		quota:      c.quota,
+		counts:     &counters{},
+		redact:     c.redact,
+		transports: c.transports,
+		stop:       stop,
+	}
+	v.build(life)
+	return v, nil
+}
+
+// build stacks the client's layers on the shared connections and starts its stats line.
+func (c *Client) build(life context.Context) {
+	apiBase, filesBase := c.transports[0], c.transports[1]
 	// An API call goes down these layers in this order; see each transport_*.go.
 	c.api = layers(apiBase, c.retryLayer, c.authLayer, c.rateLimitLayer, c.paceLayer, c.statsLayer,
 		c.traceLayer(false), bufferLayer(c.cfg.MaxBodyBytes), c.timeoutLayer(false))
@@ -82,24 +124,26 @@ func New(cfg Config) (*Client, error) {
 		Transport:     layers(filesBase, c.retryLayer, c.rateLimitLayer, c.statsLayer, c.traceLayer(true), c.timeoutLayer(true)),
 		CheckRedirect: downloadRedirect,
 	}
-
-	if cfg.StatsInterval > 0 {
+	if c.cfg.StatsInterval > 0 {
 		c.statsDone = make(chan struct{})
 		go func() {
 			defer close(c.statsDone)
-			logStats(life, cfg.StatsInterval, c.counts, cfg.Logger)
+			logStats(life, c.cfg.StatsInterval, c.counts, c.cfg.Logger)
 		}()
 	}
-	return c, nil
 }
 
-// Close stops the stats log line and any token request under way, and closes idle connections.
-// Do not use the client after Close. Safe to call more than once.
+// Close stops the stats log line; the client New made also stops any token request under way
+// and closes idle connections, so close it after the clients made from it by With. Do not use
+// the client after Close. Safe to call more than once.
 func (c *Client) Close() {
 	c.closeOnce.Do(func() {
 		c.stop()
 		if c.statsDone != nil {
 			<-c.statsDone
+		}
+		if !c.owner {
+			return
 		}
 		for _, t := range c.transports {
 			t.CloseIdleConnections()

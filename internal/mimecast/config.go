@@ -72,6 +72,12 @@ type Config struct {
 	TLSConfig *tls.Config // nil = Go's defaults (verification on)
 	ProxyURL  string      // empty = http.ProxyFromEnvironment
 
+	// MaxInFlight caps the API calls of the application in flight at once (downloads of
+	// pre-signed URLs are not API calls); default 16. After a 429 the cap drops to one call and
+	// grows back by one with each answer that is not a 429, so that a quota running out refuses
+	// as few calls as possible.
+	MaxInFlight int
+
 	Logger  Logger  // nil = discard
 	Metrics Metrics // nil = discard
 
@@ -90,6 +96,7 @@ const (
 	defaultMaxRetries        = 5
 	defaultTimeout           = 60 * time.Second
 	defaultMaxBodyBytes      = 64 << 20
+	defaultMaxInFlight       = 16
 	maxPageSize              = 500
 )
 
@@ -125,6 +132,9 @@ func (c *Config) withDefaults() {
 	}
 	if c.TraceLevel == "" {
 		c.TraceLevel = TraceNone
+	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = defaultMaxInFlight
 	}
 	if c.Logger == nil {
 		c.Logger = nopLogger{}
@@ -180,6 +190,9 @@ func (c *Config) validate() error {
 	}
 	if c.StatsInterval < 0 {
 		return fmt.Errorf("stats_interval: %v is negative", c.StatsInterval)
+	}
+	if c.MaxInFlight < 1 {
+		return fmt.Errorf("max_in_flight: %d is below 1", c.MaxInFlight)
 	}
 	if c.ProxyURL != "" {
 		u, err := url.Parse(c.ProxyURL)

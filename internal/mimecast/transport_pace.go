@@ -11,6 +11,10 @@ import (
 // is the exception. It learns the quota from X-RateLimit-Limit/Remaining/Reset on any answer
 // (some tenants send them only with a 429) and holds calls back when little is left. One quota is
 // shared by every goroutine of the client: the quota belongs to the API application.
+//
+// It also caps the calls in flight (max_in_flight): a 429 refuses every call already sent in
+// its window, so after one the cap drops to a single call and grows back by one per answer that
+// is not a 429 (additive increase, multiplicative decrease, as TCP does).
 type paceTransport struct {
 	next  http.RoundTripper
 	quota *quota
@@ -51,8 +55,9 @@ func (t *paceTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 // conservative: the server's figure minus the calls still in flight (the server may or may not
 // have counted them yet), and never raised within a window by an answer that arrives late.
 type quota struct {
-	now     func() time.Time
-	maxWait time.Duration
+	now         func() time.Time
+	maxWait     time.Duration
+	maxInFlight int
 
 	mu        sync.Mutex
 	limit     int       // calls per window; 0 until a header says
@@ -60,6 +65,7 @@ type quota struct {
 	resetAt   time.Time // end of the window; zero unknown
 	nextAt    time.Time // next free slot while spreading the last calls of a window
 	inflight  int
+	cap       int // calls allowed in flight now: maxInFlight, less after a 429
 	probing   bool
 	changed   chan struct{} // closed and replaced whenever an answer comes back
 }
@@ -80,8 +86,9 @@ const windowSlack = time.Second
 // resetMargin is added to every window end the server announces.
 const resetMargin = 50 * time.Millisecond
 
-func newQuota(now func() time.Time, maxWait time.Duration) *quota {
-	return &quota{now: now, maxWait: maxWait, remaining: -1, changed: make(chan struct{})}
+func newQuota(now func() time.Time, maxWait time.Duration, maxInFlight int) *quota {
+	maxInFlight = max(maxInFlight, 1)
+	return &quota{now: now, maxWait: maxWait, maxInFlight: maxInFlight, cap: maxInFlight, remaining: -1, changed: make(chan struct{})}
 }
 
 func (q *quota) reserve() reservation {
@@ -98,6 +105,8 @@ func (q *quota) reserve() reservation {
 		}
 	}
 	switch {
+	case q.inflight >= q.cap:
+		return reservation{changed: q.changed}
 	case q.remaining < 0:
 		q.inflight++
 		return reservation{}
@@ -138,6 +147,11 @@ func (q *quota) done(resp *http.Response, probe bool) {
 	q.inflight--
 	if resp != nil {
 		q.observe(resp)
+		if resp.StatusCode == http.StatusTooManyRequests {
+			q.cap = 1
+		} else if q.cap < q.maxInFlight {
+			q.cap++
+		}
 	}
 	if probe {
 		// A probe that went through without headers proves little: the window may have rolled

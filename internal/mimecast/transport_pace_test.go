@@ -21,7 +21,7 @@ func answer(status int, h map[string]string) *http.Response {
 
 func TestQuotaIsUnpacedUntilHeadersSaySomething(t *testing.T) {
 	clock := newFakeClock()
-	q := newQuota(clock.Now, time.Minute)
+	q := newQuota(clock.Now, time.Minute, 16)
 	for range 100 {
 		r := q.reserve()
 		require.Equal(t, reservation{}, r)
@@ -31,7 +31,7 @@ func TestQuotaIsUnpacedUntilHeadersSaySomething(t *testing.T) {
 
 func TestQuotaWaitsForResetWhenUsedUp(t *testing.T) {
 	clock := newFakeClock()
-	q := newQuota(clock.Now, time.Minute)
+	q := newQuota(clock.Now, time.Minute, 16)
 	require.Equal(t, reservation{}, q.reserve())
 	q.done(answer(200, map[string]string{"X-RateLimit-Limit": "800", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "4500"}), false)
 
@@ -45,7 +45,7 @@ func TestQuotaWaitsForResetWhenUsedUp(t *testing.T) {
 
 func TestQuotaSpreadsTheLastCallsOverTheWindow(t *testing.T) {
 	clock := newFakeClock()
-	q := newQuota(clock.Now, time.Minute)
+	q := newQuota(clock.Now, time.Minute, 16)
 	q.reserve()
 	q.done(answer(200, map[string]string{"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "4", "X-RateLimit-Reset": "1000"}), false)
 
@@ -67,7 +67,7 @@ func TestQuotaSpreadsTheLastCallsOverTheWindow(t *testing.T) {
 
 func TestQuotaCountsCallsInFlight(t *testing.T) {
 	clock := newFakeClock()
-	q := newQuota(clock.Now, time.Minute)
+	q := newQuota(clock.Now, time.Minute, 16)
 	for range 3 {
 		q.reserve() // three calls in flight
 	}
@@ -81,14 +81,14 @@ func TestQuotaCountsCallsInFlight(t *testing.T) {
 
 func TestBare429HoldsBackOtherCalls(t *testing.T) {
 	clock := newFakeClock()
-	q := newQuota(clock.Now, time.Minute)
+	q := newQuota(clock.Now, time.Minute, 16)
 	q.reserve()
 	q.done(answer(http.StatusTooManyRequests, nil), false)
 	r := q.reserve()
 	assert.True(t, r.again)
 	assert.Equal(t, rateLimitDefault+resetMargin, r.delay)
 
-	q2 := newQuota(clock.Now, time.Minute)
+	q2 := newQuota(clock.Now, time.Minute, 16)
 	q2.reserve()
 	q2.done(answer(http.StatusTooManyRequests, map[string]string{"Retry-After": "7"}), false)
 	assert.Equal(t, 7*time.Second+resetMargin, q2.reserve().delay)
@@ -96,7 +96,7 @@ func TestBare429HoldsBackOtherCalls(t *testing.T) {
 
 func TestQuotaResetIsCappedAtMaxRetryWait(t *testing.T) {
 	clock := newFakeClock()
-	q := newQuota(clock.Now, 10*time.Second)
+	q := newQuota(clock.Now, 10*time.Second, 16)
 	q.reserve()
 	q.done(answer(http.StatusTooManyRequests, map[string]string{"X-RateLimit-Reset": "99999999999"}), false)
 	assert.Equal(t, 10*time.Second, q.reserve().delay)
@@ -104,14 +104,15 @@ func TestQuotaResetIsCappedAtMaxRetryWait(t *testing.T) {
 
 func TestQuotaProbesOnceWhenTheWindowEndIsUnknown(t *testing.T) {
 	clock := newFakeClock()
-	q := newQuota(clock.Now, time.Minute)
+	q := newQuota(clock.Now, time.Minute, 16)
 	q.reserve()
 	q.done(answer(http.StatusTooManyRequests, map[string]string{"X-RateLimit-Limit": "2", "X-RateLimit-Reset": "1000"}), false)
 	clock.Advance(time.Second + resetMargin)
-	// New window: two calls by our count, then one probe while the others wait.
-	assert.Equal(t, reservation{}, q.reserve())
+	// New window: two calls by our count (one at a time, after a 429), then one probe while
+	// the others wait.
 	assert.Equal(t, reservation{}, q.reserve())
 	q.done(answer(200, nil), false)
+	assert.Equal(t, reservation{}, q.reserve())
 	q.done(answer(200, nil), false)
 	probe := q.reserve()
 	assert.True(t, probe.probe)
@@ -171,10 +172,15 @@ func TestPacingAllowsAtMostOne429PerQuotaWindow(t *testing.T) {
 		name          string
 		alwaysHeaders bool
 		limit         int
+		workers       int
+		maxInFlight   int
 	}{
-		{"headers on every answer", true, 5},
-		{"headers on every answer, large quota", true, 40},
-		{"headers only with 429", false, 5},
+		{"headers on every answer", true, 5, 4, 0},
+		{"headers on every answer, large quota", true, 40, 4, 0},
+		{"headers only with 429", false, 5, 4, 0},
+		// Nothing is known before the first 429; max_in_flight bounds how many calls it finds
+		// in flight, whatever the number of callers.
+		{"headers only with 429, 16 callers, max_in_flight 3", false, 5, 16, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// Real time: a fake clock whose Sleep jumps forward at once makes concurrent sleeps
@@ -182,9 +188,14 @@ func TestPacingAllowsAtMostOne429PerQuotaWindow(t *testing.T) {
 			// window sees. The window is short so the test stays fast.
 			srv := &quotaServer{limit: tc.limit, window: 250 * time.Millisecond, alwaysHeaders: tc.alwaysHeaders,
 				used: map[int]int{}, rejected: map[int]int{}, now: time.Now, start: time.Now()}
-			r := newRig(t, srv.handle, func(c *Config) { c.MaxRetries = 10; c.Now = time.Now; c.Sleep = nil })
+			r := newRig(t, srv.handle, func(c *Config) {
+				c.MaxRetries = 10
+				c.Now = time.Now
+				c.Sleep = nil
+				c.MaxInFlight = tc.maxInFlight
+			})
 
-			const workers, perWorker = 4, 10
+			workers, perWorker := tc.workers, 40/tc.workers
 			var wg sync.WaitGroup
 			for range workers {
 				wg.Go(func() {
@@ -202,8 +213,12 @@ func TestPacingAllowsAtMostOne429PerQuotaWindow(t *testing.T) {
 			assert.GreaterOrEqual(t, windows, workers*perWorker/tc.limit, "the calls needed that many windows")
 			for win, n := range srv.rejected {
 				if win == 0 && !tc.alwaysHeaders {
-					// Nothing is known before the first 429: every worker may hit it once.
-					assert.LessOrEqual(t, n, workers, "window 0")
+					// Nothing is known before the first 429: every call in flight may hit it.
+					inFlight := workers
+					if tc.maxInFlight > 0 {
+						inFlight = min(inFlight, tc.maxInFlight)
+					}
+					assert.LessOrEqual(t, n, inFlight, "window 0")
 					continue
 				}
 				assert.LessOrEqual(t, n, 1, "429s in window %d", win)
@@ -211,4 +226,43 @@ func TestPacingAllowsAtMostOne429PerQuotaWindow(t *testing.T) {
 			t.Logf("%d windows, 429s per window: %v", windows, srv.rejected)
 		})
 	}
+}
+
+func TestQuotaCapsCallsInFlightAndTightensAfterA429(t *testing.T) {
+	clock := newFakeClock()
+	q := newQuota(clock.Now, time.Minute, 4)
+	for range 4 {
+		require.Equal(t, reservation{}, q.reserve())
+	}
+	r := q.reserve()
+	require.NotNil(t, r.changed, "a fifth call waits for one of the four to come back")
+
+	// A 429 comes back: the cap drops to one call, once the window it names has passed.
+	q.done(answer(429, map[string]string{"X-RateLimit-Reset": "1000"}), false)
+	for range 3 {
+		q.done(answer(429, nil), false)
+	}
+	clock.Advance(time.Second + resetMargin)
+	require.Equal(t, reservation{}, q.reserve())
+	assert.NotNil(t, q.reserve().changed, "one call at a time after a 429")
+
+	// Each answer that is not a 429 lets one more call go, up to max_in_flight.
+	q.done(answer(200, nil), false) // cap 2
+	for range 2 {
+		require.Equal(t, reservation{}, q.reserve())
+	}
+	assert.NotNil(t, q.reserve().changed, "two at a time after one good answer")
+	q.done(answer(200, nil), false)
+	q.done(answer(200, nil), false) // cap 4
+	for range 4 {
+		require.Equal(t, reservation{}, q.reserve())
+	}
+	assert.NotNil(t, q.reserve().changed, "four after three")
+	for range 4 {
+		q.done(answer(200, nil), false)
+	}
+	for range 4 {
+		require.Equal(t, reservation{}, q.reserve())
+	}
+	assert.NotNil(t, q.reserve().changed, "never above max_in_flight")
 }

@@ -239,7 +239,7 @@ func threatsConfigFromParsed(conf *service.ParsedConfig, mgr *service.Resources)
 	if c.maxPagesInFlight < 1 {
 		return nil, fmt.Errorf("%s: %d is below 1", tfMaxPagesInFlight, c.maxPagesInFlight)
 	}
-	if c.conn, err = connection.FromParsed(conf, mgr); err != nil {
+	if c.conn, err = connection.FromParsed(conf, mgr, Name); err != nil {
 		return nil, err
 	}
 	return c, nil
