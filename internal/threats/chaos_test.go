@@ -423,3 +423,108 @@ func TestWindowFeedsNarrowALongBacklogToSlices(t *testing.T) {
 		})
 	}
 }
+
+// runAccepting runs feed against url with its checkpoint in the file cache at dir. The output
+// acknowledges whole batches while fewer than accept records were delivered (accept < 0: all),
+// and then holds every batch until the stream stops; it returns the "source/id" of each record
+// acknowledged. With accept >= 0 it stops once the output holds a batch and the acknowledged
+// records had time to be committed; otherwise once want records came and the feed went quiet.
+func runAccepting(t *testing.T, url, feed, dir string, accept, want int, f mimecastfake.Faults) []string {
+	t.Helper()
+	var (
+		mu      sync.Mutex
+		keys    []string
+		holding = make(chan struct{})
+		release = make(chan struct{})
+		once    sync.Once
+	)
+	b := service.NewStreamBuilder()
+	require.NoError(t, b.SetLoggerYAML("level: none"))
+	require.NoError(t, b.AddResourcesYAML(fileCache(dir)))
+	require.NoError(t, b.AddInputYAML(threatsYAML(url, chaosFeedYAML(feed)+"max_retries: 2\nbackfill_slice: 1h\ncheckpoint_cache: ckpt\n")))
+	require.NoError(t, b.AddBatchConsumerFunc(func(ctx context.Context, batch service.MessageBatch) error {
+		mu.Lock()
+		if accept >= 0 && len(keys) >= accept {
+			mu.Unlock()
+			once.Do(func() { close(holding) })
+			select {
+			case <-ctx.Done():
+			case <-release:
+			}
+			return errors.New("held until the stream stops")
+		}
+		defer mu.Unlock()
+		for _, m := range batch {
+			keys = append(keys, meta(m, metaSource)+"/"+meta(m, metaEventID))
+		}
+		return nil
+	}))
+	_, stop := streamtest.RunBuilt(t, b)
+	if accept >= 0 {
+		select {
+		case <-holding:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the output was never reached past the accepted records")
+		}
+		time.Sleep(300 * time.Millisecond) // the acknowledged batches are committed
+	} else {
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) {
+			mu.Lock()
+			n := distinct(keys)
+			mu.Unlock()
+			if n >= want {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		time.Sleep(400 * time.Millisecond) // repeats would come now
+	}
+	mu.Lock()
+	out := slices.Clone(keys)
+	mu.Unlock()
+	close(release)
+	stop()
+	return out
+}
+
+// A process stopped at any acknowledged point and started again emits every record it had not
+// acknowledged, and none it had, whatever the faults.
+func TestChaosRestartAtARandomAcknowledgedPointReEmitsNothing(t *testing.T) {
+	const seeds = 3
+	anchor := time.Now().UTC().Truncate(time.Minute)
+	for _, feed := range chaosFeeds() {
+		t.Run(feed, func(t *testing.T) {
+			t.Parallel()
+			truth := truthOf(t, anchor, feed)
+			for seed := range uint64(seeds) {
+				rng := rand.New(rand.NewPCG(seed, uint64(len(feed))))
+				cc := randomChaos(seed*17 + uint64(len(feed)))
+				accept := 1 + rng.IntN(len(truth)-1)
+				t.Run(fmt.Sprintf("seed%d/accept%d/%s", seed, accept, cc), func(t *testing.T) {
+					_, url := streamtest.FakeTenant(t, chaosTenant(anchor, cc.faults))
+					dir := t.TempDir()
+					first := runAccepting(t, url, feed, dir, accept, 0, cc.faults)
+					require.NotEmpty(t, first)
+					second := runAccepting(t, url, feed, dir, -1, len(truth)-distinct(first), cc.faults)
+					assert.Empty(t, intersect(first, second), "records acknowledged before the restart emitted again")
+					assertExactlyOnce(t, feed, truth, append(first, second...), 0)
+				})
+			}
+		})
+	}
+}
+
+func intersect(a, b []string) []string {
+	in := map[string]bool{}
+	for _, x := range a {
+		in[x] = true
+	}
+	var out []string
+	for _, x := range b {
+		if in[x] {
+			out = append(out, x)
+		}
+	}
+	return out
+}

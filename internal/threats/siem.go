@@ -7,6 +7,7 @@ import (
 	"io"
 	"iter"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -44,8 +45,8 @@ func (s *siemSource) start(now time.Time, lookback time.Duration) feedState {
 
 func (s *siemSource) read(ctx context.Context, st feedState) iter.Seq2[chunk, error] {
 	return func(yield func(chunk, error) bool) {
-		emit := func(recs []threatRecord) error {
-			if !yield(chunk{records: recs}, nil) {
+		emit := func(recs []threatRecord, at feedState) error {
+			if !yield(chunk{records: recs, state: &at, commit: true}, nil) {
 				return errStopped
 			}
 			return nil
@@ -55,9 +56,9 @@ func (s *siemSource) read(ctx context.Context, st feedState) iter.Seq2[chunk, er
 		switch {
 		case errors.Is(err, errStopped):
 		case errors.As(err, &stall):
-			// The page's events were delivered, but nothing is committed: the page is read
-			// again on the next poll, after a back-off, and its ids, which only a commit
-			// prunes, absorb the repeats.
+			// The page's events were delivered and committed with the files they came from:
+			// the page is listed again on the next poll, after a back-off, and its files are
+			// not read again.
 			s.in.metrics.paginationCycles.Incr(1, feedSIEM)
 			n := s.streak.failed(s.in.log, s.in.log.Errorf, s.name(), s.in.now(), fmt.Sprintf("%v; the walk ends here and the listing is read again from that page", err))
 			yield(chunk{}, &handledError{err: err, streak: n})
@@ -75,12 +76,15 @@ func (s *siemSource) read(ctx context.Context, st feedState) iter.Seq2[chunk, er
 // errStopped ends a read whose caller stopped taking its chunks.
 var errStopped = errors.New("the reader stopped")
 
-// emitFunc hands a chunk of records to the reader of a source; errStopped when it stopped.
-type emitFunc func(records []threatRecord) error
+// siemEmitFunc hands a chunk of records to the reader of a source, with the state that holds
+// once they are delivered; errStopped when it stopped.
+type siemEmitFunc func(records []threatRecord, at feedState) error
 
 // readPage reads the listing page after st and every file on it, emitting their events, and
-// returns the state after the page.
-func (s *siemSource) readPage(ctx context.Context, st feedState, emit emitFunc) (feedState, bool, error) {
+// returns the state after the page. Each chunk is emitted with the state inside the page after
+// it (the files delivered whole, and the lines delivered of the file being read), so a page
+// read again after a restart, a failure or a stalled listing skips what was delivered.
+func (s *siemSource) readPage(ctx context.Context, st feedState, emit siemEmitFunc) (feedState, bool, error) {
 	client, cctx := s.in.cfg.conn.Client, s.in.cfg.conn.Context(ctx)
 	req := mimecast.SIEMBatchRequest{Type: s.eventType}
 	if st.Token == "" {
@@ -96,13 +100,12 @@ func (s *siemSource) readPage(ctx context.Context, st feedState, emit emitFunc) 
 			s.in.metrics.duplicates.Incr(int64(list.DuplicateURLs), feedSIEM)
 			s.in.log.Debugf("%s: %d duplicated batch URLs on one listing page, each fetched once", s.name(), list.DuplicateURLs)
 		}
-		newest, again, err := s.readFiles(ctx, list.Files, emit, attempt < siemPageAttempts)
+		again, err := s.readFiles(ctx, list.Files, emit, attempt < siemPageAttempts, &st)
 		if err != nil {
 			return st, false, err
 		}
 		if again != nil {
-			// The page is listed again with fresh URLs and read again from its first file;
-			// events already delivered from it are recognised by their ids.
+			// The page is listed again with fresh URLs and read on from where it stopped.
 			s.in.metrics.fetchErrors.Incr(1, feedSIEM)
 			logf := s.in.log.Debugf
 			if attempt == 1 {
@@ -112,9 +115,7 @@ func (s *siemSource) readPage(ctx context.Context, st feedState, emit emitFunc) 
 			continue
 		}
 		nst := st
-		if newest.After(nst.Cursor) {
-			nst.Cursor = newest
-		}
+		nst.Done, nst.File, nst.Line = nil, "", 0
 		caughtUp := list.IsCaughtUp || len(list.Files) == 0
 		if err := s.progress(st.Token, list, caughtUp); err != nil {
 			return nst, false, err
@@ -179,63 +180,96 @@ func (e *siemStallError) Error() string {
 // emitted as an error-flagged record.
 const siemPageAttempts = 3
 
-// readFiles reads the files of one listing page and returns the newest event time. again is
-// set, and reading stops, when a file's URL expired or (with retry) a file ended early.
-func (s *siemSource) readFiles(ctx context.Context, files []mimecast.SIEMBatchFile, emit emitFunc, retry bool) (newest time.Time, again, err error) {
-	var ahead *filePrefetch
-	defer func() { ahead.discard() }()
-	for i, f := range files {
-		cur := ahead
-		ahead = nil
-		if i+1 < len(files) {
-			ahead = s.prefetchFile(ctx, files[i+1])
-		}
-		n, cut, err := s.readFile(ctx, f.URL, cur, emit, retry)
-		if errors.Is(err, mimecast.ErrBatchURLExpired) && retry {
-			return newest, err, nil
-		}
-		if err != nil {
-			return newest, nil, err
-		}
-		if cut != nil {
-			return newest, cut, nil
-		}
-		if n.After(newest) {
-			newest = n
+// readFiles reads the files of one listing page that st does not list as delivered, moving st
+// on as their events are emitted. again is set, and reading stops, when a file's URL expired or
+// (with retry) a file ended early.
+func (s *siemSource) readFiles(ctx context.Context, files []mimecast.SIEMBatchFile, emit siemEmitFunc, retry bool, st *feedState) (again, err error) {
+	var todo []mimecast.SIEMBatchFile
+	for _, f := range files {
+		if !slices.Contains(st.Done, fileName(f.URL)) {
+			todo = append(todo, f)
 		}
 	}
-	return newest, nil, nil
+	var ahead *filePrefetch
+	defer func() { ahead.discard() }()
+	for i, f := range todo {
+		cur := ahead
+		ahead = nil
+		if i+1 < len(todo) {
+			ahead = s.prefetchFile(ctx, todo[i+1])
+		}
+		cut, err := s.readFile(ctx, f.URL, cur, emit, retry, st)
+		if errors.Is(err, mimecast.ErrBatchURLExpired) && retry {
+			return err, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if cut != nil {
+			return cut, nil
+		}
+	}
+	return nil, nil
 }
 
-// readFile emits the events of one batch file in chunks and returns the newest event time. With
-// retryCut, a file that ends early stops the read and is returned as cut (the events read since
-// the last chunk are not emitted: the next read has them); without, the end is emitted as an
-// error-flagged record.
-func (s *siemSource) readFile(ctx context.Context, fileURL string, pre *filePrefetch, emit emitFunc, retryCut bool) (newest time.Time, cut, err error) {
+// readFile emits the events of one batch file in chunks, after the lines st says were delivered
+// of it, and moves st on with each chunk and past the file at its end. With retryCut, a file that
+// ends early stops the read and is returned as cut (the events read since the last chunk are not
+// emitted: the next read has them); without, the end is emitted as an error-flagged record.
+func (s *siemSource) readFile(ctx context.Context, fileURL string, pre *filePrefetch, emit siemEmitFunc, retryCut bool, st *feedState) (cut, err error) {
+	name := fileName(fileURL)
+	var skip int64
+	if st.File == name {
+		skip = st.Line
+	}
 	r, ok := pre.open(ctx)
 	if !ok {
 		if r, err = s.in.cfg.conn.Client.OpenBatchFile(s.in.cfg.conn.Context(ctx), fileURL); err != nil {
-			return newest, nil, err
+			return nil, err
 		}
 	}
 	defer r.Close()
 	batch := make([]threatRecord, 0, siemChunk)
+	newest := st.Cursor
+	flush := func(end bool) error {
+		at := *st
+		if newest.After(at.Cursor) {
+			at.Cursor = newest
+		}
+		if end {
+			at.Done = append(slices.Clone(st.Done), name)
+			at.File, at.Line = "", 0
+		} else {
+			at.File, at.Line = name, r.Line()
+		}
+		if len(batch) > 0 || end {
+			if err := emit(batch, at); err != nil {
+				return err
+			}
+		}
+		*st = at
+		batch = make([]threatRecord, 0, siemChunk)
+		return nil
+	}
 	for {
 		ev, err := r.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return newest, nil, fmt.Errorf("reading siem batch file: %w", err)
+			return nil, fmt.Errorf("reading siem batch file: %w", err)
+		}
+		if r.Line() <= skip {
+			continue // delivered before
 		}
 		rec := record(ev)
 		if errors.Is(rec.decodeErr, mimecast.ErrBatchFileCorrupt) {
 			if retryCut {
-				return newest, fmt.Errorf("batch file %s: %w", fileName(fileURL), rec.decodeErr), nil
+				return fmt.Errorf("batch file %s: %w", name, rec.decodeErr), nil
 			}
 			// The text of a cut is often empty: name the file and line, or the ends of two
 			// damaged files would look like one record repeated.
-			rec.id = mimecast.ContentHash(fmt.Appendf(nil, "%s:%d:%s", fileName(fileURL), r.Line(), rec.raw))
+			rec.id = mimecast.ContentHash(fmt.Appendf(nil, "%s:%d:%s", name, r.Line(), rec.raw))
 		}
 		if rec.decodeErr == nil {
 			rec.threatType = siemThreatType(ev.Type)
@@ -247,18 +281,12 @@ func (s *siemSource) readFile(ctx context.Context, fileURL string, pre *filePref
 		}
 		batch = append(batch, rec)
 		if len(batch) == siemChunk {
-			if err := emit(batch); err != nil {
-				return newest, nil, err
+			if err := flush(false); err != nil {
+				return nil, err
 			}
-			batch = make([]threatRecord, 0, siemChunk)
 		}
 	}
-	if len(batch) > 0 {
-		if err := emit(batch); err != nil {
-			return newest, nil, err
-		}
-	}
-	return newest, nil, nil
+	return nil, flush(true)
 }
 
 // fileName is the path of a pre-signed URL: what names the file, without its signature.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
@@ -22,17 +23,25 @@ const checkpointVersion = 1
 // for SIEM it is the newest event time read. Seen holds the ids of the events of the window
 // being read and of the overlap, with their times in Unix milliseconds, so that repeats across
 // pages, a re-read of the overlap or a replay after a crash are not emitted twice.
+//
+// Inside a SIEM listing page, Done names the files of the page at Token that were delivered
+// whole, and File and Line the file being read and how many of its lines were delivered: a page
+// read again skips them.
 type feedState struct {
 	Version    int              `json:"version"`
 	Cursor     time.Time        `json:"cursor"`
 	WindowFrom time.Time        `json:"window_from,omitzero"`
 	WindowTo   time.Time        `json:"window_to,omitzero"`
 	Token      string           `json:"token,omitempty"`
+	Done       []string         `json:"files_done,omitempty"`
+	File       string           `json:"file,omitempty"`
+	Line       int64            `json:"line,omitempty"`
 	Seen       map[string]int64 `json:"seen,omitempty"`
 }
 
 func (s feedState) clone() feedState {
 	s.Seen = maps.Clone(s.Seen)
+	s.Done = slices.Clone(s.Done)
 	return s
 }
 
