@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"maps"
 	"math/rand/v2"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -527,4 +529,104 @@ func intersect(a, b []string) []string {
 		}
 	}
 	return out
+}
+
+// appliesTo says whether the fault named in a chaosCase's String can hit feed: the SIEM
+// listing and file faults only hit SIEM, the /api/* list faults only the window feeds.
+func appliesTo(fault, feed string) bool {
+	switch fault {
+	case "stall", "dupurl", "expiredurl", "cutgzip":
+		return feed == feedSIEM
+	case "dup", "refuse", "order", "slice", "fail200":
+		return feed != feedSIEM
+	}
+	return true
+}
+
+// chaosTally is what the chaos table counts for one feed and fault.
+type chaosTally struct{ runs, lost, duplicates, repeatsAfterNacks int }
+
+// TestChaosTable runs MIMECAST_CHAOS_SEEDS seeded fault combinations on every feed (task chaos)
+// and prints, per feed and fault, the runs it took part in, the records lost and the records
+// delivered twice (in runs without rejected batches; after a rejection, repeats are
+// at-least-once and counted apart). Without the variable it is skipped: CI runs the bounded
+// chaos tests above.
+func TestChaosTable(t *testing.T) {
+	seeds, _ := strconv.Atoi(os.Getenv("MIMECAST_CHAOS_SEEDS"))
+	if seeds <= 0 {
+		t.Skip("set MIMECAST_CHAOS_SEEDS (task chaos) to run many seeds and print the table")
+	}
+	anchor := time.Now().UTC().Truncate(time.Minute)
+	var (
+		mu    sync.Mutex
+		table = map[[2]string]*chaosTally{}
+	)
+	add := func(feed, fault string, lost, twice, repeats int) {
+		mu.Lock()
+		defer mu.Unlock()
+		k := [2]string{feed, fault}
+		if table[k] == nil {
+			table[k] = &chaosTally{}
+		}
+		tl := table[k]
+		tl.runs++
+		tl.lost += lost
+		tl.duplicates += twice
+		tl.repeatsAfterNacks += repeats
+	}
+	t.Run("feeds", func(t *testing.T) {
+		for _, feed := range chaosFeeds() {
+			t.Run(feed, func(t *testing.T) {
+				t.Parallel()
+				truth := truthOf(t, anchor, feed)
+				for seed := range uint64(seeds) {
+					cc := randomChaos(seed*7919 + uint64(len(feed)))
+					_, url := streamtest.FakeTenant(t, chaosTenant(anchor, cc.faults))
+					got, rejected := drainFeed(t, url, feed, len(truth), cc, seed)
+					count := map[string]int{}
+					for _, k := range got {
+						count[k]++
+					}
+					lost, twice := 0, 0
+					for _, k := range truth {
+						switch {
+						case count[k] == 0:
+							lost++
+						case count[k] > 1:
+							twice++
+						}
+					}
+					repeats := 0
+					if rejected > 0 {
+						twice, repeats = 0, twice
+					}
+					faults := []string{"all"}
+					for _, part := range strings.Split(cc.String(), ",") {
+						name, _, _ := strings.Cut(part, "=")
+						if appliesTo(name, feed) {
+							faults = append(faults, name)
+						}
+					}
+					for _, f := range faults {
+						add(feed, f, lost, twice, repeats)
+					}
+					assert.Zero(t, lost, "seed %d (%s): records lost", seed, cc)
+					assert.Zero(t, twice, "seed %d (%s): records delivered twice", seed, cc)
+				}
+			})
+		}
+	})
+	keys := slices.SortedFunc(maps.Keys(table), func(a, b [2]string) int {
+		if c := strings.Compare(a[0], b[0]); c != 0 {
+			return c
+		}
+		return strings.Compare(a[1], b[1])
+	})
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nchaos: %d seeds per feed\n%-22s %-14s %6s %6s %10s %18s\n", seeds, "feed", "fault", "runs", "lost", "duplicates", "repeats_after_nack")
+	for _, k := range keys {
+		tl := table[k]
+		fmt.Fprintf(&b, "%-22s %-14s %6d %6d %10d %18d\n", k[0], k[1], tl.runs, tl.lost, tl.duplicates, tl.repeatsAfterNacks)
+	}
+	fmt.Print(b.String())
 }
