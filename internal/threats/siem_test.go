@@ -2,7 +2,10 @@ package threats
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -145,4 +148,39 @@ func TestThreatsSIEMDownloadsAheadOnlySmallFiles(t *testing.T) {
 		p := s.prefetchFile(t.Context(), mimecast.SIEMBatchFile{URL: "https://files.example/f", Size: tc.size})
 		assert.Equal(t, tc.ahead, p != nil, "size %d", tc.size)
 	}
+}
+
+// Once a SIEM type has a cursor it is never listed by date again, not after being caught up and
+// not after a restart: the date filter is day-granular, so a listing by date repeats files.
+func TestThreatsSIEMListsByDateOnlyBeforeItHasACursor(t *testing.T) {
+	fake := mimecastfake.New(siemTenant(mimecastfake.Faults{}))
+	var (
+		mu             sync.Mutex
+		byDate, listed int
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == mimecast.PathSIEMBatch {
+			mu.Lock()
+			listed++
+			if r.URL.Query().Get("dateRangeStartsAt") != "" || r.URL.Query().Get("dateRangeEndsAt") != "" {
+				byDate++
+				assert.Empty(t, r.URL.Query().Get("nextPage"), "a date and a cursor are never sent together")
+			}
+			mu.Unlock()
+		}
+		fake.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	in := threatsYAML(srv.URL, siemAV+"checkpoint_cache: ckpt\n")
+	require.Len(t, collectAll(t, in, fileCache(dir), 1200), 1200)
+	c := streamtest.NewCollector()
+	_, stop := streamtest.StartStream(t, streamtest.StreamSpec{Input: in, Resources: fileCache(dir)}, c)
+	time.Sleep(500 * time.Millisecond) // several polls of the caught-up listing
+	stop()
+	assert.Empty(t, c.Snapshot())
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, 1, byDate, "only the first listing of the first run asks by date")
+	assert.Greater(t, listed, 4, "the listing was polled again, by cursor")
 }

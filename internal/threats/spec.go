@@ -74,7 +74,13 @@ Each selected feed is polled on its own, one API page (or SIEM batch file chunk)
 one batch with one acknowledgement. A feed's checkpoint (its time cursor or page token, plus the ids of
 the events of the window being read) is written to ` + "`checkpoint_cache`" + ` only after the batch was acknowledged by
 the output, so a crash or a restart replays at most the unacknowledged pages, and those ids
-keep replays and Mimecast's own repeats from being emitted twice.
+keep replays and Mimecast's own repeats from being emitted twice. No record order is assumed: a
+window's cursor moves to the window's end only once the whole window was read, whether pages come
+newest first, oldest first or unordered, and a page token Mimecast refuses restarts the window from
+its first page. A SIEM type's checkpoint is its listing's ` + "`@nextPage`" + ` plus the files of the
+page delivered whole and the lines delivered of the file being read; once it has one, the listing
+is never queried by date again (the date filter is day-granular). Order across feeds and across the
+files of a SIEM listing page is not promised.
 
 ### Message body and metadata
 
