@@ -28,6 +28,10 @@ type Faults struct {
 	RefusePageTokens     int           // next N follow-up list pages (archive searches too) are refused: HTTP 400 err_invalid_page_token
 	PageCycles           int           // next N follow-up list pages (SIEM listings and archive searches too) carry a next token pointing back at the page before
 	SIEMStalls           int           // next N follow-up SIEM listing pages with files come again as they were: @nextPage is the token asked with, isCaughtUp false
+	// LateIndexBy makes every other record of the time-filtered lists (TTP logs, held lists,
+	// threat events) appear this long after its own time, as records Mimecast indexes late do:
+	// a walk that starts before then does not list it.
+	LateIndexBy time.Duration
 	// ListOrder overrides the order of time-filtered list pages (TTP logs, held lists, threat
 	// events; archive searches shuffled only): "" serves what the request asks, ListOrderNewest and ListOrderOldest serve that
 	// order whatever it asks, ListOrderShuffled also shuffles the records within each page.

@@ -74,6 +74,7 @@ var durationKnobs = []durationKnob{
 	{"quota-window", "length of the fixed quota window", catAuth, time.Minute, func(o *Options, v time.Duration) { o.Quota.Window = v }},
 	{"fault-server-error-for", "answer every API call 503 for this long after start", catFaults, 0, func(o *Options, v time.Duration) { o.Faults.ServerErrorFor = v }},
 	{"fault-slow-by", "delay of slow responses", catFaults, 2 * time.Second, func(o *Options, v time.Duration) { o.Faults.SlowBy = v }},
+	{"fault-late-index-by", "every other TTP, held and threat event record appears this long after its time", catFaults, 0, func(o *Options, v time.Duration) { o.Faults.LateIndexBy = v }},
 }
 
 // CLIFlags are the flags of the fake-api command: listen address, tenant shape, credentials,

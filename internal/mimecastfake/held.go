@@ -135,7 +135,7 @@ func (s *Server) handleHoldList(w http.ResponseWriter, _ *http.Request, req *api
 			return routeMatches(route, m.route) && (flt.SearchBy == nil || heldSearchMatches(m, *flt.SearchBy))
 		}
 	}
-	s.servePage(w, req.Meta.Pagination.PageToken, cur, size, walk,
+	s.servePage(w, req.Meta.Pagination.PageToken, cur, size, s.lateIndexed(f, h, walk),
 		jsonRecord(func(i int) any { return s.holdItem(f, i) }), pageShape{})
 }
 
@@ -241,7 +241,7 @@ func (s *Server) handleHeldReleaseLogs(w http.ResponseWriter, _ *http.Request, r
 	if len(flt.FilterBy) > 0 || flt.SearchBy != nil && flt.SearchBy.Value != "" {
 		walk.match = func(i int) bool { return releaseMatches(s.releasedMail(f, i), flt) }
 	}
-	s.servePage(w, req.Meta.Pagination.PageToken, cur, size, walk,
+	s.servePage(w, req.Meta.Pagination.PageToken, cur, size, s.lateIndexed(f, h, walk),
 		jsonRecord(func(i int) any { return s.releaseLog(f, i) }), pageShape{name: "heldReleaseLogs"})
 }
 

@@ -4,6 +4,7 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"slices"
+	"time"
 )
 
 // listPage is the page after cur of walk under the list faults: ListOrder serves an order
@@ -31,6 +32,26 @@ func (s *Server) listPage(token string, cur pageCursor, walk recordWalk, size in
 		}
 	}
 	return p
+}
+
+// saltLate picks the records LateIndexBy delays.
+const saltLate = 0x1a7e
+
+// lateIndexed hides from a walk at horizon h the records of f that LateIndexBy has not indexed
+// yet.
+func (s *Server) lateIndexed(f alertFeed, h time.Time, w recordWalk) recordWalk {
+	late := s.Faults().LateIndexBy
+	if late <= 0 {
+		return w
+	}
+	match := w.match
+	w.match = func(i int) bool {
+		if f.rnd(i, saltLate)%2 == 0 && f.at(i).Add(late).After(h) {
+			return false
+		}
+		return match == nil || match(i)
+	}
+	return w
 }
 
 // maxCycleWalks bounds the walks PageCycles remembers.

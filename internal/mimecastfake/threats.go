@@ -159,7 +159,7 @@ func (s *Server) handleThreatEvents(w http.ResponseWriter, r *http.Request) {
 				(len(flt.Source) == 0 || slices.Contains(flt.Source, c.source))
 		}
 	}
-	p := s.listPage(token, cur, walk, size)
+	p := s.listPage(token, cur, s.lateIndexed(f, h, walk), size)
 	o := getJSONOut()
 	defer putJSONOut(o)
 	// Both shapes were maps, written by encoding/json in key order.

@@ -103,7 +103,7 @@ func (s *Server) handleURLLogs(w http.ResponseWriter, _ *http.Request, req *apiR
 				(scan == "" || scan == "all" || (scan == "malicious") == c.malicious)
 		}
 	}
-	s.servePage(w, req.Meta.Pagination.PageToken, cur, size, walk,
+	s.servePage(w, req.Meta.Pagination.PageToken, cur, size, s.lateIndexed(f, h, walk),
 		func(o *jsonOut, i int) { r := s.urlClickRecord(f, i); r.appendJSON(o) }, pageShape{name: "clickLogs"})
 }
 
@@ -238,7 +238,7 @@ func (s *Server) handleAttachmentLogs(w http.ResponseWriter, _ *http.Request, re
 				(result == "" || result == "all" || attachmentResults[f.pick(i, 4, len(attachmentResults))] == result)
 		}
 	}
-	s.servePage(w, req.Meta.Pagination.PageToken, cur, size, walk,
+	s.servePage(w, req.Meta.Pagination.PageToken, cur, size, s.lateIndexed(f, h, walk),
 		func(o *jsonOut, i int) { r := s.attachmentRecord(f, i); r.appendJSON(o) }, pageShape{name: "attachmentLogs"})
 }
 
@@ -382,7 +382,7 @@ func (s *Server) handleImpersonationLogs(w http.ResponseWriter, _ *http.Request,
 	if flt.TaggedMalicious != nil || flt.SearchField != "" || len(flt.Identifiers) > 0 || len(flt.Actions) > 0 {
 		walk.match = func(i int) bool { return s.impersonationMatches(f, i, flt) }
 	}
-	s.servePage(w, req.Meta.Pagination.PageToken, cur, size, walk,
+	s.servePage(w, req.Meta.Pagination.PageToken, cur, size, s.lateIndexed(f, h, walk),
 		func(o *jsonOut, i int) { r := s.impersonationRecord(f, i); r.appendJSON(o) },
 		// resultCount sits beside the list, as in Mimecast's documented sample; the fake reports the
 		// number of matching records there.

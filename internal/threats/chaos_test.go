@@ -630,3 +630,61 @@ func TestChaosTable(t *testing.T) {
 	}
 	fmt.Print(b.String())
 }
+
+// Records Mimecast indexes late, behind the cursor, are read by the next window's overlap: none
+// is lost and none comes twice. With overlap 0s the same tenant loses them, which is what the
+// overlap is for.
+func TestWindowFeedsReadRecordsIndexedLateWithinTheOverlap(t *testing.T) {
+	const lateBy = 3 * time.Second
+	cases := []struct {
+		overlap  string
+		loseNone bool
+	}{{"5m", true}, {"0s", false}}
+	for _, tc := range cases {
+		t.Run("overlap "+tc.overlap, func(t *testing.T) {
+			t.Parallel()
+			opts := mimecastfake.Options{
+				Seed: 5, Anchor: time.Now().UTC(),
+				Sizes:  mimecastfake.Sizes{EventsPerFeed: 5, Span: time.Hour, LiveEventsPerHour: 1800},
+				Faults: mimecastfake.Faults{LateIndexBy: lateBy},
+			}
+			_, url := streamtest.FakeTenant(t, opts)
+			c := streamtest.NewCollector()
+			in := threatsYAML(url, "feeds: [url_protect]\noverlap: "+tc.overlap+"\n")
+			_, stop := streamtest.StartStream(t, streamtest.StreamSpec{Input: in}, c)
+			time.Sleep(11 * time.Second) // a live record every 2 s, every other one indexed 3 s late
+			end := time.Now()
+			stop()
+			got := c.Snapshot()
+
+			// What the tenant holds, read long after each record was indexed.
+			time.Sleep(lateBy)
+			opts.Faults = mimecastfake.Faults{}
+			_, clean := streamtest.FakeTenant(t, opts)
+			all := collectAll(t, threatsYAML(clean, "feeds: [url_protect]\n"), "", 5)
+			var want []string
+			for _, m := range all {
+				at, err := time.Parse(time.RFC3339Nano, meta(m, metaEventTime))
+				require.NoError(t, err)
+				// Indexed a poll or two before the run ended: it must have been read.
+				if at.Add(lateBy + time.Second).Before(end) {
+					want = append(want, meta(m, metaEventID))
+				}
+			}
+			require.GreaterOrEqual(t, len(want), 5+3, "live records were indexed during the run")
+			ids := eventIDs(got)
+			assert.Len(t, ids, distinct(ids), "no record twice")
+			missing := 0
+			for _, id := range want {
+				if !slices.Contains(ids, id) {
+					missing++
+				}
+			}
+			if tc.loseNone {
+				assert.Zero(t, missing, "records indexed late are read by the overlap")
+			} else {
+				assert.Positive(t, missing, "without an overlap the late records are lost: the test can fail")
+			}
+		})
+	}
+}
