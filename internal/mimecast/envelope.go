@@ -271,7 +271,7 @@ func failError(r *redactor, endpoint string, status int, fails []FailEntry) *API
 	add := func(code, msg string) {
 		if (code != "" || msg != "") && len(e.Codes) < maxFailEntries {
 			e.Codes = append(e.Codes, code)
-			e.Messages = append(e.Messages, truncate(msg, snippetLen))
+			e.Messages = append(e.Messages, r.snippet([]byte(msg), snippetLen))
 		}
 	}
 	for _, f := range fails {
@@ -320,20 +320,20 @@ func errorFromBody(r *redactor, endpoint string, status int, body []byte) *APIEr
 		switch jsonKind(shapes.Error) {
 		case '{':
 			if json.Unmarshal(shapes.Error, &siem) == nil && (siem.Code != nil || siem.Message != nil) {
-				e.Codes = []string{scalarText(siem.Code)}
-				e.Messages = []string{truncate(scalarText(siem.Message), snippetLen)}
+				e.Codes = []string{errorText(siem.Code)}
+				e.Messages = []string{r.snippet([]byte(errorText(siem.Message)), snippetLen)}
 				return r.apiError(e)
 			}
 		case '"':
 			var code string
 			_ = json.Unmarshal(shapes.Error, &code)
 			e.Codes = []string{code}
-			e.Messages = []string{truncate(shapes.ErrorDescription, snippetLen)}
+			e.Messages = []string{r.snippet([]byte(shapes.ErrorDescription), snippetLen)}
 			return r.apiError(e)
 		}
 		var msg string
 		if jsonKind(shapes.Message) == '"' && json.Unmarshal(shapes.Message, &msg) == nil && msg != "" {
-			e.Messages = []string{truncate(msg, snippetLen)}
+			e.Messages = []string{r.snippet([]byte(msg), snippetLen)}
 			return r.apiError(e)
 		}
 	}
@@ -405,6 +405,15 @@ func scalarText(v any) string {
 		b, _ := json.Marshal(v)
 		return truncate(string(b), snippetLen)
 	}
+}
+
+// errorText is a JSON value of an error as text, whole: the caller redacts it before cutting it.
+func errorText(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
 }
 
 func truncate(s string, n int) string {

@@ -31,12 +31,19 @@ func redactText(s string) string {
 	return bearerValue.ReplaceAllString(s, "${1}"+redacted)
 }
 
-// redactor also removes the exact values the client knows to be secret: the client secret and
-// the access tokens it was given, wherever they appear (a server echoing them in an error, a URL).
+// redactor also removes the values the client knows to be secret: the client secret and the
+// access tokens it was given, wherever they appear (a server echoing them in an error, a URL),
+// whole or in part: any piece of minPartLen bytes or more of one is removed too, so that a text
+// cut before it reached the redactor, or a server echoing part of a value, leaks nothing.
 type redactor struct {
 	mu      sync.RWMutex
 	secrets []string
+	parts   map[string]struct{} // every minPartLen-byte piece of every secret long enough
 }
+
+// minPartLen is the shortest piece of a secret that is redacted on its own; shorter secrets are
+// redacted when they appear whole.
+const minPartLen = 12
 
 // keepTokens bounds how many past access tokens are remembered; a token lives 30 minutes, so a
 // few cover any log line still being written about an old one.
@@ -50,7 +57,18 @@ func newRedactor(clientSecret string) *redactor {
 	if len(clientSecret) >= minSecretLen {
 		r.secrets = []string{clientSecret}
 	}
+	r.index()
 	return r
+}
+
+// index rebuilds parts from secrets; mu must be held (or r not yet shared).
+func (r *redactor) index() {
+	r.parts = map[string]struct{}{}
+	for _, s := range r.secrets {
+		for i := 0; i+minPartLen <= len(s); i++ {
+			r.parts[s[i:i+minPartLen]] = struct{}{}
+		}
+	}
 }
 
 // addToken remembers an access token; the client secret (first entry) is always kept.
@@ -64,6 +82,7 @@ func (r *redactor) addToken(tok string) {
 	if extra := len(r.secrets) - 1 - keepTokens; extra > 0 {
 		r.secrets = append(r.secrets[:1], r.secrets[1+extra:]...)
 	}
+	r.index()
 }
 
 func (r *redactor) String(s string) string {
@@ -76,7 +95,45 @@ func (r *redactor) String(s string) string {
 	for _, secret := range r.secrets {
 		s = strings.ReplaceAll(s, secret, redacted)
 	}
-	return s
+	return r.redactParts(s)
+}
+
+// redactParts replaces every run of s that is a piece of minPartLen bytes or more of a secret.
+// A run starts where a minPartLen-byte piece of a secret does and grows while what it covers is
+// still part of one secret; the scan is linear in s for the short secrets at hand.
+func (r *redactor) redactParts(s string) string {
+	if len(r.parts) == 0 || len(s) < minPartLen {
+		return s
+	}
+	var b strings.Builder
+	last := 0 // s[:last] is written
+	for i := 0; i+minPartLen <= len(s); {
+		if _, ok := r.parts[s[i:i+minPartLen]]; !ok {
+			i++
+			continue
+		}
+		end := i + minPartLen
+		for end < len(s) && r.partOfSecret(s[i:end+1]) {
+			end++
+		}
+		b.WriteString(s[last:i])
+		b.WriteString(redacted)
+		last, i = end, end
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+func (r *redactor) partOfSecret(piece string) bool {
+	for _, secret := range r.secrets {
+		if strings.Contains(secret, piece) {
+			return true
+		}
+	}
+	return false
 }
 
 // apiError scrubs the server-provided parts of e in place and returns it.
@@ -87,6 +144,9 @@ func (r *redactor) apiError(e *APIError) *APIError {
 	e.Body = r.String(e.Body)
 	for i, m := range e.Messages {
 		e.Messages[i] = r.String(m)
+	}
+	for i, c := range e.Codes {
+		e.Codes[i] = truncate(r.String(c), snippetLen)
 	}
 	return e
 }
