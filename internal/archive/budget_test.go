@@ -14,89 +14,6 @@ import (
 	"github.com/mimecast-connect/mimecast-connect/internal/streamtest"
 )
 
-func (b *byteBudget) waiting() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return len(b.waiters)
-}
-
-// acquireAsync starts acquire(n) and returns a channel that receives its result.
-func acquireAsync(ctx context.Context, b *byteBudget, n int64) <-chan error {
-	done := make(chan error, 1)
-	go func() { done <- b.acquire(ctx, n) }()
-	return done
-}
-
-// waitForWaiters waits until n acquires are queued.
-func waitForWaiters(t *testing.T, b *byteBudget, n int) {
-	t.Helper()
-	require.Eventually(t, func() bool { return b.waiting() == n }, 5*time.Second, time.Millisecond)
-}
-
-func granted(ch <-chan error) bool {
-	select {
-	case err := <-ch:
-		return err == nil
-	default:
-		return false
-	}
-}
-
-func TestByteBudgetServesWaitersInOrderAndLetsAnOversizeAmountPassAlone(t *testing.T) {
-	b := newByteBudget(100)
-	require.True(t, b.tryAcquire(60))
-	big := acquireAsync(t.Context(), b, 500) // more than the whole budget
-	waitForWaiters(t, b, 1)
-	small := acquireAsync(t.Context(), b, 10)
-	waitForWaiters(t, b, 2)
-	assert.False(t, b.tryAcquire(10), "nobody jumps the queue, even when it would fit")
-
-	b.release(60)
-	require.NoError(t, <-big, "an amount over the budget is granted once nothing else is held")
-	assert.Equal(t, int64(500), b.held())
-	assert.False(t, granted(small), "the next waiter waits while the oversize amount is held")
-
-	b.release(500)
-	require.NoError(t, <-small)
-	assert.Equal(t, int64(10), b.held())
-}
-
-func TestByteBudgetGivenUpWaiterLetsTheNextOneThrough(t *testing.T) {
-	b := newByteBudget(100)
-	require.True(t, b.tryAcquire(50))
-	ctx, cancel := context.WithCancel(t.Context())
-	first := acquireAsync(ctx, b, 80)
-	waitForWaiters(t, b, 1)
-	second := acquireAsync(t.Context(), b, 40)
-	waitForWaiters(t, b, 2)
-
-	cancel()
-	require.ErrorIs(t, <-first, context.Canceled)
-	require.NoError(t, <-second, "40 fits beside 50 once the waiter ahead of it gave up")
-	assert.Equal(t, int64(90), b.held())
-}
-
-func TestByteBudgetAddedBytesMayGoOverTheLimitAndHoldNewcomersBack(t *testing.T) {
-	b := newByteBudget(100)
-	require.True(t, b.tryAcquire(50))
-	b.add(70) // a fetch held more than it reserved
-	assert.Equal(t, int64(120), b.held())
-	assert.False(t, b.tryAcquire(1))
-	waiter := acquireAsync(t.Context(), b, 30)
-	waitForWaiters(t, b, 1)
-	b.release(20)
-	assert.False(t, granted(waiter), "100 held: 30 more does not fit")
-	b.release(30)
-	require.NoError(t, <-waiter)
-	assert.Equal(t, int64(100), b.held())
-}
-
-func TestByteBudgetWithoutLimitNeverWaits(t *testing.T) {
-	b := newByteBudget(0)
-	require.True(t, b.tryAcquire(1<<40))
-	require.NoError(t, b.acquire(t.Context(), 1<<40))
-}
-
 // budgetTenant is 4 mailboxes (of a local domain) of 12 emails, each with attachments around 64 KiB.
 func budgetTenant(t *testing.T) (*mimecastfake.Server, string) {
 	return streamtest.FakeTenant(t, mimecastfake.Options{Sizes: mimecastfake.Sizes{
@@ -135,7 +52,7 @@ func (c *heldCrawl) readUntilStalled() {
 		case b := <-c.in.queue.Batches():
 			c.take(b)
 		case <-time.After(200 * time.Millisecond):
-			if c.in.budget.waiting() > 0 {
+			if c.in.budget.Waiting() > 0 {
 				return
 			}
 		case <-deadline:
@@ -231,7 +148,7 @@ func TestArchiveMaxBytesInFlightBoundsWhatWaitsForAcknowledgement(t *testing.T) 
 		c.finish()
 		assert.Equal(t, total, c.emails, "every email, once acknowledgements come")
 		assert.Equal(t, 4, c.checkpointed(fake))
-		assert.Zero(t, c.in.budget.held(), "every byte reserved was given back")
+		assert.Zero(t, c.in.budget.Held(), "every byte reserved was given back")
 	})
 	t.Run("0 is no limit", func(t *testing.T) {
 		c := startHeldCrawl(t, url, "max_bytes_in_flight: 0\n")

@@ -6,6 +6,7 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/mimecast-connect/mimecast-connect/internal/budget"
 	"github.com/mimecast-connect/mimecast-connect/internal/mimecast"
 )
 
@@ -27,7 +28,7 @@ func (r *mailboxRun) emitPage(ctx context.Context, jobs []*mimecast.ArchiveItem,
 	defer func() {
 		cancel()
 		f.drain(consumed)
-		r.in.budget.release(held)
+		r.in.budget.Release(held)
 	}()
 	flush := func(c *mailboxCommit) error {
 		b, h := batch, held
@@ -69,7 +70,7 @@ func (r *mailboxRun) emitPage(ctx context.Context, jobs []*mimecast.ArchiveItem,
 // most request_concurrency at a time and each once its email's bytes are reserved in the
 // budget, and await hands their results over in page order.
 type pageFetches struct {
-	budget     *byteBudget
+	budget     *budget.Bytes
 	results    []chan emailResult
 	sem        chan struct{}
 	starving   atomic.Bool   // the next fetch waits for the budget
@@ -102,13 +103,13 @@ func (f *pageFetches) dispatch(ctx context.Context, r *mailboxRun, jobs []*mimec
 			return
 		}
 		reserved := emailReservation(it)
-		if !f.budget.tryAcquire(reserved) {
+		if !f.budget.TryAcquire(reserved) {
 			f.starving.Store(true)
 			select {
 			case f.starved <- struct{}{}:
 			default:
 			}
-			err := f.budget.acquire(ctx, reserved)
+			err := f.budget.Acquire(ctx, reserved)
 			f.starving.Store(false)
 			if err != nil {
 				return
@@ -118,7 +119,7 @@ func (f *pageFetches) dispatch(ctx context.Context, r *mailboxRun, jobs []*mimec
 		go func() {
 			res := r.in.fetchEmail(ctx, r.p, r.mailbox, it)
 			// The reservation was a guess: hold what the result really holds.
-			f.budget.add(int64(res.bytes) - reserved)
+			f.budget.Add(int64(res.bytes) - reserved)
 			f.results[i] <- res
 		}()
 	}
@@ -155,7 +156,7 @@ func (f *pageFetches) await(ctx context.Context, i int, flush func() error) (ema
 // them (cancelled, they end promptly). The context of startFetches must be cancelled first.
 func (f *pageFetches) drain(consumed int) {
 	for n := <-f.dispatched; consumed < n; consumed++ {
-		f.budget.release(int64((<-f.results[consumed]).bytes))
+		f.budget.Release(int64((<-f.results[consumed]).bytes))
 	}
 }
 
@@ -178,21 +179,21 @@ const emailReserve = 256 << 10
 func (r *mailboxRun) send(ctx context.Context, batch service.MessageBatch, held int64, commit *mailboxCommit) error {
 	ticket, _ := r.committer.Add(r.committer.Generation())
 	if len(batch) == 0 {
-		r.in.budget.release(held)
+		r.in.budget.Release(held)
 		_ = r.committer.Done(context.Background(), ticket, commit)
 		return nil
 	}
 	select {
 	case r.slots <- struct{}{}:
 	case <-ctx.Done():
-		r.in.budget.release(held)
+		r.in.budget.Release(held)
 		return ctx.Err()
 	}
 	r.p.acks.Add(1)
 	ack := func(_ context.Context, err error) error {
 		defer r.p.acks.Done()
 		<-r.slots
-		r.in.budget.release(held)
+		r.in.budget.Release(held)
 		if err != nil {
 			// Everything from this batch on is read again in the next crawl: the checkpoint
 			// cannot move past it any more in this one.
@@ -205,7 +206,7 @@ func (r *mailboxRun) send(ctx context.Context, batch service.MessageBatch, held 
 	if err := r.in.queue.Send(ctx, batch, ack); err != nil {
 		<-r.slots
 		r.p.acks.Done()
-		r.in.budget.release(held)
+		r.in.budget.Release(held)
 		return err
 	}
 	return nil

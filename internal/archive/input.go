@@ -8,6 +8,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/mimecast-connect/mimecast-connect/internal/batchinput"
+	"github.com/mimecast-connect/mimecast-connect/internal/budget"
 )
 
 // archiveInput is the mimecast_archive BatchInput. Connect starts the crawler, which walks the
@@ -21,7 +22,7 @@ type archiveInput struct {
 	store   *archiveStore
 	now     func() time.Time
 	queue   *batchinput.Queue // ended once end_date was reached and everything was acknowledged
-	budget  *byteBudget       // max_bytes_in_flight, shared by all mailboxes
+	budget  *budget.Bytes     // max_bytes_in_flight, shared by all mailboxes
 
 	forbiddenOnce sync.Once
 
@@ -45,7 +46,7 @@ func newArchiveInput(cfg *archiveConfig, mgr *service.Resources) *archiveInput {
 		store:          newArchiveStore(mgr, cfg.checkpointName, cfg.checkpointKey),
 		now:            time.Now,
 		queue:          batchinput.New(),
-		budget:         newByteBudget(cfg.maxBytesInFlight),
+		budget:         budget.New(cfg.maxBytesInFlight),
 		recrawlStarted: map[string]bool{},
 		recrawlDone:    map[string]bool{},
 

@@ -1,4 +1,6 @@
-package archive
+// Package budget bounds the bytes an input holds between fetching data and the acknowledgement
+// of the batch that carries it.
+package budget
 
 import (
 	"context"
@@ -6,39 +8,38 @@ import (
 	"sync"
 )
 
-// byteBudget bounds the bytes of fetched emails and attachments that an archive input holds,
-// across all its mailboxes: from before a fetch until the batch holding the result is
-// acknowledged. Without it each mailbox holds what its own limits allow (request_concurrency
-// fetches, a batch being built, batches waiting to be read), so memory grows with
-// mailbox_concurrency.
+// Bytes bounds the bytes an input holds across all its parts (the archive's mailboxes, the
+// threats input's feeds): from before a fetch until the batch holding the result is
+// acknowledged. Without it each part holds what its own limits allow, so memory grows with the
+// number of parts and the size of the records.
 //
 // Waiters are served in order, so a large email is not starved by a stream of small ones, and
 // an amount larger than the whole budget is granted once nothing else is held: it passes alone
 // instead of waiting forever. Bytes can also be added without waiting (add), for when a fetch
 // turns out to hold more than was reserved for it: the budget is then over its limit until they
 // are released, and nobody new is let in meanwhile.
-type byteBudget struct {
+type Bytes struct {
 	limit int64 // 0: no limit
 
 	mu      sync.Mutex
 	used    int64
-	waiters []*budgetWaiter
+	waiters []*waiter
 }
 
-type budgetWaiter struct {
+type waiter struct {
 	n     int64
 	ready chan struct{} // closed once n was granted
 }
 
-func newByteBudget(limit int64) *byteBudget { return &byteBudget{limit: limit} }
+func New(limit int64) *Bytes { return &Bytes{limit: limit} }
 
 // fitsLocked says whether n more bytes may be held now.
-func (b *byteBudget) fitsLocked(n int64) bool {
+func (b *Bytes) fitsLocked(n int64) bool {
 	return b.limit <= 0 || b.used == 0 || b.used+n <= b.limit
 }
 
-// tryAcquire takes n bytes if that needs no waiting.
-func (b *byteBudget) tryAcquire(n int64) bool {
+// TryAcquire takes n bytes if that needs no waiting.
+func (b *Bytes) TryAcquire(n int64) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if len(b.waiters) > 0 || !b.fitsLocked(n) {
@@ -48,15 +49,15 @@ func (b *byteBudget) tryAcquire(n int64) bool {
 	return true
 }
 
-// acquire takes n bytes, waiting for releases until they fit, or until ctx ends.
-func (b *byteBudget) acquire(ctx context.Context, n int64) error {
+// Acquire takes n bytes, waiting for releases until they fit, or until ctx ends.
+func (b *Bytes) Acquire(ctx context.Context, n int64) error {
 	b.mu.Lock()
 	if len(b.waiters) == 0 && b.fitsLocked(n) {
 		b.used += n
 		b.mu.Unlock()
 		return nil
 	}
-	w := &budgetWaiter{n: n, ready: make(chan struct{})}
+	w := &waiter{n: n, ready: make(chan struct{})}
 	b.waiters = append(b.waiters, w)
 	b.mu.Unlock()
 	select {
@@ -70,36 +71,44 @@ func (b *byteBudget) acquire(ctx context.Context, n int64) error {
 	case <-w.ready: // granted meanwhile: give it back
 		b.used -= n
 	default:
-		b.waiters = slices.DeleteFunc(b.waiters, func(x *budgetWaiter) bool { return x == w })
+		b.waiters = slices.DeleteFunc(b.waiters, func(x *waiter) bool { return x == w })
 	}
 	// Either way the head of the queue may fit now.
 	b.grantLocked()
 	return ctx.Err()
 }
 
-// add holds n more bytes without waiting; a negative n releases.
-func (b *byteBudget) add(n int64) {
+// Add holds n more bytes without waiting; a negative n releases.
+func (b *Bytes) Add(n int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.used += n
 	if b.used < 0 {
-		panic("byteBudget: released more than was held")
+		panic("budget: released more than was held")
 	}
 	if n < 0 {
 		b.grantLocked()
 	}
 }
 
-func (b *byteBudget) release(n int64) { b.add(-n) }
+// Release gives n bytes back.
+func (b *Bytes) Release(n int64) { b.Add(-n) }
 
-// held is the bytes held now.
-func (b *byteBudget) held() int64 {
+// Held is the bytes held now.
+func (b *Bytes) Held() int64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.used
 }
 
-func (b *byteBudget) grantLocked() {
+// Waiting is how many Acquire calls wait now.
+func (b *Bytes) Waiting() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.waiters)
+}
+
+func (b *Bytes) grantLocked() {
 	for len(b.waiters) > 0 && b.fitsLocked(b.waiters[0].n) {
 		w := b.waiters[0]
 		b.waiters = b.waiters[1:]
