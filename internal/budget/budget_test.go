@@ -85,4 +85,3 @@ func TestBudgetWithoutLimitNeverWaits(t *testing.T) {
 	require.True(t, b.TryAcquire(1<<40))
 	require.NoError(t, b.Acquire(t.Context(), 1<<40))
 }
-
