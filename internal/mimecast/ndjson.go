@@ -21,11 +21,12 @@ const lineErrorPrefix = 1024
 type LineTooLongError struct {
 	Line   int64  // 1-based line number
 	Limit  int    // the limit in bytes
+	Size   int64  // the line's size in bytes, its line ending included
 	Prefix []byte // the start of the line
 }
 
 func (e *LineTooLongError) Error() string {
-	return fmt.Sprintf("line %d exceeds %d bytes", e.Line, e.Limit)
+	return fmt.Sprintf("line %d exceeds %d bytes (it holds %d)", e.Line, e.Limit, e.Size)
 }
 
 // NDJSONReader splits newline-delimited JSON into lines with bounded memory: it never holds more
@@ -80,7 +81,7 @@ func (r *NDJSONReader) Next() (line []byte, err error) {
 		r.line++
 		if tooLong {
 			prefix := bytes.Clone(r.buf[:min(lineErrorPrefix, r.limit, len(r.buf))])
-			return nil, &LineTooLongError{Line: r.line, Limit: r.limit, Prefix: prefix}
+			return nil, &LineTooLongError{Line: r.line, Limit: r.limit, Size: int64(n), Prefix: prefix}
 		}
 		content := bytes.TrimRight(r.buf, "\r\n")
 		if r.line == 1 {

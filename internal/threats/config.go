@@ -54,6 +54,7 @@ const (
 	tfCheckpointCache  = "checkpoint_cache"
 	tfCheckpointKey    = "checkpoint_key"
 	tfMaxPagesInFlight = "max_pages_in_flight"
+	tfMaxBytesInFlight = "max_bytes_in_flight"
 )
 
 const selectionTable = `
@@ -124,8 +125,15 @@ func threatsFields() []*service.ConfigField {
 			Description("How many pages of one feed may wait for acknowledgement at once. The checkpoint only ever moves past pages that were all acknowledged.").
 			Default(4).Advanced().
 			LintRule(`root = if this < 1 { ["max_pages_in_flight must be at least 1"] }`),
+		service.NewIntField(tfMaxBytesInFlight).
+			Description("Most bytes of records the input holds at once, across all feeds, in batches waiting for acknowledgement: when the budget is used up, feeds wait for acknowledgements before reading on, so memory stays bounded whatever the records' sizes and `max_pages_in_flight`. A SIEM batch also closes at 4 MiB of records, so one large file does not become one large batch; a batch larger than the budget still goes, alone. An output batching policy must flush within this many bytes or by `period`, or the input waits for acknowledgements that never come. 0: no limit.").
+			Default(defaultMaxBytesInFlight).Advanced().
+			LintRule(`root = if this < 0 { ["max_bytes_in_flight must not be negative"] }`),
 	}
 }
+
+// defaultMaxBytesInFlight keeps a drain of SIEM files of 4 MiB lines within a few hundred MiB.
+const defaultMaxBytesInFlight = 64 << 20
 
 func toAnyList(s []string) []any {
 	out := make([]any, len(s))
@@ -152,6 +160,7 @@ type threatsConfig struct {
 	checkpointName   string
 	checkpointKey    string
 	maxPagesInFlight int
+	maxBytesInFlight int64
 }
 
 func threatsConfigFromParsed(conf *service.ParsedConfig, mgr *service.Resources) (*threatsConfig, error) {
@@ -239,6 +248,14 @@ func threatsConfigFromParsed(conf *service.ParsedConfig, mgr *service.Resources)
 	if c.maxPagesInFlight < 1 {
 		return nil, fmt.Errorf("%s: %d is below 1", tfMaxPagesInFlight, c.maxPagesInFlight)
 	}
+	maxBytes, err := conf.FieldInt(tfMaxBytesInFlight)
+	if err != nil {
+		return nil, err
+	}
+	if maxBytes < 0 {
+		return nil, fmt.Errorf("%s: %d is negative: use 0 for no limit", tfMaxBytesInFlight, maxBytes)
+	}
+	c.maxBytesInFlight = int64(maxBytes)
 	if c.conn, err = connection.FromParsed(conf, mgr, Name); err != nil {
 		return nil, err
 	}

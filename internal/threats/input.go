@@ -8,6 +8,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/mimecast-connect/mimecast-connect/internal/batchinput"
+	"github.com/mimecast-connect/mimecast-connect/internal/budget"
 )
 
 // threatsInput is the mimecast_threats BatchInput. Connect loads every source's checkpoint and
@@ -20,6 +21,7 @@ type threatsInput struct {
 	store   *checkpointStore
 	now     func() time.Time
 	queue   *batchinput.Queue
+	budget  *budget.Bytes // max_bytes_in_flight, shared by all sources
 
 	content *contentFetcher
 }
@@ -33,6 +35,7 @@ func newThreatsInput(cfg *threatsConfig, mgr *service.Resources) *threatsInput {
 		store:   newCheckpointStore(mgr, cfg.checkpointName, cfg.checkpointKey),
 		now:     time.Now,
 		queue:   batchinput.New(),
+		budget:  budget.New(cfg.maxBytesInFlight),
 	}
 	in.content = newContentFetcher(in)
 	return in

@@ -214,14 +214,23 @@ func (r *sourceRunner) emit(ctx context.Context, gen uint64, c chunk) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	size := batchBytes(batch)
+	if err := r.in.budget.Acquire(ctx, size); err != nil {
+		<-r.slots
+		return err
+	}
+	release := func() {
+		r.in.budget.Release(size)
+		<-r.slots
+	}
 	// A nack may have reset the read state while this chunk waited for a slot: it would only be
 	// read again, so drop it here rather than deliver it twice.
 	if !r.committer.Current(ticket) {
-		<-r.slots
+		release()
 		return errStaleGeneration
 	}
 	ack := func(ctx context.Context, err error) error {
-		<-r.slots
+		release()
 		if err != nil {
 			r.nacked(ticket)
 			return nil
@@ -229,10 +238,21 @@ func (r *sourceRunner) emit(ctx context.Context, gen uint64, c chunk) error {
 		return r.committer.Done(context.Background(), ticket, commit)
 	}
 	if err := r.in.queue.Send(ctx, batch, ack); err != nil {
-		<-r.slots
+		release()
 		return err
 	}
 	return nil
+}
+
+// batchBytes is what a batch holds, for max_bytes_in_flight: its bodies.
+func batchBytes(batch service.MessageBatch) int64 {
+	var n int64
+	for _, m := range batch {
+		if b, err := m.AsBytes(); err == nil {
+			n += int64(len(b))
+		}
+	}
+	return n
 }
 
 // admit turns a chunk into the messages to send, and the state to commit with them (its Seen

@@ -14,9 +14,13 @@ import (
 	"github.com/mimecast-connect/mimecast-connect/internal/mimecast"
 )
 
-// siemChunk is how many SIEM events make one batch: files hold hundreds to thousands of events,
-// and a whole file in one batch would hold it all in memory.
-const siemChunk = 500
+// siemChunk is how many SIEM events make one batch, and siemChunkBytes how many bytes of them:
+// files hold hundreds to thousands of events of up to DefaultMaxLineBytes each, and a whole
+// file in one batch would hold it all in memory.
+const (
+	siemChunk      = 500
+	siemChunkBytes = 4 << 20
+)
 
 // siemSource reads the SIEM batch files of one event type. Its checkpoint is the listing's
 // @nextPage: a listing page is committed once every event of every file on it was delivered.
@@ -230,6 +234,7 @@ func (s *siemSource) readFile(ctx context.Context, fileURL string, pre *filePref
 	}
 	defer r.Close()
 	batch := make([]threatRecord, 0, siemChunk)
+	var batchBytes int
 	newest := st.Cursor
 	flush := func(end bool) error {
 		at := *st
@@ -248,7 +253,7 @@ func (s *siemSource) readFile(ctx context.Context, fileURL string, pre *filePref
 			}
 		}
 		*st = at
-		batch = make([]threatRecord, 0, siemChunk)
+		batch, batchBytes = make([]threatRecord, 0, siemChunk), 0
 		return nil
 	}
 	for {
@@ -280,7 +285,8 @@ func (s *siemSource) readFile(ctx context.Context, fileURL string, pre *filePref
 			}
 		}
 		batch = append(batch, rec)
-		if len(batch) == siemChunk {
+		batchBytes += len(rec.raw)
+		if len(batch) == siemChunk || batchBytes >= siemChunkBytes {
 			if err := flush(false); err != nil {
 				return nil, err
 			}
