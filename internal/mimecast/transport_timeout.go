@@ -16,8 +16,11 @@ var errAttemptTimeout = errors.New("attempt timed out")
 
 // timeoutTransport bounds one HTTP attempt. For a buffered answer the bound covers the request,
 // the headers and the whole body (bufferTransport reads it before the attempt ends). A stream is
-// read by the caller at the pace of the pipeline, so there the bound covers the headers and then
-// each single read: a server that stalls is cut off, a slow consumer is not.
+// read by the caller at the pace of the pipeline, so there the bound covers the headers, then
+// each single read, and the time spent waiting for the server over the whole body: it may wait
+// the timeout plus one second per minStreamRate bytes received. A server that stalls, or that
+// drips a byte now and then to keep each read alive, is cut off; a slow consumer is not, since
+// only the time inside Read counts.
 type timeoutTransport struct {
 	next    http.RoundTripper
 	timeout time.Duration
@@ -81,7 +84,15 @@ func (b *timedBody) Close() error {
 	return err
 }
 
-// stallBody arms the timeout only while a Read is waiting for the server.
+// minStreamRate is the slowest a streamed body may come, in bytes per second of waiting for the
+// server, once the timeout's worth of waiting is used up.
+const minStreamRate = 16 << 10
+
+// errStreamTooSlow is the cancellation cause of a stream that came slower than minStreamRate.
+var errStreamTooSlow = errors.New("stream too slow")
+
+// stallBody arms the timeout only while a Read is waiting for the server, and adds up the time
+// spent waiting.
 type stallBody struct {
 	body   io.ReadCloser
 	t      *timeoutTransport
@@ -91,6 +102,9 @@ type stallBody struct {
 
 	mu    sync.Mutex
 	timer *time.Timer
+
+	waited time.Duration // inside Read, over the body; read by Read only
+	got    int64
 }
 
 func (b *stallBody) Read(p []byte) (int, error) {
@@ -101,10 +115,22 @@ func (b *stallBody) Read(p []byte) (int, error) {
 		b.timer.Reset(b.t.timeout)
 	}
 	b.mu.Unlock()
+	start := time.Now()
 	n, err := b.body.Read(p)
+	b.waited += time.Since(start)
+	b.got += int64(n)
 	b.mu.Lock()
 	b.timer.Stop()
 	b.mu.Unlock()
+	if err == nil && b.waited > b.t.timeout+time.Duration(float64(b.got)/minStreamRate*float64(time.Second)) {
+		b.cancel(errStreamTooSlow)
+		return n, &APIError{
+			Endpoint:  endpointOf(b.req),
+			Retryable: true,
+			Err: fmt.Errorf("the answer came at under %d KiB/s (%d bytes in %s of waiting for the server): %w",
+				minStreamRate>>10, b.got, b.waited.Round(time.Millisecond), errAttemptTimeout),
+		}
+	}
 	if err != nil && err != io.EOF {
 		err = b.t.explain(b.ctx, b.req, err)
 	}

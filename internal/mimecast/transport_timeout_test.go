@@ -1,8 +1,11 @@
 package mimecast
 
 import (
+	"bytes"
+	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -56,4 +59,67 @@ func TestBodyLargerThanMaxBodyBytesIsAnError(t *testing.T) {
 	assert.Contains(t, err.Error(), "max_body_bytes")
 	assert.False(t, apiErr.Retryable)
 	assert.LessOrEqual(t, len(apiErr.Body), snippetLen+len("…"))
+}
+
+// dripServer sends head, then one byte every every, for as long as the client reads.
+func dripServer(t *testing.T, head int, every time.Duration) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		_, _ = w.Write(bytes.Repeat([]byte("a"), head))
+		w.(http.Flusher).Flush()
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-r.Context().Done():
+				return
+			case <-tick.C:
+				if _, err := w.Write([]byte("b")); err != nil {
+					return
+				}
+				w.(http.Flusher).Flush()
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func TestADownloadThatDripsIsCutOffThoughEachReadGetsABite(t *testing.T) {
+	url := dripServer(t, 20, 20*time.Millisecond)
+	r := newRig(t, func(http.ResponseWriter, *http.Request) {}, func(c *Config) { c.Timeout = 300 * time.Millisecond; c.MaxRetries = -1 })
+	body, err := r.client.Download(t.Context(), url+"/file.json.gz?X-Amz-Signature=abc")
+	require.NoError(t, err)
+	defer body.Close()
+	start := time.Now()
+	_, err = io.Copy(io.Discard, body)
+	var apiErr *APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.True(t, apiErr.Retryable)
+	assert.Contains(t, err.Error(), "the answer came at under 16 KiB/s")
+	assert.NotContains(t, err.Error(), "abc", "never the URL's signature")
+	assert.Less(t, time.Since(start), 3*time.Second, "cut once the timeout's worth of waiting is used")
+}
+
+func TestASlowReaderOfAFastDownloadIsNotCutOff(t *testing.T) {
+	payload := bytes.Repeat([]byte("z"), 64<<10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(payload) }))
+	t.Cleanup(srv.Close)
+	r := newRig(t, func(http.ResponseWriter, *http.Request) {}, func(c *Config) { c.Timeout = 200 * time.Millisecond })
+	body, err := r.client.Download(t.Context(), srv.URL+"/f")
+	require.NoError(t, err)
+	defer body.Close()
+	buf := make([]byte, 4<<10)
+	var got int
+	for i := 0; ; i++ {
+		n, err := body.Read(buf)
+		got += n
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		require.NoError(t, err)
+		time.Sleep(40 * time.Millisecond) // the pipeline is slow: 16 reads take 3x the timeout
+	}
+	assert.Equal(t, len(payload), got)
 }

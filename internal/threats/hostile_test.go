@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -95,4 +96,100 @@ func TestThreatsSIEMHoldsLargeRecordsWithinMaxBytesInFlight(t *testing.T) {
 	assert.LessOrEqual(t, most, perBatch, "a batch closes at 4 MiB of records")
 	assert.LessOrEqual(t, held, int64(max(budgetBytes, perBatch*(lineSize+200))), "unacknowledged bytes stay within the budget, or one batch larger than it")
 	assert.Less(t, held, int64(lines*lineSize), "the input stopped before the end of the file")
+}
+
+// siemFilesServer lists the given files (name -> handler) on one page, in name order; a name
+// starting with a scheme is listed as that URL as it is.
+func siemFilesServer(t *testing.T, names []string, files map[string]http.HandlerFunc) string {
+	t.Helper()
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/oauth/token":
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"access_token":"hostile-token-0123456789","token_type":"Bearer","expires_in":1799}`))
+		case r.URL.Path == mimecast.PathSIEMBatch:
+			w.Header().Set("Content-Type", "application/json")
+			if r.URL.Query().Get("nextPage") != "" {
+				_, _ = w.Write([]byte(`{"value":[],"@nextPage":"p2","isCaughtUp":true}`))
+				return
+			}
+			var entries []string
+			for _, n := range names {
+				u := n
+				if !strings.Contains(n, "://") {
+					u = srv.URL + "/files/" + n
+				}
+				entries = append(entries, fmt.Sprintf(`{"url":%q,"expiry":"2099-01-01T00:00:00.000Z","size":100}`, u))
+			}
+			fmt.Fprintf(w, `{"value":[%s],"@nextPage":"p2","isCaughtUp":false}`, strings.Join(entries, ","))
+		case strings.HasPrefix(r.URL.Path, "/files/"):
+			if h, ok := files[strings.TrimPrefix(r.URL.Path, "/files/")]; ok {
+				h(w, r)
+				return
+			}
+			http.NotFound(w, r)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// gzipLines serves lines as a gzip-compressed NDJSON file.
+func gzipLines(lines ...[]byte) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		zw := gzip.NewWriter(w)
+		for _, l := range lines {
+			_, _ = zw.Write(append(l, '\n'))
+		}
+		_ = zw.Close()
+	}
+}
+
+// A batch file that can never be read does not block its event type: after bounded retries it
+// is reported by name, as an ERROR and an error-flagged message, and the files after it arrive.
+func TestThreatsSIEMSkipsAFileThatCanNeverBeReadAndReadsOn(t *testing.T) {
+	cases := []struct {
+		name  string
+		names []string
+		bad   string // the path the report names
+	}{
+		{"a file:// URL", []string{"a.json.gz", "file:///etc/passwd", "c.json.gz"}, "/etc/passwd"},
+		{"a file that always answers 500", []string{"a.json.gz", "b.json.gz", "c.json.gz"}, "/files/b.json.gz"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			url := siemFilesServer(t, tc.names, map[string]http.HandlerFunc{
+				"a.json.gz": gzipLines(bigSIEMLine(1, 10), bigSIEMLine(2, 10)),
+				"b.json.gz": func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "boom", http.StatusInternalServerError) },
+				"c.json.gz": gzipLines(bigSIEMLine(3, 10)),
+			})
+			c := streamtest.NewCollector()
+			_, stop, obs := streamtest.StartObserved(t, streamtest.StreamSpec{Input: threatsYAML(url, siemAV+"max_retries: 0\n")}, c)
+			c.WaitFor(t, 20*time.Second, func(m []*service.Message) bool { return len(m) >= 4 })
+			msgs := streamtest.Settle(c)
+			stop()
+			var good, flagged int
+			for _, m := range msgs {
+				if m.GetError() != nil {
+					flagged++
+					assert.Contains(t, m.GetError().Error(), "siem batch file "+tc.bad+" could not be read")
+					continue
+				}
+				good++
+			}
+			assert.Equal(t, 3, good, "the events of the files before and after it")
+			assert.Equal(t, 1, flagged, "one error-flagged message names the file")
+			said := 0
+			for _, l := range obs.LogLines(slog.LevelError) {
+				if l.Level == "ERROR" && strings.Contains(l.Msg, "giving up on batch file "+tc.bad) {
+					said++
+				}
+			}
+			assert.Equal(t, 1, said, "one ERROR names the file")
+		})
+	}
 }

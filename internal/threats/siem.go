@@ -38,6 +38,9 @@ type siemSource struct {
 	walk   pageWalk
 	listed map[string]string // file name -> the page token that listed it, in this walk
 	streak failStreak
+
+	failing     string // the batch file that failed the last polls, and how many
+	failedPolls int
 }
 
 func (s *siemSource) name() string { return "siem_" + strings.ReplaceAll(s.eventType, " ", "_") }
@@ -105,6 +108,16 @@ func (s *siemSource) readPage(ctx context.Context, st feedState, emit siemEmitFu
 			s.in.log.Debugf("%s: %d duplicated batch URLs on one listing page, each fetched once", s.name(), list.DuplicateURLs)
 		}
 		again, err := s.readFiles(ctx, list.Files, emit, attempt < siemPageAttempts, &st)
+		var bad *siemFileError
+		if errors.As(err, &bad) {
+			if attempt < siemPageAttempts {
+				again, err = bad, nil
+			} else if err = s.unreadable(bad, emit, &st); err == nil {
+				// The file is reported and the page read on, from a fresh listing.
+				attempt = 0
+				continue
+			}
+		}
 		if err != nil {
 			return st, false, err
 		}
@@ -118,6 +131,7 @@ func (s *siemSource) readPage(ctx context.Context, st feedState, emit siemEmitFu
 			logf("%s: %v; listing the page again for fresh URLs (attempt %d of %d)", s.name(), again, attempt+1, siemPageAttempts)
 			continue
 		}
+		s.failing, s.failedPolls = "", 0
 		nst := st
 		nst.Done, nst.File, nst.Line = nil, "", 0
 		caughtUp := list.IsCaughtUp || len(list.Files) == 0
@@ -176,6 +190,55 @@ func (e *siemStallError) Error() string {
 	return fmt.Sprintf("the siem listing makes no progress at page token %s: %s", shortToken(e.token), e.why)
 }
 
+// unreadable deals with a file that could not be read on the last attempt of a page. A failure
+// that may heal (a 5xx, the network) fails the poll, which backs off, until the same file has
+// failed siemFileGiveUp polls in a row; then, or at once for a failure that cannot heal, the
+// file is reported (an ERROR, mimecast_threats_fetch_errors and an error-flagged message naming
+// it, for a dead letter output) and skipped, so the event type moves on.
+func (s *siemSource) unreadable(bad *siemFileError, emit siemEmitFunc, st *feedState) error {
+	if bad.name != s.failing {
+		s.failing, s.failedPolls = bad.name, 0
+	}
+	s.failedPolls++
+	if mimecast.IsRetryable(bad.err) && s.failedPolls < siemFileGiveUp {
+		return bad
+	}
+	s.in.metrics.fetchErrors.Incr(1, feedSIEM)
+	s.in.log.Errorf("%s: giving up on batch file %s after %d %s: %v; it is emitted as an error-flagged message and the listing is read on",
+		s.name(), bad.name, s.failedPolls, plural(s.failedPolls, "poll", "polls"), bad.err)
+	s.failing, s.failedPolls = "", 0
+	rec := threatRecord{
+		raw:       fmt.Appendf(nil, `{"siem_batch_file":%q,"event_type":%q}`, bad.name, s.eventType),
+		id:        mimecast.ContentHash([]byte("unreadable:" + bad.name)),
+		decodeErr: fmt.Errorf("siem batch file %s could not be read, its events are missing: %w", bad.name, bad.err),
+	}
+	at := *st
+	at.Done = append(slices.Clone(st.Done), bad.name)
+	if at.File == bad.name {
+		at.File, at.Line = "", 0
+	}
+	if err := emit([]threatRecord{rec}, at); err != nil {
+		return err
+	}
+	*st = at
+	return nil
+}
+
+// siemFileGiveUp is how many polls in a row one batch file may fail in a way that can heal
+// before it is skipped.
+const siemFileGiveUp = 5
+
+// siemFileError is a batch file that could not be downloaded or read.
+type siemFileError struct {
+	name string
+	err  error
+}
+
+func (e *siemFileError) Error() string {
+	return fmt.Sprintf("reading siem batch file %s: %v", e.name, e.err)
+}
+func (e *siemFileError) Unwrap() error { return e.err }
+
 // siemPageAttempts is how many times a listing page is read when one of its files cannot be
 // read whole: its URL expired, or the file ends early. A transfer cut short (a reset, a proxy
 // timeout) looks the same as a damaged file; only another download tells them apart, and a
@@ -205,6 +268,9 @@ func (s *siemSource) readFiles(ctx context.Context, files []mimecast.SIEMBatchFi
 		cut, err := s.readFile(ctx, f.URL, cur, emit, retry, st)
 		if errors.Is(err, mimecast.ErrBatchURLExpired) && retry {
 			return err, nil
+		}
+		if err != nil && ctx.Err() == nil && !errors.Is(err, errStopped) {
+			return nil, &siemFileError{name: fileName(f.URL), err: err}
 		}
 		if err != nil {
 			return nil, err
@@ -262,7 +328,7 @@ func (s *siemSource) readFile(ctx context.Context, fileURL string, pre *filePref
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("reading siem batch file: %w", err)
+			return nil, err
 		}
 		if r.Line() <= skip {
 			continue // delivered before
