@@ -81,6 +81,8 @@ type mimeParser struct {
 	words        *mime.WordDecoder
 	email        *Email
 	attachments  int
+	// The bodies as they are read; every text part appends to one of them, within maxBody.
+	text, html strings.Builder
 }
 
 // Parse parses an RFC 822 message from r. Bodies longer than maxBody bytes (after decoding)
@@ -92,6 +94,19 @@ func Parse(r io.Reader, maxBody int, onAttachment AttachmentFunc) (*Email, error
 		words:        &mime.WordDecoder{CharsetReader: charsetReader},
 		email:        &Email{Headers: map[string][]string{}},
 	}
+	src := &stickyReader{r: r}
+	e, err := p.parse(src)
+	e.Text, e.HTML = p.text.String(), p.html.String()
+	if src.err != nil {
+		// The reader failed. The line readers of net/textproto and mime/multipart drop a read
+		// error that ends a partial line and report a malformed line instead: the error the
+		// reader gave is what happened, and reading again may succeed.
+		return e, fmt.Errorf("reading the message: %w", src.err)
+	}
+	return e, err
+}
+
+func (p *mimeParser) parse(r io.Reader) (*Email, error) {
 	msg, err := mail.ReadMessage(bufio.NewReaderSize(&headerLimitReader{r: r, limit: maxHeaderBytes}, 32<<10))
 	if err != nil {
 		return p.email, fmt.Errorf("%w: reading the header: %w", ErrBrokenMIME, err)
@@ -101,6 +116,20 @@ func Parse(r io.Reader, maxBody int, onAttachment AttachmentFunc) (*Email, error
 		return p.email, err
 	}
 	return p.email, nil
+}
+
+// stickyReader remembers the first error of r other than io.EOF.
+type stickyReader struct {
+	r   io.Reader
+	err error
+}
+
+func (s *stickyReader) Read(b []byte) (int, error) {
+	n, err := s.r.Read(b)
+	if err != nil && err != io.EOF && s.err == nil {
+		s.err = err
+	}
+	return n, err
 }
 
 func (p *mimeParser) readHeader(h mail.Header) {
@@ -222,28 +251,46 @@ func (p *mimeParser) walkMultipart(boundary string, body io.Reader, depth int) e
 }
 
 // readBody keeps a text body: the first plain and the first HTML part are the bodies; further
-// unnamed text parts (as Apple Mail sends around inline images) are appended to them.
+// unnamed text parts (as Apple Mail sends around inline images) are appended to them. maxBody
+// bounds each body, whatever the number of parts: a part past the limit is read and dropped.
 func (p *mimeParser) readBody(ctype, charset string, r io.Reader) error {
-	raw, err := io.ReadAll(io.LimitReader(r, int64(p.maxBody)+1))
+	dst := &p.text
+	if ctype == "text/html" {
+		dst = &p.html
+	}
+	sep := 0
+	if dst.Len() > 0 {
+		sep = 1
+	}
+	room := p.maxBody - dst.Len() - sep
+	raw, err := io.ReadAll(io.LimitReader(r, int64(max(room, 0))+1))
 	if err != nil {
 		return fmt.Errorf("%w: reading the %s body: %w", ErrBrokenMIME, ctype, err)
 	}
-	if len(raw) > p.maxBody {
-		raw = raw[:p.maxBody]
+	if len(raw) > max(room, 0) {
+		raw = raw[:max(room, 0)]
 		p.email.Truncated = true
 		if _, err := io.Copy(io.Discard, r); err != nil {
 			return fmt.Errorf("%w: reading the %s body: %w", ErrBrokenMIME, ctype, err)
 		}
 	}
+	if len(raw) == 0 {
+		return nil
+	}
 	text := decodeCharset(charset, raw)
-	dst := &p.email.Text
-	if ctype == "text/html" {
-		dst = &p.email.HTML
+	if len(text) > room {
+		// A charset decoded to more bytes than it read: cut on a rune boundary.
+		cut := room
+		for cut > 0 && !utf8.RuneStart(text[cut]) {
+			cut--
+		}
+		text = text[:cut]
+		p.email.Truncated = true
 	}
-	if *dst != "" {
-		*dst += "\n"
+	if sep == 1 {
+		dst.WriteByte('\n')
 	}
-	*dst += text
+	dst.WriteString(text)
 	return nil
 }
 

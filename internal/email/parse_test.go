@@ -3,6 +3,7 @@ package email
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"io"
 	"strings"
 	"testing"
@@ -214,4 +215,74 @@ a,b
 	assert.Equal(t, "message/rfc822", atts[0].ctype)
 	assert.Contains(t, string(atts[0].data), "inner body")
 	assert.Equal(t, "data.csv", atts[1].name)
+}
+
+// cutReader gives data and then fails with err, as a transfer cut short does.
+type cutReader struct {
+	data []byte
+	err  error
+}
+
+func (c *cutReader) Read(p []byte) (int, error) {
+	if len(c.data) == 0 {
+		return 0, c.err
+	}
+	n := copy(p, c.data)
+	c.data = c.data[n:]
+	return n, nil
+}
+
+// A transfer cut anywhere (inside a header name, after a colon, inside a part's header, inside
+// a body) is a read failure of the source, never a malformed message.
+func TestParseReportsACutTransferAsAReadFailureWherever(t *testing.T) {
+	reset := errors.New("connection reset by peer")
+	msg := "From: a@example.com\r\nTo: b@example.com\r\nX-Long-Header: value\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/mixed; boundary=BOUND\r\n\r\n--BOUND\r\nContent-Type: text/plain\r\n\r\nhello\r\n" +
+		"--BOUND\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=a.pdf\r\n\r\nPDFDATA\r\n--BOUND--\r\n"
+	for _, cut := range []string{"X-Lo", "X-Long-Header:", "Content-Ty", "hel", "--BOUND\r\nContent-Disp", "PDFD"} {
+		t.Run(cut, func(t *testing.T) {
+			at := strings.Index(msg, cut) + len(cut)
+			_, err := Parse(&cutReader{data: []byte(msg[:at]), err: reset}, 1<<20, func(a *Attachment) error {
+				_, err := io.Copy(io.Discard, a.Body)
+				return err
+			})
+			require.Error(t, err)
+			assert.ErrorIs(t, err, reset)
+			assert.NotErrorIs(t, err, ErrBrokenMIME)
+		})
+	}
+	_, err := Parse(strings.NewReader(msg), 1<<20, nil)
+	require.NoError(t, err, "the whole message parses")
+}
+
+// max_body_size bounds the text of an email, whatever the number of its text parts, and many
+// parts cost linear time.
+func TestParseBoundsTheBodiesAcrossManyTextParts(t *testing.T) {
+	cases := []struct {
+		name         string
+		parts, size  int
+		maxBody      int
+		wantTextLen  int
+		wantTruncate bool
+	}{
+		{"300 parts of 64 KiB under a 1 MiB limit", 300, 64 << 10, 1 << 20, 1 << 20, true},
+		{"10,000 parts of 4 KiB", 10000, 4 << 10, 1 << 20, 1 << 20, true},
+		{"3 small parts fit", 3, 10, 1 << 20, 3*10 + 2, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var b strings.Builder
+			b.WriteString("From: a@example.com\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n")
+			for range tc.parts {
+				b.WriteString("--B\r\nContent-Type: text/plain\r\n\r\n")
+				b.WriteString(strings.Repeat("t", tc.size))
+				b.WriteString("\r\n")
+			}
+			b.WriteString("--B--\r\n")
+			e, err := Parse(strings.NewReader(b.String()), tc.maxBody, nil)
+			require.NoError(t, err)
+			assert.Len(t, e.Text, tc.wantTextLen)
+			assert.Equal(t, tc.wantTruncate, e.Truncated)
+		})
+	}
 }
