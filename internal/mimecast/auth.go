@@ -40,6 +40,8 @@ type tokenSource struct {
 	redact     *redactor
 	life       context.Context // cancelled by Client.Close; fetches outlive any one caller
 	onFetch    func()
+	log        Logger
+	shortOnce  sync.Once // the warning about tokens that live less than the offset
 
 	mu       sync.Mutex
 	current  *token
@@ -67,6 +69,7 @@ func newTokenSource(life context.Context, cfg *Config, httpClient *http.Client, 
 		redact:     redact,
 		life:       life,
 		onFetch:    onFetch,
+		log:        cfg.Logger,
 	}
 }
 
@@ -145,7 +148,17 @@ func (s *tokenSource) retrieve() (*token, error) {
 	if !t.Expiry.IsZero() {
 		// oauth2 computes Expiry on the wall clock; keep the lifetime and restate it on
 		// Config.Now so that tests and the expiry offset work on one clock.
-		tok.expiry = s.now().Add(time.Until(t.Expiry))
+		now := s.now()
+		life := time.Until(t.Expiry)
+		tok.expiry = now.Add(life)
+		if life > 0 && life+s.offset <= 0 {
+			// Refreshing -offset before expiry would mean a token fetch before every call: use
+			// each token for half its life instead.
+			s.shortOnce.Do(func() {
+				s.log.Warnf("mimecast %s: access tokens live %v, less than token_expiry_offset asks to refresh before expiry (%v); each token is used for half its life", s.endpoint, life.Round(time.Second), -s.offset)
+			})
+			tok.expiry = now.Add(life/2 - s.offset)
+		}
 	}
 	s.redact.addToken(t.AccessToken)
 	return tok, nil

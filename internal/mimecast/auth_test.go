@@ -347,3 +347,22 @@ func TestRequestIDIsCutAndCleanedForLogs(t *testing.T) {
 	assert.Len(t, id, 64-2, "trimmed and cut to 64 bytes, then the space and the control character dropped")
 	assert.True(t, strings.HasPrefix(id, "ab[31mc"))
 }
+
+func TestTokensShorterThanTheExpiryOffsetAreUsedForHalfTheirLife(t *testing.T) {
+	r := newRig(t, func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, okEnvelope) },
+		func(c *Config) { c.TokenExpiryOffset = -5 * time.Minute })
+	r.expiresIn = 120 // two minutes, under the five-minute offset
+	call := func() {
+		_, err := r.client.CallAPI(t.Context(), "/api/account/get-account", nil, Pagination{})
+		require.NoError(t, err)
+	}
+	call()
+	call()
+	r.clock.Advance(50 * time.Second)
+	call()
+	assert.Equal(t, int32(1), r.tokens.Load(), "not a token fetch before every call")
+	r.clock.Advance(15 * time.Second)
+	call()
+	assert.Equal(t, int32(2), r.tokens.Load(), "a new token after half the lifetime")
+	assert.Equal(t, 1, strings.Count(r.logs.Text(), "access tokens live 2m0s, less than token_expiry_offset"), "said once")
+}

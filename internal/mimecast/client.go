@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Client talks to one Mimecast API 2.0 application. It is safe for concurrent use; all callers
@@ -182,6 +183,9 @@ func (c *Client) retryLayer(next http.RoundTripper) http.RoundTripper {
 			c.cfg.Metrics.Retry(endpoint, reason)
 		},
 		onRecovered: c.logRecovered,
+		onLongWait: func(endpoint, reason string, d time.Duration) {
+			c.cfg.Logger.Infof("mimecast %s: waiting %v before retrying (%s)", endpoint, d.Round(time.Second), reason)
+		},
 	}
 }
 

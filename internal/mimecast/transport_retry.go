@@ -27,6 +27,9 @@ type retryTransport struct {
 	now        func() time.Time
 	sleep      func(ctx context.Context, d time.Duration) error
 	onRetry    func(endpoint, reason string)
+	// onLongWait, when set, hears of a wait before a retry of at least longWait, when it starts:
+	// a wait of minutes must not look like a hang.
+	onLongWait func(endpoint, reason string, d time.Duration)
 	// onRecovered, when set, hears of a call that succeeded after retries, with the reason of
 	// each retry and the x-request-id of the failed answers that had one: a fault the retries
 	// absorbed is otherwise only visible in metrics.
@@ -41,6 +44,9 @@ const (
 	// it doubles on each further 429.
 	rateLimitDefault = time.Second
 )
+
+// longWait is the shortest wait before a retry that is logged when it starts.
+const longWait = 10 * time.Second
 
 // retryReasonRateLimited is the retry reason (metrics label) of a 429.
 const retryReasonRateLimited = "rate_limited"
@@ -79,6 +85,9 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		discard(resp)
 		reasons = append(reasons, reason)
 		t.onRetry(endpointOf(req), reason)
+		if wait >= longWait && t.onLongWait != nil {
+			t.onLongWait(endpointOf(req), reason, wait)
+		}
 		if err := t.sleep(ctx, wait); err != nil {
 			return nil, fmt.Errorf("waiting to retry %s: %w", endpointOf(req), err)
 		}

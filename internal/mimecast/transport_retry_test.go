@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -320,3 +321,20 @@ func hang(req *http.Request) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestALongWaitBeforeARetryIsLoggedWhenItStarts(t *testing.T) {
+	var calls atomic.Int32
+	r := newRig(t, func(w http.ResponseWriter, _ *http.Request) {
+		if calls.Add(1) == 1 {
+			w.Header().Set("Retry-After", "30")
+			writeJSON(w, 429, `{"fail":[{"code":"rate_limit_exceeded","message":"Too many requests"}]}`)
+			return
+		}
+		writeJSON(w, 200, okEnvelope)
+	})
+	_, err := r.client.CallAPI(t.Context(), "/api/x", nil, Pagination{})
+	require.NoError(t, err)
+	logs := r.logs.Text()
+	assert.Contains(t, logs, "INFO mimecast /api/x: waiting 30s before retrying (rate_limited)")
+	assert.Less(t, strings.Index(logs, "waiting 30s"), strings.Index(logs, "answered after"), "said before the wait, not after")
+}
