@@ -140,14 +140,18 @@ func TestArchiveDeltaCrawlPicksUpNewMailWhileRunning(t *testing.T) {
 	assert.ElementsMatch(t, archAllIDs(fake, ordinaryDomain), ids, "every message once, the two new ones included")
 }
 
-func TestArchiveRestartMidCrawlResumesWithoutLossOrRepeats(t *testing.T) {
+// crawlStoppedMidMailbox runs a crawl with its checkpoint in a file cache until the tenant fails
+// in the middle of bob's mailbox, and stops it there. It returns the ids the run delivered, and
+// what a second run needs; the gate is open again.
+func crawlStoppedMidMailbox(t *testing.T) (fake *mimecastfake.Server, in, res string, firstRun []string) {
+	t.Helper()
 	opts := smallArchive()
 	opts.Sizes.MessagesPerMailbox = 12
 	// Search pages of 2: alice takes 6 pages, then bob gets 2 before the tenant fails.
 	gate := &searchGate{allow: 8, rejected: make(chan struct{}, 16)}
 	fake, url := archTenant(t, opts, func(h http.Handler) http.Handler { gate.handler = h; return gate })
-	res := archFileCache(t.TempDir())
-	in := archiveInputYAML(url, archUntilNow()+"checkpoint_cache: state\npage_size: 2\nmailbox_concurrency: 1\nmax_retries: 0")
+	res = archFileCache(t.TempDir())
+	in = archiveInputYAML(url, archUntilNow()+"checkpoint_cache: state\npage_size: 2\nmailbox_concurrency: 1\nmax_retries: 0")
 
 	c := streamtest.NewCollector()
 	stop := startArchive(t, archiveStream{input: in, resources: res}, c)
@@ -156,10 +160,14 @@ func TestArchiveRestartMidCrawlResumesWithoutLossOrRepeats(t *testing.T) {
 	// request of this run can reach the tenant after it stopped.
 	gate.waitRejected(t, 2)
 	stop()
-	firstRun := archIDs(archEmails(c.Snapshot()))
+	firstRun = archIDs(archEmails(c.Snapshot()))
 	require.Len(t, firstRun, 16, "alice's 12 and bob's first 4")
-
 	gate.open()
+	return fake, in, res, firstRun
+}
+
+func TestArchiveRestartMidCrawlResumesWithoutLossOrRepeats(t *testing.T) {
+	fake, in, res, firstRun := crawlStoppedMidMailbox(t)
 	fake.ResetStats()
 	secondRun := archIDs(archEmails(archRunToEnd(t, archiveStream{input: in, resources: res}, 20*time.Second)))
 	assert.Len(t, secondRun, 20, "bob's last 8 and carol's 12")
@@ -172,22 +180,7 @@ func TestArchiveRestartMidCrawlResumesWithoutLossOrRepeats(t *testing.T) {
 // its first page: the messages the first run delivered from it are known from the ledger and
 // not emitted again.
 func TestArchiveRestartOnARefusedPageTokenRepeatsNothing(t *testing.T) {
-	opts := smallArchive()
-	opts.Sizes.MessagesPerMailbox = 12
-	gate := &searchGate{allow: 8, rejected: make(chan struct{}, 16)}
-	fake, url := archTenant(t, opts, func(h http.Handler) http.Handler { gate.handler = h; return gate })
-	res := archFileCache(t.TempDir())
-	in := archiveInputYAML(url, archUntilNow()+"checkpoint_cache: state\npage_size: 2\nmailbox_concurrency: 1\nmax_retries: 0")
-
-	c := streamtest.NewCollector()
-	stop := startArchive(t, archiveStream{input: in, resources: res}, c)
-	c.WaitFor(t, 10*time.Second, func(m []*service.Message) bool { return len(m) >= 16 })
-	gate.waitRejected(t, 2)
-	stop()
-	firstRun := archIDs(archEmails(c.Snapshot()))
-	require.Len(t, firstRun, 16, "alice's 12 and bob's first 4")
-
-	gate.open()
+	fake, in, res, firstRun := crawlStoppedMidMailbox(t)
 	fake.SetFaults(mimecastfake.Faults{RefusePageTokens: 1}) // bob's saved token
 	secondRun := archIDs(archEmails(archRunToEnd(t, archiveStream{input: in, resources: res}, 20*time.Second)))
 	assert.Zero(t, fake.Faults().RefusePageTokens, "the saved token was refused")
