@@ -20,7 +20,8 @@ type Committer[T any] struct {
 	mu        sync.Mutex
 	gen       uint64
 	tracker   ackTracker[T]
-	committed T // the newest state whose batches were all acknowledged
+	committed    T      // the newest state whose batches were all acknowledged
+	committedSeq uint64 // its tracker position
 
 	saveMu   sync.Mutex
 	savedSeq uint64 // the tracker position of the newest state saved
@@ -74,7 +75,7 @@ func (c *Committer[T]) Done(ctx context.Context, t Ticket, state *T) error {
 	}
 	st, upTo, ok := c.tracker.done(t.seq, state)
 	if ok {
-		c.committed = st
+		c.committed, c.committedSeq = st, upTo
 	}
 	c.mu.Unlock()
 	if !ok {
@@ -89,6 +90,35 @@ func (c *Committer[T]) Done(ctx context.Context, t Ticket, state *T) error {
 		return err
 	}
 	c.savedSeq = upTo
+	return nil
+}
+
+// Unsaved reports whether the newest committed state is not saved: its save failed. An input
+// stops reading while it is (see Retry), so that a replay after a restart does not grow with a
+// cache outage.
+func (c *Committer[T]) Unsaved() bool {
+	c.mu.Lock()
+	seq := c.committedSeq
+	c.mu.Unlock()
+	c.saveMu.Lock()
+	defer c.saveMu.Unlock()
+	return seq > c.savedSeq
+}
+
+// Retry saves the newest committed state if it is not saved yet, and returns the save's error.
+func (c *Committer[T]) Retry(ctx context.Context) error {
+	c.mu.Lock()
+	st, seq := c.committed, c.committedSeq
+	c.mu.Unlock()
+	c.saveMu.Lock()
+	defer c.saveMu.Unlock()
+	if seq <= c.savedSeq {
+		return nil
+	}
+	if err := c.save(ctx, st); err != nil {
+		return err
+	}
+	c.savedSeq = seq
 	return nil
 }
 

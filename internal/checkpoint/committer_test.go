@@ -116,3 +116,24 @@ func TestCommitterConcurrentAcknowledgementsSaveInOrder(t *testing.T) {
 	assert.IsIncreasing(t, saved, "a state older than one saved is never written")
 	assert.Equal(t, n-1, saved[len(saved)-1], "the last state saved is the last batch's")
 }
+
+func TestCommitterTellsAnUnsavedStateAndRetriesIt(t *testing.T) {
+	s := savedStates{fail: true}
+	c := NewCommitter("start", s.save)
+	assert.False(t, c.Unsaved(), "the state loaded at start-up is saved")
+	require.NoError(t, c.Retry(t.Context()), "nothing to retry")
+	a, _ := c.Add(c.Generation())
+	require.Error(t, c.Done(t.Context(), a, state("after a")))
+	assert.True(t, c.Unsaved())
+	require.Error(t, c.Retry(t.Context()))
+	assert.True(t, c.Unsaved())
+
+	s.mu.Lock()
+	s.fail = false
+	s.mu.Unlock()
+	require.NoError(t, c.Retry(t.Context()))
+	assert.False(t, c.Unsaved())
+	assert.Equal(t, []string{"after a"}, s.list())
+	require.NoError(t, c.Retry(t.Context()))
+	assert.Equal(t, []string{"after a"}, s.list(), "a saved state is not written again")
+}

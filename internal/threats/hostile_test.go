@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mimecast-connect/mimecast-connect/internal/mimecast"
+	"github.com/mimecast-connect/mimecast-connect/internal/mimecastfake"
 	"github.com/mimecast-connect/mimecast-connect/internal/streamtest"
 )
 
@@ -192,4 +196,88 @@ func TestThreatsSIEMSkipsAFileThatCanNeverBeReadAndReadsOn(t *testing.T) {
 			assert.Equal(t, 1, said, "one ERROR names the file")
 		})
 	}
+}
+
+// failingCache is a cache whose writes fail while failing is set.
+type failingCache struct {
+	mu      sync.Mutex
+	data    map[string][]byte
+	failing *atomic.Bool
+}
+
+var errCacheDown = errors.New("cache is read-only")
+
+func (c *failingCache) Get(_ context.Context, key string) ([]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.data[key]
+	if !ok {
+		return nil, service.ErrKeyNotFound
+	}
+	return v, nil
+}
+
+func (c *failingCache) Set(_ context.Context, key string, value []byte, _ *time.Duration) error {
+	if c.failing.Load() {
+		return errCacheDown
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.data[key] = value
+	return nil
+}
+
+func (c *failingCache) Add(ctx context.Context, key string, value []byte, ttl *time.Duration) error {
+	return c.Set(ctx, key, value, ttl)
+}
+
+func (c *failingCache) Delete(_ context.Context, key string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.data, key)
+	return nil
+}
+
+func (*failingCache) Close(context.Context) error { return nil }
+
+// While checkpoints cannot be written the input reads nothing new, says so once, and goes on
+// when writes work again, losing and repeating nothing.
+func TestThreatsStopReadingWhileTheCheckpointCannotBeWritten(t *testing.T) {
+	var failing atomic.Bool
+	failing.Store(true)
+	cache := &failingCache{data: map[string][]byte{}, failing: &failing}
+	_, url := streamtest.FakeTenant(t, chaosTenant(time.Now().UTC().Truncate(time.Minute), mimecastfake.Faults{}))
+	env := service.NewEnvironment()
+	require.NoError(t, env.RegisterCache("test_failing_cache", service.NewConfigSpec(),
+		func(*service.ParsedConfig, *service.Resources) (service.Cache, error) { return cache, nil }))
+	obs := streamtest.NewObserver()
+	b := env.NewStreamBuilder()
+	b.SetLogger(slog.New(slog.NewJSONHandler(obs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	require.NoError(t, b.AddResourcesYAML("cache_resources:\n  - label: ckpt\n    test_failing_cache: {}\n"))
+	require.NoError(t, b.AddInputYAML(threatsYAML(url, "feeds: [url_protect]\nbackfill_slice: 0s\ncheckpoint_cache: ckpt\n")))
+	c := streamtest.NewCollector()
+	require.NoError(t, b.AddConsumerFunc(c.Consume))
+	_, stop := streamtest.RunBuilt(t, b)
+
+	time.Sleep(1500 * time.Millisecond)
+	during := len(c.Snapshot())
+	assert.Positive(t, during)
+	assert.LessOrEqual(t, during, 7*(4+1), "at most the pages in flight when the first save failed")
+	failing.Store(false)
+	msgs := c.WaitFor(t, 15*time.Second, func(m []*service.Message) bool { return len(m) >= chaosEvents })
+	msgs = streamtest.Settle(c)
+	stop()
+	assert.Len(t, msgs, chaosEvents)
+	assert.Equal(t, chaosEvents, distinct(eventIDs(msgs)))
+	var errs, back int
+	for _, l := range obs.LogLines(slog.LevelInfo) {
+		switch {
+		case l.Level == "ERROR" && strings.Contains(l.Msg, "url_protect: saving the checkpoint failed: "):
+			errs++
+		case l.Level == "INFO" && strings.Contains(l.Msg, "url_protect: the checkpoint is written again after"):
+			back++
+		}
+	}
+	assert.Equal(t, 1, errs, "said once for the outage")
+	assert.Equal(t, 1, back, "and once when it ended")
 }

@@ -38,6 +38,10 @@ type sourceRunner struct {
 	forbidden bool
 	failures  int
 	warnedAt  time.Time
+
+	// Owned by save, which the committer calls one at a time: the failed saves in a row.
+	saveFailures int
+	saveWarnedAt time.Time
 }
 
 // failureRelog is how often a failure that goes on is logged again at WARN.
@@ -63,8 +67,19 @@ func (r *sourceRunner) run(ctx context.Context) {
 	if c, ok := r.src.(interface{ close() }); ok {
 		defer c.close()
 	}
-	backoff := time.Second
+	backoff, saveBackoff := time.Second, time.Second
 	for ctx.Err() == nil {
+		if r.committer.Unsaved() {
+			// The checkpoint cannot be written: read nothing new until it can, so that what a
+			// restart reads again does not grow with the outage.
+			if err := r.committer.Retry(ctx); err != nil {
+				if !batchinput.Sleep(ctx, r.nextBackoff(&saveBackoff)) {
+					return
+				}
+				continue
+			}
+		}
+		saveBackoff = time.Second
 		r.mu.Lock()
 		if r.resetTo != nil {
 			r.read = r.resetTo.clone()
@@ -235,7 +250,10 @@ func (r *sourceRunner) emit(ctx context.Context, gen uint64, c chunk) error {
 			r.nacked(ticket)
 			return nil
 		}
-		return r.committer.Done(context.Background(), ticket, commit)
+		// A failed save is logged by save and retried by the run loop, which stops reading
+		// meanwhile: the acknowledgement itself went through.
+		_ = r.committer.Done(context.Background(), ticket, commit)
+		return nil
 	}
 	if err := r.in.queue.Send(ctx, batch, ack); err != nil {
 		release()
@@ -291,8 +309,22 @@ func (r *sourceRunner) save(ctx context.Context, st feedState) error {
 	r.in.metrics.lag.Set(time.Since(st.Cursor).Milliseconds(), r.src.name())
 	if err := r.in.store.save(ctx, r.src.name(), st); err != nil {
 		r.in.metrics.checkpointErrors.Incr(1, r.src.feed())
-		r.in.log.Errorf("%s: saving checkpoint: %v", r.src.name(), err)
+		r.saveFailures++
+		switch now := time.Now(); {
+		case r.saveFailures == 1:
+			r.in.log.Errorf("%s: saving the checkpoint failed: %v; reading stops until it can be written", r.src.name(), err)
+			r.saveWarnedAt = now
+		case now.Sub(r.saveWarnedAt) >= failureRelog:
+			r.in.log.Errorf("%s: saving the checkpoint still fails after %d tries: %v", r.src.name(), r.saveFailures, err)
+			r.saveWarnedAt = now
+		default:
+			r.in.log.Debugf("%s: saving the checkpoint failed again (%d tries): %v", r.src.name(), r.saveFailures, err)
+		}
 		return err
+	}
+	if r.saveFailures > 0 {
+		r.in.log.Infof("%s: the checkpoint is written again after %d failed %s; reading goes on", r.src.name(), r.saveFailures, plural(r.saveFailures, "try", "tries"))
+		r.saveFailures = 0
 	}
 	return nil
 }
