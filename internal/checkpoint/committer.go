@@ -17,9 +17,9 @@ import (
 type Committer[T any] struct {
 	save func(context.Context, T) error
 
-	mu        sync.Mutex
-	gen       uint64
-	tracker   ackTracker[T]
+	mu           sync.Mutex
+	gen          uint64
+	tracker      ackTracker[T]
 	committed    T      // the newest state whose batches were all acknowledged
 	committedSeq uint64 // its tracker position
 
