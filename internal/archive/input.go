@@ -3,6 +3,7 @@ package archive
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
@@ -25,6 +26,9 @@ type archiveInput struct {
 	budget  *budget.Bytes     // max_bytes_in_flight, shared by all mailboxes
 
 	forbiddenOnce sync.Once
+	// saveFailing is set while checkpoints cannot be written, so that an outage of the cache is
+	// said once for all mailboxes, and its end once.
+	saveFailing atomic.Bool
 
 	// contentFailures counts, per email, the crawls in a row that failed to fetch its content.
 	contentMu       sync.Mutex

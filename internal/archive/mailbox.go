@@ -170,6 +170,9 @@ func (r *mailboxRun) crawlWindow(ctx context.Context) bool {
 	tokenRetried := false
 	walk := map[string]int{r.read.Token: 0} // token -> page it leads to, this walk
 	for {
+		if !r.waitSaved(ctx) {
+			return false
+		}
 		q := mimecast.ArchiveQuery{
 			Mailboxes: []string{r.mailbox},
 			From:      r.read.WindowFrom,
@@ -350,6 +353,9 @@ func (r *mailboxRun) save(ctx context.Context, c mailboxCommit) error {
 	if err := r.in.store.saveMailbox(ctx, st); err != nil {
 		return r.saveFailed(err)
 	}
+	if r.in.saveFailing.CompareAndSwap(true, false) {
+		r.in.log.Infof("checkpoints are written again; crawling goes on")
+	}
 	if c.after != nil {
 		c.after()
 	}
@@ -358,9 +364,34 @@ func (r *mailboxRun) save(ctx context.Context, c mailboxCommit) error {
 
 func (r *mailboxRun) saveFailed(err error) error {
 	r.in.metrics.checkpointErrors.Incr(1)
-	r.in.log.Errorf("%s: saving the checkpoint: %v", r.mailbox, err)
-	r.p.incomplete.Store(true)
+	r.p.incomplete.Store(true) // a save that fails after the mailbox's last page waits for the next crawl
+	if r.in.saveFailing.CompareAndSwap(false, true) {
+		r.in.log.Errorf("%s: saving the checkpoint failed: %v; mailboxes read no further until checkpoints can be written", r.mailbox, err)
+	} else {
+		r.in.log.Debugf("%s: saving the checkpoint failed again: %v", r.mailbox, err)
+	}
 	return err
+}
+
+// waitSaved holds the crawl of the mailbox while its newest committed state is not saved,
+// retrying the save with back-off, so that what the next crawl reads again does not grow with
+// an outage of the cache. False when ctx ended first.
+func (r *mailboxRun) waitSaved(ctx context.Context) bool {
+	wait := 100 * time.Millisecond
+	for r.committer.Unsaved() {
+		if r.committer.Retry(ctx) == nil {
+			return true
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		}
+		wait = min(wait*2, 30*time.Second)
+	}
+	return true
 }
 
 // segment returns a full ledger segment of the read side, from memory when it is not saved yet.
