@@ -63,6 +63,9 @@ func (h *HeldMessage) normalize() { h.Route = strings.ToLower(h.Route) }
 // de-duplicate on it.
 func (h HeldMessage) ID() string { return h.idOrHash(h.MimecastID) }
 
+// OwnID is the held message's id as Mimecast sent it ("" without one).
+func (h HeldMessage) OwnID() string { return h.MimecastID }
+
 // EventTime is when the message was received (and held).
 func (h HeldMessage) EventTime() time.Time { return h.DateReceived.Time }
 
@@ -125,6 +128,9 @@ func (h *HeldReleaseLog) normalize() {
 
 // ID is the log entry's id.
 func (h HeldReleaseLog) ID() string { return h.idOrHash(h.MimecastID) }
+
+// OwnID is the entry's id as Mimecast sent it ("" without one).
+func (h HeldReleaseLog) OwnID() string { return h.MimecastID }
 
 // EventTime is when the message was released or rejected.
 func (h HeldReleaseLog) EventTime() time.Time { return h.Released.Time }

@@ -106,6 +106,9 @@ func (e *ThreatEvent) normalize() {
 // ID is the event's id, or the content hash when it has none.
 func (e ThreatEvent) ID() string { return e.idOrHash(e.MimecastID) }
 
+// OwnID is the event's id as Mimecast sent it ("" without one).
+func (e ThreatEvent) OwnID() string { return e.MimecastID }
+
 // EventTime is when the threat was seen.
 func (e ThreatEvent) EventTime() time.Time { return e.Timestamp.Time }
 

@@ -210,6 +210,10 @@ type ImpersonationResult struct {
 // ID is Mimecast's id for the log entry, or the content hash when it has none.
 func (l ImpersonationLog) ID() string { return l.idOrHash(l.MimecastID) }
 
+// OwnID is the log's id as Mimecast sent it ("" without one): it names the detection, which
+// several log entries may share.
+func (l ImpersonationLog) OwnID() string { return l.MimecastID }
+
 // EventTime is when the email was checked.
 func (l ImpersonationLog) EventTime() time.Time { return l.EventTimestamp.Time }
 

@@ -15,6 +15,7 @@ import (
 const (
 	metaFeed       = "mimecast_feed"
 	metaEventID    = "mimecast_event_id"
+	metaRecordID   = "mimecast_record_id"
 	metaEventTime  = "mimecast_event_time"
 	metaMessageID  = "mimecast_message_id"
 	metaThreatType = "mimecast_threat_type"
@@ -60,7 +61,7 @@ func (in *threatsInput) admit(src threatSource, rec *threatRecord, seen map[stri
 	if !rec.eventTime.IsZero() {
 		msg.MetaSetMut(metaEventTime, rec.eventTime.UTC().Format(time.RFC3339Nano))
 	}
-	for k, v := range map[string]string{metaMessageID: rec.messageID, metaThreatType: rec.threatType, metaStatus: rec.status, metaSource: rec.source} {
+	for k, v := range map[string]string{metaRecordID: rec.recordID, metaMessageID: rec.messageID, metaThreatType: rec.threatType, metaStatus: rec.status, metaSource: rec.source} {
 		if v != "" {
 			msg.MetaSetMut(k, v)
 		}

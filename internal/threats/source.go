@@ -10,7 +10,8 @@ import (
 // filter and emit it. A record that could not be decoded has decodeErr set and only raw.
 type threatRecord struct {
 	raw        []byte
-	id         string
+	id         string // the event's key: what dedupes it, and mimecast_event_id
+	recordID   string // the record's own Mimecast id, when it has one: mimecast_record_id
 	eventTime  time.Time
 	messageID  string
 	threatType string

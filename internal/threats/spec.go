@@ -88,10 +88,25 @@ The body is the record as Mimecast sent it (plus ` + "`content`" + ` when ` + "`
 Metadata:
 
 - ` + "`mimecast_feed`" + `: the feed the record came from
-- ` + "`mimecast_event_id`" + `: the record's id, or the SHA-256 of its canonical JSON when it has none
+- ` + "`mimecast_event_id`" + `: the event's key, what the input dedupes on and what a downstream dedupe
+  should use (see the table below)
+- ` + "`mimecast_record_id`" + `: the record's own Mimecast id, when it has one
 - ` + "`mimecast_event_time`" + `: the record's time, RFC 3339
 - ` + "`mimecast_message_id`" + `: the email's Message-ID, when the record has one
 - ` + "`mimecast_threat_type`" + `, ` + "`mimecast_status`" + `, ` + "`mimecast_source`" + `: the normalised selections (see ` + "`threat_types`" + `)
+
+The event key per feed. A Mimecast id names a detection or a policy hit, which several events can
+share (two impersonation log entries of one id, minutes apart, for two messages), so an id alone is
+not an event:
+
+| feed | ` + "`mimecast_event_id`" + ` |
+|---|---|
+| ` + "`threat_events`" + `, ` + "`impersonation_protect`" + `, ` + "`held_messages`" + ` | SHA-256 of the record's ` + "`id`" + `, its time and its Message-ID |
+| ` + "`url_protect`" + `, ` + "`attachment_protect`" + ` (no ids) | SHA-256 of the record's canonical JSON |
+| ` + "`siem`" + ` (every type: ` + "`aggregateId`" + ` groups several lines, and ` + "`processingId`" + ` is shared by several ` + "`delivery`" + ` lines) | SHA-256 of the line's canonical JSON |
+
+The same record served twice has the same key and is emitted once; records differing in time or
+message are distinct events.
 
 A record that cannot be decoded is emitted as an error-flagged message with the raw text as its body
 and ` + "`mimecast_feed`" + ` set, so a ` + "`switch`" + ` or ` + "`reject_errored`" + ` output can route it to a
