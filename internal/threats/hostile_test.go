@@ -146,7 +146,8 @@ func gzipLines(lines ...[]byte) http.HandlerFunc {
 	return func(w http.ResponseWriter, _ *http.Request) {
 		zw := gzip.NewWriter(w)
 		for _, l := range lines {
-			_, _ = zw.Write(append(l, '\n'))
+			_, _ = zw.Write(l)
+			_, _ = zw.Write([]byte("\n"))
 		}
 		_ = zw.Close()
 	}
