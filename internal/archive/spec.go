@@ -162,9 +162,10 @@ or waiting for acknowledgement are held within ¦max_bytes_in_flight¦ (48 MiB) 
 together, and each mailbox has at most 4 batches waiting for acknowledgement; an attachment is
 decoded as a stream into one buffer, or hashed and dropped when over ¦max_attachment_size¦. The
 process's memory is about twice ¦max_bytes_in_flight¦ plus some 50 MiB (the Go heap grows to twice
-what it holds before collecting). What grows with the archive is the set of mailbox addresses and,
-while an ¦ignore_delta_tokens¦ re-crawl compares a mailbox, one 8-byte hash per message of that
-mailbox.
+what it holds before collecting). What grows with the archive is the set of mailbox addresses, the
+ids of the messages in each open window of the mailboxes being crawled (about 100 bytes a message:
+a window read again after a refused page token repeats none of them), and, while an
+¦ignore_delta_tokens¦ re-crawl compares a mailbox, one 8-byte hash per message of that mailbox.
 
 ### Metrics
 
