@@ -38,6 +38,7 @@ type Client struct {
 	// Shared with the clients made by With; owner is the client New made, which closes them.
 	transports []*http.Transport
 	owner      bool
+	plainOnce  sync.Once // the warning about a pre-signed URL over plain http
 	stop       context.CancelFunc // the token source (owner) and the stats line
 	statsDone  chan struct{}
 	closeOnce  sync.Once
@@ -460,6 +461,11 @@ func (c *Client) download(ctx context.Context, rawURL string) (io.ReadCloser, er
 		return nil, fmt.Errorf("downloading %s: %w", downloadEndpoint, errors.New("URL is not valid"))
 	}
 	req.Header.Set("User-Agent", userAgent)
+	if req.URL.Scheme == "http" && c.apiURL.Scheme == "https" {
+		c.plainOnce.Do(func() {
+			c.cfg.Logger.Warnf("mimecast %s: a pre-signed URL on %s is plain http while the API is https: the file is downloaded unencrypted", downloadEndpoint, req.URL.Host)
+		})
+	}
 	resp, err := c.files.Do(req)
 	if err != nil {
 		return nil, c.callError(downloadEndpoint, err)

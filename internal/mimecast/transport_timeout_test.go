@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -122,4 +123,23 @@ func TestASlowReaderOfAFastDownloadIsNotCutOff(t *testing.T) {
 		time.Sleep(40 * time.Millisecond) // the pipeline is slow: 16 reads take 3x the timeout
 	}
 	assert.Equal(t, len(payload), got)
+}
+
+func TestAPlainHTTPDownloadUnderAnHTTPSAPIIsSaidOnce(t *testing.T) {
+	files := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("x")) }))
+	t.Cleanup(files.Close)
+	api := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+	t.Cleanup(api.Close)
+	logs := &logRecorder{}
+	c, err := New(Config{APIURL: api.URL, ClientID: "id", ClientSecret: "secret-value", Logger: logs})
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	for range 3 {
+		body, err := c.Download(t.Context(), files.URL+"/f.json.gz?X-Amz-Signature=s1gn4tur3")
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, body)
+		body.Close()
+	}
+	assert.Equal(t, 1, strings.Count(logs.Text(), "is plain http while the API is https"))
+	assert.NotContains(t, logs.Text(), "s1gn4tur3")
 }
