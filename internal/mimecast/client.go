@@ -38,7 +38,7 @@ type Client struct {
 	// Shared with the clients made by With; owner is the client New made, which closes them.
 	transports []*http.Transport
 	owner      bool
-	plainOnce  sync.Once // the warning about a pre-signed URL over plain http
+	plainOnce  sync.Once          // the warning about a pre-signed URL over plain http
 	stop       context.CancelFunc // the token source (owner) and the stats line
 	statsDone  chan struct{}
 	closeOnce  sync.Once
