@@ -25,11 +25,26 @@ func attachmentThreatType(result string) string {
 	return "attachment"
 }
 
-func attachmentStatus(result string) string {
-	if strings.EqualFold(result, "malicious") {
-		return "blocked"
+// attachmentStatus reads what was done from actionTriggered (a list such as "none, none" or
+// "user release, none"), and only without it from the verdict: a malicious verdict with no
+// action taken was delivered. A block, hold or quarantine wins over a release.
+func attachmentStatus(result, actionTriggered string) string {
+	if strings.TrimSpace(actionTriggered) == "" {
+		if strings.EqualFold(result, "malicious") {
+			return "blocked"
+		}
+		return "delivered"
 	}
-	return "delivered"
+	status := "delivered"
+	for _, a := range strings.Split(strings.ToLower(actionTriggered), ",") {
+		switch a = strings.TrimSpace(a); {
+		case strings.Contains(a, "block"), strings.Contains(a, "reject"), strings.Contains(a, "quarantine"):
+			return "blocked"
+		case strings.Contains(a, "hold"):
+			status = "held"
+		}
+	}
+	return status
 }
 
 func impersonationStatus(action string) string {

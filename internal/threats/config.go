@@ -63,7 +63,7 @@ const selectionTable = `
 | --- | --- | --- | --- |
 | ` + "`threat_events`" + ` | sent as ` + "`analysis`" + ` (malware, phishing, spam, suspicious, unwanted) | sent as ` + "`status`" + ` (blocked, rejected, delivered, held, bounced, unknown) | sent as ` + "`source`" + ` (email, url) |
 | ` + "`url_protect`" + ` | local: always ` + "`url`" + ` | local: blocked, warned, allowed (the click's action) | local: ` + "`url_protect`" + ` |
-| ` + "`attachment_protect`" + ` | local: ` + "`malware`" + ` when the result is malicious, else ` + "`attachment`" + ` | local: blocked (malicious) or delivered | local: ` + "`attachment_protect`" + ` |
+| ` + "`attachment_protect`" + ` | local: ` + "`malware`" + ` when the result is malicious, else ` + "`attachment`" + ` | local: from ` + "`actionTriggered`" + ` (a block, reject or quarantine: blocked; a hold: held; else, a release or none: delivered), and without it from the result (malicious: blocked, else delivered) | local: ` + "`attachment_protect`" + ` |
 | ` + "`impersonation_protect`" + ` | local: always ` + "`impersonation`" + ` | local: the action (held, bounced, ...; ` + "`none`" + ` is delivered) | local: ` + "`impersonation_protect`" + ` |
 | ` + "`held_messages`" + ` | local: ` + "`spam`" + ` for spam holds, else ` + "`policy`" + ` | hold queue: held; release log: released or rejected | local: ` + "`hold_queue`" + ` or ` + "`release_log`" + ` |
 | ` + "`siem`" + ` | local: av and attachment protect are ` + "`malware`" + `, url protect ` + "`url`" + `, impersonation protect ` + "`impersonation`" + `, spam ` + "`spam`" + `, internal email protect ` + "`internal`" + ` | local: from the event's action (Rej rejected, Hld held, Acc delivered, ...) | local: ` + "`siem`" + ` |

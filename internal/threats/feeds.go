@@ -185,7 +185,7 @@ func (in *threatsInput) attachmentLogsPage(ctx context.Context, from, to time.Ti
 		return windowPage{}, fmt.Errorf("fetching attachment protect logs: %w", err)
 	}
 	return pendingPage(page, func(a mimecast.AttachmentLog, r *threatRecord) {
-		r.threatType, r.status, r.source = attachmentThreatType(a.Verdict()), attachmentStatus(a.Verdict()), feedAttachment
+		r.threatType, r.status, r.source = attachmentThreatType(a.Verdict()), attachmentStatus(a.Verdict(), a.ActionTriggered), feedAttachment
 	}), nil
 }
 
