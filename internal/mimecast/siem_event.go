@@ -56,6 +56,7 @@ type SIEMEvent struct {
 	RejectionType  string `json:"rejectionType"`
 	ScanResults    string `json:"scanResults"`
 	BlockReason    string `json:"blockReason"`
+	Delivered      string `json:"delivered"` // delivery lines: "true" / "false", or a boolean
 	Offset         int64  `json:"_offset"`
 	Partition      int    `json:"_partition"`
 }

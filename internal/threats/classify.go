@@ -1,6 +1,10 @@
 package threats
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/mimecast-connect/mimecast-connect/internal/mimecast"
+)
 
 // The functions below map each feed's own vocabulary onto the threat_type / status / source
 // selections (the table in the threat_types field doc). Inputs are Mimecast's values as sent;
@@ -84,27 +88,39 @@ func siemThreatType(eventType string) string {
 	return ""
 }
 
-// siemStatus maps a SIEM event's action (Acc, Rej, Hld, ...) or delivered flag to a status.
-func siemStatus(action, delivered string) string {
-	switch strings.ToLower(action) {
-	case "rej":
-		return "rejected"
-	case "hld":
-		return "held"
-	case "acc":
-		return "delivered"
-	case "block", "blk":
-		return "blocked"
-	case "bnc", "bounce":
-		return "bounced"
-	case "sdbx":
-		return "sandboxed"
+// siemStatus derives a SIEM line's status from every field that says what happened: its action
+// (Acc, Rej, Hld, ...; subtype repeats it on some types), a delivery line's delivered flag, and,
+// on lines without either, a hold reason, a rejection type or a block reason.
+func siemStatus(ev mimecast.SIEMEvent) string {
+	for _, a := range []string{ev.Action, ev.Subtype} {
+		switch strings.ToLower(strings.TrimSpace(a)) {
+		case "rej":
+			return "rejected"
+		case "hld", "hold":
+			return "held"
+		case "acc":
+			return "delivered"
+		case "block", "blk":
+			return "blocked"
+		case "bnc", "bounce":
+			return "bounced"
+		case "sdbx":
+			return "sandboxed"
+		}
 	}
-	switch strings.ToLower(delivered) {
+	switch strings.ToLower(strings.TrimSpace(ev.Delivered)) {
 	case "true":
 		return "delivered"
 	case "false":
 		return "bounced"
 	}
-	return strings.ToLower(action)
+	switch {
+	case strings.TrimSpace(ev.BlockReason) != "":
+		return "blocked"
+	case strings.TrimSpace(ev.RejectionType) != "":
+		return "rejected"
+	case strings.TrimSpace(ev.HoldReason) != "":
+		return "held"
+	}
+	return strings.ToLower(strings.TrimSpace(ev.Action))
 }

@@ -66,7 +66,7 @@ const selectionTable = `
 | ` + "`attachment_protect`" + ` | local: ` + "`malware`" + ` when the result is malicious, else ` + "`attachment`" + ` | local: from ` + "`actionTriggered`" + ` (a block, reject or quarantine: blocked; a hold: held; else, a release or none: delivered), and without it from the result (malicious: blocked, else delivered) | local: ` + "`attachment_protect`" + ` |
 | ` + "`impersonation_protect`" + ` | local: always ` + "`impersonation`" + ` | local: the action (held, bounced, ...; ` + "`none`" + ` is delivered) | local: ` + "`impersonation_protect`" + ` |
 | ` + "`held_messages`" + ` | local: ` + "`spam`" + ` for spam holds, else ` + "`policy`" + ` | hold queue: held; release log: released or rejected | local: ` + "`hold_queue`" + ` or ` + "`release_log`" + ` |
-| ` + "`siem`" + ` | local: av and attachment protect are ` + "`malware`" + `, url protect ` + "`url`" + `, impersonation protect ` + "`impersonation`" + `, spam ` + "`spam`" + `, internal email protect ` + "`internal`" + ` | local: from the event's action (Rej rejected, Hld held, Acc delivered, ...) | local: ` + "`siem`" + ` |
+| ` + "`siem`" + ` | local: av and attachment protect are ` + "`malware`" + `, url protect ` + "`url`" + `, impersonation protect ` + "`impersonation`" + `, spam ` + "`spam`" + `, internal email protect ` + "`internal`" + ` | local: from the line's action or subtype (Rej rejected, Hld held, Acc delivered, Sdbx sandboxed, ...), else a delivery line's ` + "`delivered`" + ` (true delivered, false bounced), else a ` + "`blockReason`" + ` (blocked), ` + "`rejectionType`" + ` (rejected) or ` + "`holdReason`" + ` (held) | local: ` + "`siem`" + ` |
 
 An empty list selects everything. Values are compared case-insensitively.`
 

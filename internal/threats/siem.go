@@ -344,7 +344,7 @@ func (s *siemSource) readFile(ctx context.Context, fileURL string, pre *filePref
 		}
 		if rec.decodeErr == nil {
 			rec.threatType = siemThreatType(ev.Type)
-			rec.status = siemStatus(ev.Action, "")
+			rec.status = siemStatus(ev)
 			rec.source = feedSIEM
 			if rec.eventTime.After(newest) {
 				newest = rec.eventTime
