@@ -263,3 +263,31 @@ var (
 	_ Record = TrackedEmail{}
 	_ Record = MessageInfo{}
 )
+
+// OwnID is the id a record carries of its own ("" for records without one, such as click logs
+// and SIEM lines, and for records that could not be decoded).
+func OwnID(r Record) string {
+	if r.DecodeErr() != nil {
+		return ""
+	}
+	if o, ok := r.(interface{ OwnID() string }); ok {
+		return o.OwnID()
+	}
+	return ""
+}
+
+// EventKey identifies one event of a record. A Mimecast id names a detection or a policy hit,
+// which several events may share (two impersonation log entries of one id, minutes apart, for
+// two messages): a record with an id of its own is the id at its time for its message, as the
+// SHA-256 of the three. A record without one is its ID (the hash of its canonical JSON).
+func EventKey(r Record) string {
+	id := OwnID(r)
+	if id == "" {
+		return r.ID()
+	}
+	var at string
+	if t := r.EventTime(); !t.IsZero() {
+		at = t.UTC().Format(time.RFC3339Nano)
+	}
+	return ContentHash([]byte(id + "\x00" + at + "\x00" + r.MessageID()))
+}

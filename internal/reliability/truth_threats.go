@@ -37,7 +37,7 @@ func threatsTruth(ctx context.Context, apiURL string, feeds, siemTypes []string,
 	}
 	defer c.Close()
 	truth := map[string]int{}
-	add := func(feed string, r mimecast.Record) { truth[threatKey(feed, r.ID())]++ }
+	add := func(feed string, r mimecast.Record) { truth[threatKey(feed, mimecast.EventKey(r))]++ }
 	for _, feed := range feeds {
 		var err error
 		switch feed {

@@ -60,28 +60,13 @@ func (in *threatsInput) window(name, feed string, retention time.Duration, page 
 
 // record reduces a client record to a threatRecord; the classification is the caller's.
 func record(r mimecast.Record) threatRecord {
-	rec := threatRecord{raw: r.RawJSON(), id: r.ID(), decodeErr: r.DecodeErr()}
+	rec := threatRecord{raw: r.RawJSON(), id: mimecast.EventKey(r), decodeErr: r.DecodeErr()}
 	if rec.decodeErr == nil {
 		rec.eventTime = r.EventTime()
 		rec.messageID = r.MessageID()
-		if o, ok := r.(interface{ OwnID() string }); ok && o.OwnID() != "" {
-			rec.recordID = o.OwnID()
-			rec.id = eventKey(rec.recordID, rec.eventTime, rec.messageID)
-		}
+		rec.recordID = mimecast.OwnID(r)
 	}
 	return rec
-}
-
-// eventKey is the id of an event whose record carries an id of its own. A Mimecast id names a
-// detection or a policy hit, which several events may share (two impersonation log entries of
-// one id, minutes apart, for two messages): the event is the id at its time for its message.
-// A record without an id of its own is known by the hash of its canonical JSON.
-func eventKey(id string, at time.Time, messageID string) string {
-	var t string
-	if !at.IsZero() {
-		t = at.UTC().Format(time.RFC3339Nano)
-	}
-	return mimecast.ContentHash([]byte(id + "\x00" + t + "\x00" + messageID))
 }
 
 // pendingPage is the windowPage of a page whose records are decoded when asked for.
