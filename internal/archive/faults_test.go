@@ -1,8 +1,6 @@
 package archive
 
 import (
-	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -253,61 +251,22 @@ func TestArchiveContentCutMidBodyIsResumedNotFlagged(t *testing.T) {
 	}
 }
 
-// flakyCache is a memory cache whose writes fail while archFlakyDown is set; it is registered
-// once, globally, as test_flaky_cache.
-type flakyCache struct {
-	mu   sync.Mutex
-	data map[string][]byte
-}
-
+// archFlakyCache is the cache of TestArchiveStopsCrawlingWhileTheCheckpointCannotBeWritten,
+// registered once, globally, as test_flaky_cache (the archive harness builds streams in the
+// global environment).
 var (
-	archFlakyDown     atomic.Bool
+	archFlakyCache    = streamtest.NewFlakyCache()
 	archFlakyRegister sync.Once
 )
-
-func (c *flakyCache) Get(_ context.Context, key string) ([]byte, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if v, ok := c.data[key]; ok {
-		return v, nil
-	}
-	return nil, service.ErrKeyNotFound
-}
-
-func (c *flakyCache) Set(_ context.Context, key string, value []byte, _ *time.Duration) error {
-	if archFlakyDown.Load() {
-		return errors.New("cache is read-only")
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.data[key] = value
-	return nil
-}
-
-func (c *flakyCache) Add(ctx context.Context, key string, value []byte, ttl *time.Duration) error {
-	return c.Set(ctx, key, value, ttl)
-}
-
-func (c *flakyCache) Delete(_ context.Context, key string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.data, key)
-	return nil
-}
-
-func (*flakyCache) Close(context.Context) error { return nil }
 
 // While checkpoints cannot be written the crawl reads no further pages, says so once, and goes
 // on when writes work again, delivering every message once.
 func TestArchiveStopsCrawlingWhileTheCheckpointCannotBeWritten(t *testing.T) {
 	archFlakyRegister.Do(func() {
-		require.NoError(t, service.RegisterCache("test_flaky_cache", service.NewConfigSpec(),
-			func(*service.ParsedConfig, *service.Resources) (service.Cache, error) {
-				return &flakyCache{data: map[string][]byte{}}, nil
-			}))
+		require.NoError(t, streamtest.RegisterFlakyCache(service.GlobalEnvironment(), "test_flaky_cache", archFlakyCache))
 	})
-	archFlakyDown.Store(true)
-	t.Cleanup(func() { archFlakyDown.Store(false) })
+	archFlakyCache.Down.Store(true)
+	t.Cleanup(func() { archFlakyCache.Down.Store(false) })
 	fake, url := streamtest.FakeTenant(t, smallArchive())
 	in := archiveInputYAML(url, archUntilNow()+"checkpoint_cache: state\npage_size: 2\nmailbox_concurrency: 1\n")
 	c := streamtest.NewCollector()
@@ -316,7 +275,7 @@ func TestArchiveStopsCrawlingWhileTheCheckpointCannotBeWritten(t *testing.T) {
 	during := len(archEmails(c.Snapshot()))
 	all := archAllIDs(fake, ordinaryDomain)
 	assert.Less(t, during, len(all)/2, "the crawl held still while its checkpoints failed")
-	archFlakyDown.Store(false)
+	archFlakyCache.Down.Store(false)
 	c.WaitFor(t, 20*time.Second, func(m []*service.Message) bool { return len(archEmails(m)) >= len(all) })
 	stop()
 	assert.ElementsMatch(t, all, archIDs(archEmails(c.Snapshot())), "every message in scope, once")

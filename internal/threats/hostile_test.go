@@ -4,14 +4,11 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -199,58 +196,14 @@ func TestThreatsSIEMSkipsAFileThatCanNeverBeReadAndReadsOn(t *testing.T) {
 	}
 }
 
-// failingCache is a cache whose writes fail while failing is set.
-type failingCache struct {
-	mu      sync.Mutex
-	data    map[string][]byte
-	failing *atomic.Bool
-}
-
-var errCacheDown = errors.New("cache is read-only")
-
-func (c *failingCache) Get(_ context.Context, key string) ([]byte, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	v, ok := c.data[key]
-	if !ok {
-		return nil, service.ErrKeyNotFound
-	}
-	return v, nil
-}
-
-func (c *failingCache) Set(_ context.Context, key string, value []byte, _ *time.Duration) error {
-	if c.failing.Load() {
-		return errCacheDown
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.data[key] = value
-	return nil
-}
-
-func (c *failingCache) Add(ctx context.Context, key string, value []byte, ttl *time.Duration) error {
-	return c.Set(ctx, key, value, ttl)
-}
-
-func (c *failingCache) Delete(_ context.Context, key string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.data, key)
-	return nil
-}
-
-func (*failingCache) Close(context.Context) error { return nil }
-
 // While checkpoints cannot be written the input reads nothing new, says so once, and goes on
 // when writes work again, losing and repeating nothing.
 func TestThreatsStopReadingWhileTheCheckpointCannotBeWritten(t *testing.T) {
-	var failing atomic.Bool
-	failing.Store(true)
-	cache := &failingCache{data: map[string][]byte{}, failing: &failing}
+	cache := streamtest.NewFlakyCache()
+	cache.Down.Store(true)
 	_, url := streamtest.FakeTenant(t, chaosTenant(time.Now().UTC().Truncate(time.Minute), mimecastfake.Faults{}))
 	env := service.NewEnvironment()
-	require.NoError(t, env.RegisterCache("test_failing_cache", service.NewConfigSpec(),
-		func(*service.ParsedConfig, *service.Resources) (service.Cache, error) { return cache, nil }))
+	require.NoError(t, streamtest.RegisterFlakyCache(env, "test_failing_cache", cache))
 	obs := streamtest.NewObserver()
 	b := env.NewStreamBuilder()
 	b.SetLogger(slog.New(slog.NewJSONHandler(obs, &slog.HandlerOptions{Level: slog.LevelDebug})))
@@ -264,7 +217,7 @@ func TestThreatsStopReadingWhileTheCheckpointCannotBeWritten(t *testing.T) {
 	during := len(c.Snapshot())
 	assert.Positive(t, during)
 	assert.LessOrEqual(t, during, 7*(4+1), "at most the pages in flight when the first save failed")
-	failing.Store(false)
+	cache.Down.Store(false)
 	msgs := c.WaitFor(t, 15*time.Second, func(m []*service.Message) bool { return len(m) >= chaosEvents })
 	msgs = streamtest.Settle(c)
 	stop()
