@@ -132,8 +132,11 @@ func TestThreatsSIEMDownloadsTheNextFileWhileOneWaitsForThePipeline(t *testing.T
 	defer stop()
 	defer close(release)
 
-	require.Eventually(t, func() bool { return downloads(fake) == 3 }, 10*time.Second, 10*time.Millisecond,
+	// The first message may reach the consumer after the third download started: wait for both.
+	require.Eventually(t, func() bool { return downloads(fake) == 3 && received.Load() == 1 }, 10*time.Second, 10*time.Millisecond,
 		"file 1 read, file 2 read while file 1 waits for acknowledgement, file 3 downloaded ahead")
+	time.Sleep(200 * time.Millisecond)
+	assert.Equal(t, 3, downloads(fake), "no file further ahead")
 	assert.Equal(t, int64(1), received.Load(), "nothing was acknowledged")
 }
 
