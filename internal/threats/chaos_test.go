@@ -688,3 +688,17 @@ func TestWindowFeedsReadRecordsIndexedLateWithinTheOverlap(t *testing.T) {
 		})
 	}
 }
+
+// The back-off of a long streak of failed pages stays within max(poll_interval, 1s), jitter
+// aside, however long the streak.
+func TestStreakBackoffIsBoundedByThePollInterval(t *testing.T) {
+	r := &sourceRunner{in: &threatsInput{cfg: &threatsConfig{pollInterval: 50 * time.Millisecond}}}
+	for _, n := range []int{1, 2, 5, 17, 1000} {
+		b := r.streakBackoff(n)
+		assert.Equal(t, time.Second, b, "streak %d", n)
+		assert.LessOrEqual(t, r.nextBackoff(&b), time.Second+time.Second/4, "streak %d", n)
+	}
+	r.in.cfg.pollInterval = time.Minute
+	assert.Equal(t, 4*time.Second, r.streakBackoff(3))
+	assert.Equal(t, time.Minute, r.streakBackoff(40))
+}

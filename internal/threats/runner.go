@@ -105,7 +105,7 @@ func (r *sourceRunner) run(ctx context.Context) {
 			var handled *handledError
 			if errors.As(err, &handled) {
 				// The source logged and counted it: only back off, by its streak.
-				b := time.Second << min(max(handled.streak-1, 0), 16)
+				b := r.streakBackoff(handled.streak)
 				wait = r.nextBackoff(&b)
 			} else {
 				wait = r.fetchFailed(err, &backoff)
@@ -189,6 +189,15 @@ func (r *sourceRunner) fetchFailed(err error, backoff *time.Duration) time.Durat
 	return r.nextBackoff(backoff)
 }
 
+// streakBackoff is the back-off after the n-th failure of a streak a source handles itself:
+// a second, doubling, up to max(poll_interval, 1s) as every back-off of the runner.
+func (r *sourceRunner) streakBackoff(n int) time.Duration {
+	return min(time.Second<<min(max(n-1, 0), 16), r.maxBackoff())
+}
+
+// maxBackoff is the longest wait after a failure.
+func (r *sourceRunner) maxBackoff() time.Duration { return max(r.in.cfg.pollInterval, time.Second) }
+
 // nextBackoff is how long to wait after a failure: backoff, which then doubles up to
 // max(poll_interval, 1s). The first wait of a streak is exactly a second; later ones are
 // jittered by up to a quarter either way, so that sources failing together spread out.
@@ -197,7 +206,7 @@ func (r *sourceRunner) nextBackoff(backoff *time.Duration) time.Duration {
 	if wait > time.Second {
 		wait += time.Duration(rand.Int64N(int64(wait/2))) - wait/4
 	}
-	*backoff = min(*backoff*2, max(r.in.cfg.pollInterval, time.Second))
+	*backoff = min(*backoff*2, r.maxBackoff())
 	return wait
 }
 

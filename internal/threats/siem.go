@@ -158,10 +158,10 @@ func (s *siemSource) progress(token string, list mimecast.SIEMBatchList, caughtU
 	case next == "" || (next == token && caughtUp && len(list.Files) == 0):
 		return nil
 	case next == token:
-		return &siemStallError{token: token, next: next, why: "its next page is itself"}
+		return &siemStallError{token: token, why: "its next page is itself"}
 	}
 	if back, ok := s.walk.follow(token, next); !ok {
-		return &siemStallError{token: token, next: next, why: fmt.Sprintf("its next page leads back to page %d of this walk", back+1)}
+		return &siemStallError{token: token, why: fmt.Sprintf("its next page leads back to page %d of this walk", back+1)}
 	}
 	if s.listed == nil || len(s.listed) > maxWalkPages {
 		s.listed = map[string]string{}
@@ -175,15 +175,14 @@ func (s *siemSource) progress(token string, list mimecast.SIEMBatchList, caughtU
 		}
 	}
 	if !fresh && len(list.Files) > 0 && !caughtUp {
-		return &siemStallError{token: token, next: next, why: "it lists only files an earlier page of this walk listed"}
+		return &siemStallError{token: token, why: "it lists only files an earlier page of this walk listed"}
 	}
 	return nil
 }
 
 // siemStallError is a listing page, not caught up, that does not move the walk on.
 type siemStallError struct {
-	token, next string
-	why         string
+	token, why string
 }
 
 func (e *siemStallError) Error() string {
