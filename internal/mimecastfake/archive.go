@@ -109,7 +109,7 @@ func (f *archiveFilter) match(msg *archMsg) bool {
 }
 
 // archiveCursor is the opaque next token of archive lists: resume at message n of mailbox m
-// (scanning newest first; n = -1 means "from the newest"); last is the previous page's final
+// (n = -1 means "from the first in the scan's order"); last is the previous page's final
 // record, kept for the DuplicateAcrossPages fault.
 type archiveCursor struct {
 	m, n         int
@@ -127,19 +127,28 @@ func parseArchiveCursor(tok string) (archiveCursor, bool) {
 }
 
 // scanArchiveLocked walks the messages of f.mailboxes matching f, mailbox by mailbox and newest first
-// within a mailbox, from cur; it returns up to limit matches and the cursor after them (more false
-// when the scan reached the end). skip matches are passed over first (XML startrow paging).
+// within a mailbox (oldest first under ListOrderOldest), from cur; it returns up to limit matches
+// and the cursor after them (more false when the scan reached the end). skip matches are passed
+// over first (XML startrow paging).
 func (s *Server) scanArchiveLocked(f *archiveFilter, cur archiveCursor, limit, skip int) (out []archiveRef, next archiveCursor, more bool) {
+	oldest := s.Faults().ListOrder == ListOrderOldest
 	for _, m := range f.mailboxes {
 		if m < cur.m || !s.mailboxActiveLocked(m) {
 			continue
 		}
 		lo, hi := s.messageRangeLocked(m, f.from, f.to)
-		start := hi - 1
-		if m == cur.m && cur.n >= 0 {
-			start = min(start, cur.n)
+		start, end, step := hi-1, lo-1, -1
+		if oldest {
+			start, end, step = lo, hi, 1
 		}
-		for n := start; n >= lo; n-- {
+		if m == cur.m && cur.n >= 0 {
+			if oldest {
+				start = max(start, cur.n)
+			} else {
+				start = min(start, cur.n)
+			}
+		}
+		for n := start; (step > 0 && n < end) || (step < 0 && n > end); n += step {
 			if s.archive.removedMessages[[2]int{m, n}] {
 				continue
 			}

@@ -33,7 +33,7 @@ type Faults struct {
 	// a walk that starts before then does not list it.
 	LateIndexBy time.Duration
 	// ListOrder overrides the order of time-filtered list pages (TTP logs, held lists, threat
-	// events; archive searches shuffled only): "" serves what the request asks, ListOrderNewest and ListOrderOldest serve that
+	// events; archive searches oldest first or shuffled): "" serves what the request asks, ListOrderNewest and ListOrderOldest serve that
 	// order whatever it asks, ListOrderShuffled also shuffles the records within each page.
 	ListOrder string
 }
