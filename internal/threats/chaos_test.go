@@ -581,37 +581,40 @@ func TestChaosTable(t *testing.T) {
 				truth := truthOf(t, anchor, feed)
 				for seed := range uint64(seeds) {
 					cc := randomChaos(seed*7919 + uint64(len(feed)))
-					_, url := streamtest.FakeTenant(t, chaosTenant(anchor, cc.faults))
-					got, rejected := drainFeed(t, url, feed, len(truth), cc, seed)
-					count := map[string]int{}
-					for _, k := range got {
-						count[k]++
-					}
-					lost, twice := 0, 0
-					for _, k := range truth {
-						switch {
-						case count[k] == 0:
-							lost++
-						case count[k] > 1:
-							twice++
+					t.Run(strconv.FormatUint(seed, 10), func(t *testing.T) {
+						t.Parallel() // bounded by go test -parallel
+						_, url := streamtest.FakeTenant(t, chaosTenant(anchor, cc.faults))
+						got, rejected := drainFeed(t, url, feed, len(truth), cc, seed)
+						count := map[string]int{}
+						for _, k := range got {
+							count[k]++
 						}
-					}
-					repeats := 0
-					if rejected > 0 {
-						twice, repeats = 0, twice
-					}
-					faults := []string{"all"}
-					for _, part := range strings.Split(cc.String(), ",") {
-						name, _, _ := strings.Cut(part, "=")
-						if appliesTo(name, feed) {
-							faults = append(faults, name)
+						lost, twice := 0, 0
+						for _, k := range truth {
+							switch {
+							case count[k] == 0:
+								lost++
+							case count[k] > 1:
+								twice++
+							}
 						}
-					}
-					for _, f := range faults {
-						add(feed, f, lost, twice, repeats)
-					}
-					assert.Zero(t, lost, "seed %d (%s): records lost", seed, cc)
-					assert.Zero(t, twice, "seed %d (%s): records delivered twice", seed, cc)
+						repeats := 0
+						if rejected > 0 {
+							twice, repeats = 0, twice
+						}
+						faults := []string{"all"}
+						for _, part := range strings.Split(cc.String(), ",") {
+							name, _, _ := strings.Cut(part, "=")
+							if appliesTo(name, feed) {
+								faults = append(faults, name)
+							}
+						}
+						for _, f := range faults {
+							add(feed, f, lost, twice, repeats)
+						}
+						assert.Zero(t, lost, "seed %d (%s): records lost", seed, cc)
+						assert.Zero(t, twice, "seed %d (%s): records delivered twice", seed, cc)
+					})
 				}
 			})
 		}
