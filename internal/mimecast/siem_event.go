@@ -57,8 +57,12 @@ type SIEMEvent struct {
 	ScanResults    string `json:"scanResults"`
 	BlockReason    string `json:"blockReason"`
 	Delivered      string `json:"delivered"` // delivery lines: "true" / "false", or a boolean
-	Offset         int64  `json:"_offset"`
-	Partition      int    `json:"_partition"`
+	// TaggedMalicious and TaggedExternal say whether the message was delivered with a tag
+	// (spam and impersonation lines): "true" / "false", or a boolean.
+	TaggedMalicious string `json:"taggedMalicious"`
+	TaggedExternal  string `json:"taggedExternal"`
+	Offset          int64  `json:"_offset"`
+	Partition       int    `json:"_partition"`
 }
 
 func (e *SIEMEvent) normalize() {

@@ -59,6 +59,8 @@ func impersonationStatus(action string) string {
 		return "held"
 	case "bounce":
 		return "bounced"
+	case "tag":
+		return "tagged"
 	default:
 		return a
 	}
@@ -71,11 +73,14 @@ func heldThreatType(reasonCode, reason string) string {
 	return "policy"
 }
 
-// siemThreatType maps a SIEM event type to a detection category; mail-flow types have none.
-func siemThreatType(eventType string) string {
-	switch strings.ToLower(eventType) {
-	case "av", "attachment protect":
+// siemThreatType maps a SIEM line to a detection category from its type and, for attachment
+// protect, its verdict (the subtype: Malicious or Safe); mail-flow types have none.
+func siemThreatType(ev mimecast.SIEMEvent) string {
+	switch ev.Type {
+	case "av":
 		return "malware"
+	case "attachment protect":
+		return attachmentThreatType(ev.Subtype)
 	case "url protect":
 		return "url"
 	case "impersonation protect":
@@ -88,9 +93,23 @@ func siemThreatType(eventType string) string {
 	return ""
 }
 
-// siemStatus derives a SIEM line's status from every field that says what happened: its action
-// (Acc, Rej, Hld, ...; subtype repeats it on some types), a delivery line's delivered flag, and,
-// on lines without either, a hold reason, a rejection type or a block reason.
+// said is a field's value unless it is one of the placeholders Mimecast writes for "nothing"
+// ("n/a", "none", "-").
+func said(v string) string {
+	v = strings.ToLower(strings.TrimSpace(v))
+	switch v {
+	case "n/a", "na", "none", "-", "null":
+		return ""
+	}
+	return v
+}
+
+// siemStatus derives a SIEM line's status from every field that says what happened, first that
+// wins: its action (Acc, Rej, Hld, Block, Allow, Tag, None, ...; subtype repeats it on some
+// types), a delivery line's delivered flag, a hold reason, a rejection type or a block reason,
+// the tag a message was delivered with (taggedMalicious), and the verdict of a detection line
+// (an av line's virusFound, an attachment protect line's subtype, an internal email protect
+// line's scanResults). A detection line that says nothing of what was done is "detected".
 func siemStatus(ev mimecast.SIEMEvent) string {
 	for _, a := range []string{ev.Action, ev.Subtype} {
 		switch strings.ToLower(strings.TrimSpace(a)) {
@@ -98,7 +117,7 @@ func siemStatus(ev mimecast.SIEMEvent) string {
 			return "rejected"
 		case "hld", "hold":
 			return "held"
-		case "acc":
+		case "acc", "none":
 			return "delivered"
 		case "block", "blk":
 			return "blocked"
@@ -106,21 +125,52 @@ func siemStatus(ev mimecast.SIEMEvent) string {
 			return "bounced"
 		case "sdbx":
 			return "sandboxed"
+		case "allow":
+			return "allowed"
+		case "warn":
+			return "warned"
+		case "tag":
+			return "tagged"
 		}
 	}
-	switch strings.ToLower(strings.TrimSpace(ev.Delivered)) {
+	switch said(ev.Delivered) {
 	case "true":
 		return "delivered"
 	case "false":
 		return "bounced"
 	}
 	switch {
-	case strings.TrimSpace(ev.BlockReason) != "":
-		return "blocked"
-	case strings.TrimSpace(ev.RejectionType) != "":
-		return "rejected"
-	case strings.TrimSpace(ev.HoldReason) != "":
+	case said(ev.HoldReason) != "":
 		return "held"
+	case said(ev.RejectionType) != "":
+		return "rejected"
+	case said(ev.BlockReason) != "":
+		return "blocked"
+	case said(ev.TaggedMalicious) == "true":
+		return "tagged"
 	}
-	return strings.ToLower(strings.TrimSpace(ev.Action))
+	switch ev.Type {
+	case "av":
+		if said(ev.VirusFound) != "" {
+			return "blocked"
+		}
+	case "attachment protect":
+		switch said(ev.Subtype) {
+		case "malicious":
+			return "blocked"
+		case "safe", "clean":
+			return "delivered"
+		}
+	case "internal email protect":
+		switch r := said(ev.ScanResults); {
+		case r == "clean":
+			return "delivered"
+		case strings.Contains(r, "block"), strings.Contains(r, "malicious"):
+			return "blocked"
+		}
+	}
+	if siemThreatType(ev) != "" {
+		return "detected"
+	}
+	return said(ev.Action)
 }

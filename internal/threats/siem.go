@@ -342,7 +342,7 @@ func (s *siemSource) readFile(ctx context.Context, fileURL string, pre *filePref
 			rec.id = mimecast.ContentHash(fmt.Appendf(nil, "%s:%d:%s", name, r.Line(), rec.raw))
 		}
 		if rec.decodeErr == nil {
-			rec.threatType = siemThreatType(ev.Type)
+			rec.threatType = siemThreatType(ev)
 			rec.status = siemStatus(ev)
 			rec.source = feedSIEM
 			if rec.eventTime.After(newest) {

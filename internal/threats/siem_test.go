@@ -187,3 +187,46 @@ func TestThreatsSIEMListsByDateOnlyBeforeItHasACursor(t *testing.T) {
 	assert.Equal(t, 1, byDate, "only the first listing of the first run asks by date")
 	assert.Greater(t, listed, 4, "the listing was polled again, by cursor")
 }
+
+// Every detection line gets a status from the fields that carry it, and the statuses select:
+// spam lines say only whether the message was tagged, attachment protect lines only their verdict.
+func TestThreatsSIEMDetectionLinesGetTheirStatusFromEveryField(t *testing.T) {
+	_, url := streamtest.FakeTenant(t, chaosTenant(time.Now().UTC(), mimecastfake.Faults{}))
+	types := "siem_event_types: [av, spam, internal email protect, impersonation protect, url protect, attachment protect]\n"
+	msgs := collectAll(t, threatsYAML(url, "feeds: [siem]\n"+types), "", 6*chaosEvents)
+	require.Len(t, msgs, 6*chaosEvents)
+	byType := map[string]map[string]int{}
+	for _, m := range msgs {
+		require.NoError(t, m.GetError())
+		body, err := m.AsStructured()
+		require.NoError(t, err)
+		line := body.(map[string]any)
+		typ, status := line["type"].(string), meta(m, metaStatus)
+		assert.NotEmpty(t, status, "a %s line has a status: %v", typ, line)
+		if byType[typ] == nil {
+			byType[typ] = map[string]int{}
+		}
+		byType[typ][status]++
+		switch typ {
+		case "spam":
+			if line["taggedMalicious"] == "true" {
+				assert.Equal(t, "tagged", status)
+			} else {
+				assert.Equal(t, "detected", status)
+			}
+		case "attachment protect":
+			want := map[string]string{"Malicious": "blocked", "Safe": "delivered"}[line["subtype"].(string)]
+			assert.Equal(t, want, status)
+			assert.Equal(t, map[string]string{"Malicious": "malware", "Safe": "attachment"}[line["subtype"].(string)], meta(m, metaThreatType))
+		case "url protect":
+			assert.Equal(t, map[string]string{"Block": "blocked", "Allow": "allowed"}[line["action"].(string)], status, "an allowed click's blockReason n/a says nothing")
+		}
+	}
+	t.Logf("statuses per type: %v", byType)
+	assert.Len(t, byType["spam"], 2, "spam lines are tagged or detected")
+
+	selected := collectAll(t, threatsYAML(url, "feeds: [siem]\n"+types+"statuses: [tagged]\n"), "", byType["spam"]["tagged"]+byType["impersonation protect"]["tagged"])
+	for _, m := range selected {
+		assert.Equal(t, "tagged", meta(m, metaStatus))
+	}
+}
