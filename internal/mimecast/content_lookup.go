@@ -50,6 +50,22 @@ func (c *Client) ArchivedContent(ctx context.Context, messageID string, window t
 	return c.ArchivedContentOf(ctx, found.Items, messageID)
 }
 
+// ArchivedContentByID returns the archived email that Mimecast's own id names: the id a record
+// such as a held message carries, which the archive's endpoints take. An id Mimecast does not
+// know (HTTP 404, or a fail[] saying the message was not found) is ErrMessageNotArchived; a
+// refusal is returned as it came, for the caller to weigh.
+func (c *Client) ArchivedContentByID(ctx context.Context, id string) (*MessageContent, error) {
+	d, err := c.GetMessageDetail(ctx, id)
+	var apiErr *APIError
+	switch {
+	case err == nil:
+		return c.contentOf(ctx, d)
+	case errors.As(err, &apiErr) && (apiErr.NotFound() || apiErr.HasCode("err_message_not_found")):
+		return nil, fmt.Errorf("%w: %w", ErrMessageNotArchived, err)
+	}
+	return nil, err
+}
+
 // ArchivedContentOf is ArchivedContent for a caller that already has the message-finder hits of
 // messageID, so the search is not made twice.
 func (c *Client) ArchivedContentOf(ctx context.Context, hits []TrackedEmail, messageID string) (*MessageContent, error) {

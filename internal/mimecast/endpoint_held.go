@@ -72,6 +72,9 @@ func (h HeldMessage) EventTime() time.Time { return h.DateReceived.Time }
 // MessageID is empty: the hold list does not carry the Message-ID header.
 func (h HeldMessage) MessageID() string { return "" }
 
+// ContentID is the id the archive's content endpoints take for the held message: its own id.
+func (h HeldMessage) ContentID() string { return h.MimecastID }
+
 // HeldMessagesPage returns one page of the hold queue.
 func (c *Client) HeldMessagesPage(ctx context.Context, req HoldListRequest, pageToken string) (Page[HeldMessage], error) {
 	return ListPage(ctx, c, PathHoldMessageList, req.item(), pageToken, decodeHeldMessages)

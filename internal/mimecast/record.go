@@ -276,6 +276,19 @@ func OwnID(r Record) string {
 	return ""
 }
 
+// ContentID is the id under which the archive's content endpoints take the email a record is
+// about, for records that carry one (held messages); "" for the others, whose email is found by
+// its Message-ID.
+func ContentID(r Record) string {
+	if r.DecodeErr() != nil {
+		return ""
+	}
+	if o, ok := r.(interface{ ContentID() string }); ok {
+		return o.ContentID()
+	}
+	return ""
+}
+
 // EventKey identifies one event of a record. A Mimecast id names a detection or a policy hit,
 // which several events may share (two impersonation log entries of one id, minutes apart, for
 // two messages): a record with an id of its own is the id at its time for its message, as the

@@ -415,7 +415,7 @@ func (s *Server) archiveMessageList(w http.ResponseWriter, r *http.Request, req 
 
 // resolveMessage finds the message an archive id (of any part) belongs to.
 func (s *Server) resolveMessage(id string) (archMsg, archiveRef, bool) {
-	ref, ok := s.parseArchiveID(id)
+	ref, ok := s.parseArchiveID(heldArchiveID(id))
 	if !ok {
 		return archMsg{}, ref, false
 	}

@@ -23,7 +23,7 @@ import (
 var feedPagesPinned = map[string]string{
 	"attachment":           "3db384dbf29daf3461382744c06dc8a6dda8c1177bce20487ef3622815549037",
 	"attachment_filtered":  "a4baead96fe53891379c975d9faf1cd4dd8d1b0b624f0d0c3c31ff683dfdd25d",
-	"hold_list":            "5e867b0218995e0a948f8da0bad707fdd33a07b4ae331d69dd900fcf3bf165b9",
+	"hold_list":            "b3576cfccec5226fbcd52d1b0e2e997bfa750be92398e189f18199ba5418ac53",
 	"impersonation":        "314b727d0e0493486ac548514ba9a179e2c570bd1bf8288176574d50b1b44417",
 	"impersonation_search": "0e6eecc0a7bce71dd479bd54dc598ee23231322a19107492635ae9e6383b97e4",
 	"release_logs":         "d4c2a6244074c6eb35d09e74c862a22d048df00f0ef85065c0a9ffc5c8fdefa6",

@@ -164,13 +164,34 @@ func heldSearchMatches(m heldMail, sb fieldValue) bool {
 	return containsFold(m.subject, v) || containsFold(m.from.Email, v) || containsFold(m.to.Email, v) || containsFold(m.reason.id, v)
 }
 
+// heldIDPrefix starts the ids of held messages (as in Mimecast's samples).
+const heldIDPrefix = "eNpVzskO"
+
+// heldID is the id of held message i: it names an archived message of the held user's mailbox,
+// so the archive's content endpoints take it as Mimecast's take a held message's id, and ends
+// in i so that each held message has its own.
+func (s *Server) heldID(f alertFeed, i int) string {
+	t := s.tenant
+	m := f.pick(i, 2, t.mailboxCount()) // the mailbox heldMail picks
+	n := f.pick(i, 31, max(t.sizes.MessagesPerMailbox, 1))
+	return fmt.Sprintf("%s%s%08x", heldIDPrefix, s.archiveID(m, n, 0), uint32(i))
+}
+
+// heldArchiveID is the archive id inside a held message's id, or id itself.
+func heldArchiveID(id string) string {
+	if rest, ok := strings.CutPrefix(id, heldIDPrefix); ok && len(rest) > 8 {
+		return rest[:len(rest)-8]
+	}
+	return id
+}
+
 func (s *Server) holdItem(f alertFeed, i int) map[string]any {
 	m := s.heldMail(f, i)
 	addr := func(a address) map[string]any {
 		return map[string]any{"emailAddress": a.Email, "displayableName": a.Name}
 	}
 	return map[string]any{
-		"id":             fmt.Sprintf("eNpVzskO%016x%08x", f.rnd(i, 30), uint32(i)),
+		"id":             s.heldID(f, i),
 		"reason":         m.reason.reason,
 		"reasonId":       m.reason.id,
 		"reasonCode":     strings.ToLower(m.reason.id),

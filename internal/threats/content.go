@@ -35,8 +35,8 @@ func (in *threatsInput) addContent(ctx context.Context, batch service.MessageBat
 	sem := make(chan struct{}, contentConcurrency)
 	var wg sync.WaitGroup
 	for _, msg := range batch {
-		id, ok := msg.MetaGetMut(metaMessageID)
-		if !ok || msg.GetError() != nil {
+		messageID, contentID := metaString(msg, metaMessageID), metaString(msg, metaContentID)
+		if (messageID == "" && contentID == "") || msg.GetError() != nil {
 			continue
 		}
 		if f.forbidden.Load() {
@@ -47,15 +47,36 @@ func (in *threatsInput) addContent(ctx context.Context, batch service.MessageBat
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			f.add(ctx, msg, id.(string))
+			f.add(ctx, msg, messageID, contentID)
 		}()
 	}
 	wg.Wait()
 }
 
-func (f *contentFetcher) add(ctx context.Context, msg *service.Message, messageID string) {
+// metaString is msg's metadata value under key as a string ("" when unset).
+func metaString(msg *service.Message, key string) string {
+	v, _ := msg.MetaGetMut(key)
+	s, _ := v.(string)
+	return s
+}
+
+// add attaches the content of the email msg is about: by the id the archive takes when the
+// record carries one (held messages), else by its Message-ID. A record that knew no Message-ID
+// gets the archived email's as mimecast_message_id, for the processors after the input.
+func (f *contentFetcher) add(ctx context.Context, msg *service.Message, messageID, contentID string) {
 	conn := f.in.cfg.conn
-	content, err := conn.Client.ArchivedContent(conn.Context(ctx), messageID, contentSearchWindow)
+	var (
+		content *mimecast.MessageContent
+		err     error
+	)
+	if contentID != "" {
+		content, err = conn.Client.ArchivedContentByID(conn.Context(ctx), contentID)
+	} else {
+		content, err = conn.Client.ArchivedContent(conn.Context(ctx), messageID, contentSearchWindow)
+	}
+	if messageID == "" {
+		messageID = contentID
+	}
 	var apiErr *mimecast.APIError
 	switch {
 	case err == nil:
@@ -93,4 +114,7 @@ func (f *contentFetcher) add(ctx context.Context, msg *service.Message, messageI
 	}
 	obj["content"] = plain
 	msg.SetStructuredMut(obj)
+	if metaString(msg, metaMessageID) == "" && content.MessageID != "" {
+		msg.MetaSetMut(metaMessageID, content.MessageID)
+	}
 }

@@ -65,6 +65,7 @@ func record(r mimecast.Record) threatRecord {
 		rec.eventTime = r.EventTime()
 		rec.messageID = r.MessageID()
 		rec.recordID = mimecast.OwnID(r)
+		rec.contentID = mimecast.ContentID(r)
 	}
 	return rec
 }

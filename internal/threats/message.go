@@ -18,6 +18,7 @@ const (
 	metaRecordID   = "mimecast_record_id"
 	metaEventTime  = "mimecast_event_time"
 	metaMessageID  = "mimecast_message_id"
+	metaContentID  = "mimecast_content_id"
 	metaThreatType = "mimecast_threat_type"
 	metaStatus     = "mimecast_status"
 	metaSource     = "mimecast_source"
@@ -61,7 +62,7 @@ func (in *threatsInput) admit(src threatSource, rec *threatRecord, seen map[stri
 	if !rec.eventTime.IsZero() {
 		msg.MetaSetMut(metaEventTime, rec.eventTime.UTC().Format(time.RFC3339Nano))
 	}
-	for k, v := range map[string]string{metaRecordID: rec.recordID, metaMessageID: rec.messageID, metaThreatType: rec.threatType, metaStatus: rec.status, metaSource: rec.source} {
+	for k, v := range map[string]string{metaRecordID: rec.recordID, metaMessageID: rec.messageID, metaContentID: rec.contentID, metaThreatType: rec.threatType, metaStatus: rec.status, metaSource: rec.source} {
 		if v != "" {
 			msg.MetaSetMut(k, v)
 		}

@@ -14,6 +14,7 @@ type threatRecord struct {
 	recordID   string // the record's own Mimecast id, when it has one: mimecast_record_id
 	eventTime  time.Time
 	messageID  string
+	contentID  string // the id the archive's content endpoints take, when the record has one
 	threatType string
 	status     string
 	source     string

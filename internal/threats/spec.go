@@ -92,7 +92,10 @@ Metadata:
   should use (see the table below)
 - ` + "`mimecast_record_id`" + `: the record's own Mimecast id, when it has one
 - ` + "`mimecast_event_time`" + `: the record's time, RFC 3339
-- ` + "`mimecast_message_id`" + `: the email's Message-ID, when the record has one
+- ` + "`mimecast_message_id`" + `: the email's Message-ID, when the record has one; with ` + "`content_view`" + `,
+  also for a held message, from its archived email
+- ` + "`mimecast_content_id`" + `: the id the archive's content endpoints take for the email, when the
+  record carries one (held messages); ` + "`content_view`" + ` uses it before the Message-ID
 - ` + "`mimecast_threat_type`" + `, ` + "`mimecast_status`" + `, ` + "`mimecast_source`" + `: the normalised selections (see ` + "`threat_types`" + `)
 
 The event key per feed. A Mimecast id names a detection or a policy hit, which several events can
@@ -107,6 +110,15 @@ not an event:
 
 The same record served twice has the same key and is emitted once; records differing in time or
 message are distinct events.
+
+Which email id each feed offers, and so what ` + "`content_view`" + ` and ` + "`mimecast_enrich`" + ` can work with:
+
+| feed | ` + "`mimecast_message_id`" + ` | ` + "`mimecast_content_id`" + ` |
+|---|---|---|
+| ` + "`threat_events`" + `, ` + "`url_protect`" + `, ` + "`attachment_protect`" + `, ` + "`impersonation_protect`" + ` | the record's ` + "`messageId`" + ` | - |
+| ` + "`held_messages`" + ` (hold queue) | none in the record; with ` + "`content_view`" + `, the archived email's | the record's ` + "`id`" + ` |
+| ` + "`held_messages`" + ` (release log) | none | none: its entries name no email |
+| ` + "`siem`" + ` | the line's ` + "`messageId`" + ` (some receipt and journal lines have none) | - |
 
 A record that cannot be decoded is emitted as an error-flagged message with the raw text as its body
 and ` + "`mimecast_feed`" + ` set, so a ` + "`switch`" + ` or ` + "`reject_errored`" + ` output can route it to a

@@ -242,6 +242,37 @@ func TestThreatsContentViewAttachesArchivedContent(t *testing.T) {
 	assert.Positive(t, withContent, "clicks on archived mail get its content")
 }
 
+// Held messages carry no Message-ID but an id the archive's endpoints take: content_view
+// fetches their content by it and gives them the archived email's Message-ID, so processors
+// after the input (mimecast_enrich) can work on them too.
+func TestThreatsContentViewOnHeldMessagesUsesTheirOwnID(t *testing.T) {
+	fake, url := streamtest.FakeTenant(t, smallTenant())
+	msgs := collectAll(t, threatsYAML(url, "feeds: [held_messages]\ncontent_view: true\n"), "", 60)
+	held := 0
+	for _, m := range msgs {
+		require.NoError(t, m.GetError())
+		body, err := m.AsStructured()
+		require.NoError(t, err)
+		obj := body.(map[string]any)
+		if meta(m, metaSource) != "hold_queue" {
+			assert.Empty(t, meta(m, metaContentID), "release log entries name no archived email")
+			continue
+		}
+		held++
+		assert.Equal(t, obj["id"], meta(m, metaContentID), "the hold record's own id")
+		content, ok := obj["content"].(map[string]any)
+		if !assert.True(t, ok, "held message %s has its content", obj["id"]) {
+			continue
+		}
+		assert.NotEmpty(t, content["headers"])
+		assert.NotEmpty(t, meta(m, metaMessageID), "the archived email's Message-ID")
+		assert.Equal(t, content["message_id"], meta(m, metaMessageID))
+	}
+	assert.Equal(t, 30, held, "every held message")
+	assert.Equal(t, 30, fake.Stats().Calls["/api/archive/get-message-detail"], "one detail call per held message, no search")
+	assert.Zero(t, fake.Stats().Calls["/api/message-finder/search"], "%v", fake.Stats().Calls)
+}
+
 func TestThreatsContentViewForbiddenDegradesToEventsWithoutContent(t *testing.T) {
 	opts := smallTenant()
 	var products []string
