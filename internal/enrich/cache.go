@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 )
@@ -58,11 +59,11 @@ func (p *enrichProcessor) cachedResult(ctx context.Context, id string) []byte {
 	return raw
 }
 
-// storeResult writes a result to the cache. A failure is logged, not fatal: the event already
-// has its result.
-func (p *enrichProcessor) storeResult(ctx context.Context, id string, raw []byte) {
+// storeResult writes a result to the cache for ttl (nil: the cache's default). A failure is
+// logged, not fatal: the event already has its result.
+func (p *enrichProcessor) storeResult(ctx context.Context, id string, raw []byte, ttl *time.Duration) {
 	var sErr error
-	if err := p.mgr.AccessCache(ctx, p.cfg.cacheName, func(c service.Cache) { sErr = c.Set(ctx, p.cacheKey(id), raw, p.cfg.cacheTTL) }); err != nil {
+	if err := p.mgr.AccessCache(ctx, p.cfg.cacheName, func(c service.Cache) { sErr = c.Set(ctx, p.cacheKey(id), raw, ttl) }); err != nil {
 		sErr = err
 	}
 	if sErr != nil {

@@ -35,6 +35,8 @@ const (
 	efCacheTTL       = "cache_ttl"
 	efMaxConcurrency = "max_concurrency"
 	efOnForbidden    = "on_forbidden"
+	efNegativeTTL    = "negative_cache_ttl"
+	efForbiddenK     = "forbidden_threshold"
 )
 
 // maxSearchWindow is Message Finder's documented reach (about 30 days, Mimecast's Message Tracking support article).
@@ -61,7 +63,7 @@ func enrichFields() []*service.ConfigField {
 			Default("mimecast").
 			Example("enrichment.mimecast"),
 		service.NewStringField(efCache).
-			Description("A cache resource for results, so that a burst of events about one message costs one lookup. Results with `found: false` are cached too; errors and lookups left out by `on_forbidden: skip` are not. Keys are `mimecast_enrich_` and a SHA-256 of the lookups and the message id, safe as file names.").
+			Description("A cache resource for results, so that a burst of events about one message costs one lookup. Results with `found: false` are cached for `negative_cache_ttl`; results with a refused or failed lookup are not cached at all. Keys are `mimecast_enrich_` and a SHA-256 of the lookups and the message id, safe as file names.").
 			Optional().
 			Example("mimecast_lookups"),
 		service.NewDurationField(efCacheTTL).
@@ -69,30 +71,41 @@ func enrichFields() []*service.ConfigField {
 			Optional().
 			Example("10m").
 			LintRule(`root = if this.type() != "string" || this.parse_duration().catch(-1) <= 0 { ["cache_ttl must be a positive duration such as 10m"] }`),
+		service.NewDurationField(efNegativeTTL).
+			Description("How long a result with `found: false` is cached, shorter than `cache_ttl`: Message Finder's indexing and the archive's ingestion lag behind the alerts, so a message not found now may be found in a minute.").
+			Default("1m").
+			LintRule(`root = if this.type() != "string" || this.parse_duration().catch(-1) <= 0 { ["negative_cache_ttl must be a positive duration such as 1m"] }`),
 		service.NewIntField(efMaxConcurrency).
 			Description("How many message ids of one batch are looked up at once. Lookups also wait for the client's quota pacing and the `rate_limit` resource.").
 			Default(4).
 			LintRule(`root = if this < 1 || this > 64 { ["max_concurrency must be between 1 and 64"] }`),
 		service.NewStringAnnotatedEnumField(efOnForbidden, map[string]string{
-			onForbiddenSkip: "Leave the forbidden lookup out: when Message Finder itself is refused the event passes through unchanged, when only `content` is refused the result has no `content` key. A warning is logged once and `mimecast_enrich_forbidden` counts the events.",
-			onForbiddenFail: "Flag the event with an error naming the missing permission, for `catch` or `try` to handle.",
+			onForbiddenSkip: "Leave the refused lookup out of the result and name it in `refused` (when Message Finder itself is refused, every lookup is). `mimecast_enrich_forbidden` counts the events per lookup.",
+			onForbiddenFail: "As skip, and also flag the events of that message with an error naming the permission, for `catch` or `try` to handle; the result with the other lookups stays on them.",
 		}).
-			Description("What to do when Mimecast answers 403: the API application lacks the product or role for a lookup. The refused lookup is not asked again for 5 minutes, to spare the quota.").
+			Description("What to do when Mimecast answers 403 for a lookup of a message. A 403 is about that message first (content under a legal hold or a Smart Tag, or outside the application role's scope, is refused while others are read): the result keeps what the other lookups found and names the refused ones in `refused` (for example `[\"content\"]`), so that \"refused\" is told from \"not archived\". Only after `forbidden_threshold` distinct messages refused in a row, with no success in between, is the lookup closed for every message (logged, and asked again after 5 minutes; any success reopens it).").
 			Default(onForbiddenSkip),
+		service.NewIntField(efForbiddenK).
+			Description("How many distinct messages refused in a row, with no success in between, close a lookup for every message: the sign that the API application lacks the permission, not that one message is out of its reach.").
+			Default(3).
+			LintRule(`root = if this < 1 || this > 1000 { ["forbidden_threshold must be between 1 and 1000"] }`),
 	}
 }
 
 // enrichConfig is the parsed configuration of mimecast_enrich.
 type enrichConfig struct {
-	conn           *connection.Conn
-	messageID      *service.InterpolatedString
-	lookups        lookupSet
-	searchWindow   time.Duration
-	targetPath     []string
-	cacheName      string
-	cacheTTL       *time.Duration
-	maxConcurrency int
-	onForbidden    string
+	conn         *connection.Conn
+	messageID    *service.InterpolatedString
+	lookups      lookupSet
+	searchWindow time.Duration
+	targetPath   []string
+	cacheName    string
+	cacheTTL     *time.Duration
+	// negativeCacheTTL is how long a result with found: false is cached.
+	negativeCacheTTL   time.Duration
+	maxConcurrency     int
+	onForbidden        string
+	forbiddenThreshold int
 }
 
 // lookupSet is the parsed `lookups`.
@@ -185,6 +198,18 @@ func enrichConfigFromParsed(conf *service.ParsedConfig, mgr *service.Resources) 
 	}
 	if !slices.Contains([]string{onForbiddenSkip, onForbiddenFail}, c.onForbidden) {
 		return nil, fmt.Errorf("%s: %q: use skip or fail", efOnForbidden, c.onForbidden)
+	}
+	if c.negativeCacheTTL, err = conf.FieldDuration(efNegativeTTL); err != nil {
+		return nil, err
+	}
+	if c.negativeCacheTTL <= 0 {
+		return nil, fmt.Errorf("%s: %v is not positive: use a duration such as 1m", efNegativeTTL, c.negativeCacheTTL)
+	}
+	if c.forbiddenThreshold, err = conf.FieldInt(efForbiddenK); err != nil {
+		return nil, err
+	}
+	if c.forbiddenThreshold < 1 || c.forbiddenThreshold > 1000 {
+		return nil, fmt.Errorf("%s: %d is out of range: use 1 to 1000", efForbiddenK, c.forbiddenThreshold)
 	}
 	// Last, so that a config error above does not leave a client handle open.
 	if c.conn, err = connection.FromParsed(conf, mgr, Name); err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -232,28 +233,29 @@ func withoutProducts(drop ...string) mimecastfake.Options {
 	return mimecastfake.Options{Seed: 1, Clients: []mimecastfake.ClientApp{{ID: "limited", Secret: "limited-secret", Products: products}}}
 }
 
-func TestEnrichForbiddenSkipLeavesTheEventAndStopsAsking(t *testing.T) {
+// Without Message Finder every lookup is refused: each event says so in refused (it is not a
+// "not found"), and after forbidden_threshold distinct messages the lookup is closed for
+// everyone until the recheck interval.
+func TestEnrichForbiddenSkipSaysWhatWasRefusedAndClosesAfterTheThreshold(t *testing.T) {
 	fake, url := fakeTenant(t, withoutProducts(mimecastfake.ProductTracking), nil)
 	p := newEnrichAs(t, connYAML(url, "limited", "limited-secret")+"on_forbidden: skip\n")
 	now := time.Now()
 	p.now = func() time.Time { return now }
 
-	for _, batch := range [][]string{{"<a@example.com>"}, {"<a@example.com>", "<b@example.com>"}} {
-		msgs := make([]*service.Message, len(batch))
-		for i, id := range batch {
-			msgs[i] = event(id)
-		}
-		for _, m := range process(t, p, msgs...) {
+	for _, batch := range [][]string{{"<a@example.com>"}, {"<a@example.com>", "<b@example.com>"}, {"<c@example.com>"}, {"<d@example.com>"}} {
+		for _, m := range process(t, p, eventsOf(batch)...) {
 			require.NoError(t, m.GetError())
-			b, _ := m.AsBytes()
-			assert.JSONEq(t, `{"alert":"threat"}`, string(b))
+			res := resultIn(t, m)
+			assert.Equal(t, false, res["found"])
+			assert.Equal(t, []string{lookupTracking, lookupMessageInfo}, refusedOf(res))
 		}
 	}
-	assert.Equal(t, 1, calls(fake, pathSearch), "a refused lookup is not asked again at once, whatever the id")
+	assert.Equal(t, 4, fake.Stats().EndpointStatuses[pathSearch][403],
+		"a, a again, b and c were asked; c was the third distinct refusal and closed the lookup, so d was not")
 
 	now = now.Add(forbiddenRecheck + time.Second)
 	process(t, p, event("<a@example.com>"))
-	assert.Equal(t, 2, calls(fake, pathSearch), "asked again after the recheck interval")
+	assert.Equal(t, 5, fake.Stats().EndpointStatuses[pathSearch][403], "asked again after the recheck interval")
 }
 
 func TestEnrichForbiddenFailFlagsTheEventNamingThePermission(t *testing.T) {
@@ -334,22 +336,22 @@ func TestEnrichFlagsABodyThatIsNotAJSONObjectWithoutAskingMimecast(t *testing.T)
 	assert.Empty(t, fake.Stats().Calls)
 }
 
-func TestEnrichContentOnlyLookupRefusedLeavesTheEventUntouched(t *testing.T) {
+func TestEnrichContentOnlyLookupRefusedSaysSo(t *testing.T) {
 	_, url := fakeTenant(t, withoutProducts(mimecastfake.ProductContentView), nil)
 	ids := threatMessageIDsAs(t, url, "limited", "limited-secret", 20)
-	p := newEnrichAs(t, connYAML(url, "limited", "limited-secret")+"lookups: [content]\n")
+	p := newEnrichAs(t, connYAML(url, "limited", "limited-secret")+"lookups: [content]\nforbidden_threshold: 1000\n")
 
-	untouched := 0
+	refused := 0
 	for _, id := range ids {
 		m := process(t, p, event(id))[0]
 		require.NoError(t, m.GetError())
-		b, err := m.AsBytes()
-		require.NoError(t, err)
-		if string(b) == `{"alert":"threat"}` {
-			untouched++
+		res := resultIn(t, m)
+		if slices.Contains(refusedOf(res), lookupContent) {
+			refused++
+			assert.NotContains(t, res, lookupContent)
 			continue
 		}
-		assert.Equal(t, false, resultOf(t, m)["found"], "with content alone, found means found in the archive")
+		assert.Equal(t, false, res["found"], "with content alone, found means found in the archive")
 	}
-	assert.Positive(t, untouched, "archived mail needs Content View, so those events pass unchanged")
+	assert.Positive(t, refused, "archived mail needs Content View, and the result says it was refused")
 }

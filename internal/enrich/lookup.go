@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/mimecast-connect/mimecast-connect/internal/mimecast"
@@ -19,27 +19,43 @@ const searchReason = "mimecast-connect enrichment"
 // hits for one Message-ID (one per route or recipient group), each costing a call.
 const maxInfoHits = 10
 
-// forbiddenRecheck is how long a lookup refused with 403 is not asked again. Permissions change
-// rarely; asking on every event would spend the application's quota on refusals.
+// forbiddenRecheck is how long a lookup closed for every message is not asked again.
+// Permissions change rarely; asking on every event would spend the application's quota on
+// refusals.
 const forbiddenRecheck = 5 * time.Minute
 
 // outcome is what one message id resolved to.
 type outcome struct {
 	// raw is the JSON object placed under target_field.
 	raw []byte
-	// skipped lists lookups left out because Mimecast refused them (on_forbidden: skip); an
-	// outcome with skipped lookups is not cached.
-	skipped []string
+	// found is the result's found: something was learnt about the message.
+	found bool
+	// refused lists the lookups Mimecast refused for this message (also named in the result's
+	// refused); refusal is the first of those refusals.
+	refused []string
+	refusal *forbiddenError
+	// failed are the lookups that failed otherwise, after the client's retries.
+	failed []lookupError
 }
 
-// forbiddenError is a 403 on a lookup: the API application lacks a product or role.
+// cacheable reports whether the outcome may be cached: only what was really answered.
+func (o *outcome) cacheable() bool { return len(o.refused) == 0 && len(o.failed) == 0 }
+
+// lookupError is a lookup of one message that failed for another reason than a refusal.
+type lookupError struct {
+	lookup string
+	err    error
+}
+
+// forbiddenError is a 403 on a lookup: the API application lacks a product or role, or is not
+// allowed to see this message.
 type forbiddenError struct {
 	lookup string
 	err    error
 }
 
 func (e *forbiddenError) Error() string {
-	return fmt.Sprintf("mimecast_enrich: Mimecast refused the %s lookup (the API application needs %s): %v",
+	return fmt.Sprintf("mimecast_enrich: Mimecast refused the %s lookup (the API application needs %s, and the message must be within its scope): %v",
 		e.lookup, permissionFor(e.lookup), e.err)
 }
 
@@ -53,157 +69,150 @@ func permissionFor(lookup string) string {
 	return "Gateway | Tracking | Read"
 }
 
-// forbiddenGate remembers refused lookups for forbiddenRecheck, and whether each was warned about.
-type forbiddenGate struct {
-	mu     sync.Mutex
-	until  map[string]time.Time
-	last   map[string]error
-	warned map[string]bool
-}
-
-func newForbiddenGate() *forbiddenGate {
-	return &forbiddenGate{until: map[string]time.Time{}, last: map[string]error{}, warned: map[string]bool{}}
-}
-
-// check returns the last refusal of lookup while it is still being honoured, else nil.
-func (g *forbiddenGate) check(lookup string, now time.Time) error {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if now.Before(g.until[lookup]) {
-		return g.last[lookup]
-	}
-	return nil
-}
-
-// trip records a refusal; first is true the first time lookup is refused.
-func (g *forbiddenGate) trip(fe *forbiddenError, now time.Time) (first bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.until[fe.lookup] = now.Add(forbiddenRecheck)
-	g.last[fe.lookup] = fe
-	first = !g.warned[fe.lookup]
-	g.warned[fe.lookup] = true
-	return first
-}
-
-// isRefusal reports whether err is a 403 from Mimecast, fresh or remembered by the gate.
-func isRefusal(err error) bool {
-	var fe *forbiddenError
-	return errors.As(err, &fe)
-}
-
-// forbidden turns a 403 from Mimecast into a *forbiddenError and records it; other errors are
-// returned as they are.
-func (p *enrichProcessor) forbidden(lookup string, err error) error {
+// isForbidden reports whether err is a 403 from Mimecast.
+func isForbidden(err error) bool {
 	var apiErr *mimecast.APIError
-	if !errors.As(err, &apiErr) || !apiErr.Forbidden() {
-		return err
+	return errors.As(err, &apiErr) && apiErr.Forbidden()
+}
+
+// lookupRun is one lookup of one message id: it records what each lookup answered, and keeps
+// the refusal gate informed.
+type lookupRun struct {
+	p   *enrichProcessor
+	id  string
+	now time.Time
+	out *outcome
+}
+
+// closed answers lookup from the gate when it is closed: the lookup is refused without a call.
+func (r *lookupRun) closed(lookup string) bool {
+	err := r.p.gate.closedFor(lookup, r.now)
+	if err == nil {
+		return false
 	}
-	fe := &forbiddenError{lookup: lookup, err: err}
-	if p.gate.trip(fe, p.now()) {
-		then := "events are flagged with this error"
-		if p.cfg.onForbidden == onForbiddenSkip {
-			then = "the lookup is left out of results"
+	var fe *forbiddenError
+	if !errors.As(err, &fe) {
+		fe = &forbiddenError{lookup: lookup, err: err}
+	}
+	r.refuse(fe)
+	return true
+}
+
+func (r *lookupRun) refuse(fe *forbiddenError) {
+	if !slices.Contains(r.out.refused, fe.lookup) {
+		r.out.refused = append(r.out.refused, fe.lookup)
+	}
+	if r.out.refusal == nil {
+		r.out.refusal = fe
+	}
+}
+
+// answered reports err of lookup to the gate and the outcome; ok is true when it succeeded.
+func (r *lookupRun) answered(lookup string, err error) (ok bool) {
+	p := r.p
+	switch {
+	case err == nil:
+		if p.gate.succeeded(lookup) {
+			p.log.Infof("the %s lookup is open again: Mimecast answered it for %s", lookup, r.id)
 		}
-		p.log.Warnf("%v; %s, and it is not asked again for %v", fe, then, forbiddenRecheck)
+		return true
+	case isForbidden(err):
+		fe := &forbiddenError{lookup: lookup, err: err}
+		r.refuse(fe)
+		if p.gate.refused(lookup, r.id, fe, r.now) {
+			p.log.Warnf("closing the %s lookup for every message: Mimecast refused it for %d distinct messages in a row (%v); the API application needs %s. Events get refused: [%s] without a call; it is asked again in %v",
+				lookup, p.cfg.forbiddenThreshold, err, permissionFor(lookup), lookup, forbiddenRecheck)
+		} else {
+			p.log.Debugf("Mimecast refused the %s lookup for %s: %v", lookup, r.id, err)
+		}
+	default:
+		r.out.failed = append(r.out.failed, lookupError{lookup: lookup, err: err})
 	}
-	return fe
+	return false
 }
 
 // lookup asks Mimecast about one message id and builds the result object:
 //
-//	{"found", "message_id", "looked_up_at", "tracking": [...], "message_info": [...], "content": {...}}
+//	{"found", "message_id", "looked_up_at", "tracking": [...], "message_info": [...], "content": {...}, "refused": [...]}
 //
 // tracking and message_info hold the records as Mimecast sent them; content is
-// mimecast.MessageContent, or null when the message is not archived.
+// mimecast.MessageContent, or null when the message is not archived; refused names the lookups
+// Mimecast refused for this message. A lookup that failed otherwise is missing from the result
+// and listed in the outcome, for the event to be flagged. The error is for a lookup that learnt
+// nothing at all: Message Finder failed.
 func (p *enrichProcessor) lookup(ctx context.Context, id string) (*outcome, error) {
 	look := p.cfg.lookups
 	client := p.cfg.conn.Client
 	ctx = p.cfg.conn.Context(ctx)
 	started := p.now()
 	res := map[string]any{"found": false, "message_id": id, "looked_up_at": started.UTC().Format(time.RFC3339Nano)}
-	out := &outcome{}
-	skipOnForbidden := p.cfg.onForbidden == onForbiddenSkip
-	var refused error // the first refusal skipped under on_forbidden: skip
-	skip := func(lookup string, err error) {
-		out.skipped = append(out.skipped, lookup)
-		if refused == nil {
-			refused = err
-		}
-	}
-
-	// A lookup refused a moment ago is answered from the gate, without a call.
-	first := lookupTracking
-	if !look.search() {
-		first = lookupContent
-	}
-	if err := p.gate.check(first, started); err != nil {
-		return nil, err
-	}
+	r := &lookupRun{p: p, id: id, now: started, out: &outcome{}}
 	p.metrics.lookups.Incr(1)
 
-	found := false
+	found, searched := false, false
 	var hits []mimecast.TrackedEmail
-	if look.search() {
+	if look.search() && !r.closed(lookupTracking) {
 		page, err := client.SearchMessages(ctx, mimecast.MessageSearchRequest{
 			Start: started.Add(-p.cfg.searchWindow), End: started, MessageID: id, SearchReason: searchReason,
 		})
-		if err != nil {
-			return nil, p.forbidden(lookupTracking, fmt.Errorf("searching Message Finder: %w", err))
+		if err != nil && !isForbidden(err) {
+			return nil, fmt.Errorf("searching Message Finder: %w", err)
 		}
-		found = len(page.Items) > 0
-		hits = page.Items
-		if found && look.tracking {
-			res[lookupTracking] = rawRecords(page.Items)
-		}
-		if found && look.messageInfo {
-			infos, err := p.messageInfos(ctx, page.Items)
-			switch {
-			case err == nil:
-				res[lookupMessageInfo] = infos
-			case isRefusal(err) && skipOnForbidden:
-				skip(lookupMessageInfo, err)
-			default:
-				return nil, err
+		if r.answered(lookupTracking, err) {
+			searched = true
+			found, hits = len(page.Items) > 0, page.Items
+			if found && look.tracking {
+				res[lookupTracking] = rawRecords(page.Items)
 			}
 		}
 	}
-	if look.content && (found || !look.search()) {
+	if look.search() && !searched {
+		// Message Finder refused: message_info and content need its ids, so they are refused too.
+		for _, l := range []struct {
+			on   bool
+			name string
+		}{{look.messageInfo, lookupMessageInfo}, {look.content, lookupContent}} {
+			if l.on {
+				r.refuse(&forbiddenError{lookup: l.name, err: r.out.refusal.err})
+			}
+		}
+	}
+	if searched && found && look.messageInfo && !r.closed(lookupMessageInfo) {
+		infos, err := p.messageInfos(ctx, hits)
+		if infos != nil {
+			res[lookupMessageInfo] = infos
+		}
+		r.answered(lookupMessageInfo, err)
+	}
+	if look.content && (found || !look.search()) && !r.closed(lookupContent) {
 		content, err := p.content(ctx, id, hits, look.search())
-		switch {
-		case err == nil:
+		if r.answered(lookupContent, err) {
 			found = found || content != nil
 			if found {
 				res[lookupContent] = content // null: known, not archived
 			}
-		case isRefusal(err) && skipOnForbidden:
-			skip(lookupContent, err)
-		default:
-			return nil, err
 		}
 	}
-	if !found && refused != nil {
-		// Nothing was learnt and part of the question was refused: that is a refusal, not a
-		// "no such message".
-		return nil, refused
-	}
 	res["found"] = found
+	if len(r.out.refused) > 0 {
+		res["refused"] = r.out.refused
+	}
 	raw, err := json.Marshal(res)
 	if err != nil {
 		return nil, fmt.Errorf("encoding the result: %w", err)
 	}
-	out.raw = raw
-	return out, nil
+	r.out.raw, r.out.found = raw, found
+	return r.out, nil
 }
 
 // messageInfos calls get-message-info for each decodable hit, in the hits' order. A hit Mimecast
-// no longer knows (indexing moved on between the two calls) is left out.
+// no longer knows (indexing moved on between the two calls) is left out. A refusal stops the
+// calls; another failure of one hit leaves that hit out, and the first such error is returned
+// with the infos of the others.
 func (p *enrichProcessor) messageInfos(ctx context.Context, hits []mimecast.TrackedEmail) ([]json.RawMessage, error) {
-	if err := p.gate.check(lookupMessageInfo, p.now()); err != nil {
-		return nil, err
-	}
 	infos := []json.RawMessage{}
 	asked := 0
+	var failed error
 	for _, h := range hits {
 		if h.DecodeErr() != nil || h.MimecastID == "" {
 			continue
@@ -220,20 +229,20 @@ func (p *enrichProcessor) messageInfos(ctx context.Context, hits []mimecast.Trac
 				infos = append(infos, info.Raw)
 			}
 		case errors.Is(err, mimecast.ErrNoData), errors.As(err, &apiErr) && apiErr.HasCode("err_message_not_found"):
-			continue
+		case isForbidden(err):
+			return nil, err
 		default:
-			return nil, p.forbidden(lookupMessageInfo, fmt.Errorf("getting message info of %s: %w", h.MimecastID, err))
+			if failed == nil {
+				failed = fmt.Errorf("getting message info of %s: %w", h.MimecastID, err)
+			}
 		}
 	}
-	return infos, nil
+	return infos, failed
 }
 
 // content fetches the archived copy; nil with a nil error means the message is not archived.
 // searched says hits are the message-finder hits of id already, so the search is not repeated.
 func (p *enrichProcessor) content(ctx context.Context, id string, hits []mimecast.TrackedEmail, searched bool) (map[string]any, error) {
-	if err := p.gate.check(lookupContent, p.now()); err != nil {
-		return nil, err
-	}
 	var (
 		c   *mimecast.MessageContent
 		err error
@@ -247,7 +256,7 @@ func (p *enrichProcessor) content(ctx context.Context, id string, hits []mimecas
 		return nil, nil
 	}
 	if err != nil {
-		return nil, p.forbidden(lookupContent, fmt.Errorf("fetching archived content: %w", err))
+		return nil, fmt.Errorf("fetching archived content: %w", err)
 	}
 	// Plain JSON values, so that Bloblang can walk the content like the rest of the result.
 	raw, err := json.Marshal(c)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -21,7 +20,7 @@ type enrichProcessor struct {
 	log     *service.Logger
 	metrics enrichMetrics
 	flights *flightGroup
-	gate    *forbiddenGate
+	gate    *refusalGate
 	now     func() time.Time
 
 	cacheInit sync.Once
@@ -34,7 +33,7 @@ func newEnrichProcessor(cfg *enrichConfig, mgr *service.Resources) *enrichProces
 		log:     mgr.Logger(),
 		metrics: newEnrichMetrics(mgr.Metrics()),
 		flights: newFlightGroup(),
-		gate:    newForbiddenGate(),
+		gate:    newRefusalGate(cfg.forbiddenThreshold),
 		now:     time.Now,
 	}
 }
@@ -131,31 +130,26 @@ func (p *enrichProcessor) resolve(ctx context.Context, id string) resolution {
 		if err != nil {
 			return nil, err
 		}
-		if p.cfg.cacheName != "" && len(out.skipped) == 0 {
-			p.storeResult(ctx, id, out.raw)
+		if p.cfg.cacheName != "" && out.cacheable() {
+			ttl := p.cfg.cacheTTL
+			if !out.found {
+				ttl = &p.cfg.negativeCacheTTL
+			}
+			p.storeResult(ctx, id, out.raw, ttl)
 		}
 		return out, nil
 	})
 	return resolution{out: out, shared: shared, err: err}
 }
 
-// apply puts a resolution into one message: the result under target_field, or an error flag.
+// apply puts a resolution into one message: the result under target_field, and an error flag
+// when part of it failed, or was refused under on_forbidden: fail. The result stays on a flagged
+// message: what the other lookups found is kept.
 func (p *enrichProcessor) apply(m *service.Message, id string, r resolution) {
-	var fe *forbiddenError
-	switch {
-	case errors.As(r.err, &fe):
-		p.metrics.forbidden.Incr(1, fe.lookup)
-		if p.cfg.onForbidden == onForbiddenFail {
-			m.SetError(fe)
-		}
-		return
-	case r.err != nil:
+	if r.err != nil {
 		p.metrics.errors.Incr(1)
 		m.SetError(fmt.Errorf("mimecast_enrich: looking up message %s: %w", id, r.err))
 		return
-	}
-	for _, lookup := range r.out.skipped {
-		p.metrics.forbidden.Incr(1, lookup)
 	}
 	// Every message gets its own copy: messages that share an id are mutated independently
 	// downstream, possibly on other threads.
@@ -183,6 +177,18 @@ func (p *enrichProcessor) apply(m *service.Message, id string, r resolution) {
 		p.metrics.enriched.Incr(1)
 	} else {
 		p.metrics.notFound.Incr(1)
+	}
+	for _, lookup := range r.out.refused {
+		p.metrics.forbidden.Incr(1, lookup)
+	}
+	if len(r.out.failed) > 0 {
+		p.metrics.errors.Incr(1)
+		f := r.out.failed[0]
+		m.SetError(fmt.Errorf("mimecast_enrich: the %s lookup of message %s failed, the result has the other lookups: %w", f.lookup, id, f.err))
+		return
+	}
+	if r.out.refusal != nil && p.cfg.onForbidden == onForbiddenFail {
+		m.SetError(r.out.refusal)
 	}
 }
 

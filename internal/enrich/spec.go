@@ -150,7 +150,8 @@ With all three lookups, the body gains:
 ` + "```" + `
 
 - ` + "`found`" + `: whether Mimecast knows the message (with ` + "`lookups: [content]`" + ` alone: whether the archive
-  has it). When it is ` + "`false`" + ` the result holds only ` + "`found`" + `, ` + "`message_id`" + ` and ` + "`looked_up_at`" + `.
+  has it). When it is ` + "`false`" + ` the result holds only ` + "`found`" + `, ` + "`message_id`" + `, ` + "`looked_up_at`" + `
+  and, when a lookup was refused, ` + "`refused`" + `.
 - ` + "`message_id`" + `: the id looked up, in angle brackets (` + "`a@b`" + ` and ` + "`<a@b>`" + ` are the same lookup).
 - ` + "`looked_up_at`" + `: when Mimecast was asked; with a cache it tells how old the result is.
 - ` + "`tracking`" + ` (lookup ` + "`tracking`" + `): the Message Finder hits for the id, as Mimecast sent them.
@@ -158,7 +159,10 @@ With all three lookups, the body gains:
   (at most 10), as Mimecast sent it. ` + "`deliveredMessage`" + ` is keyed by recipient address.
 - ` + "`content`" + ` (lookup ` + "`content`" + `): the archived headers, plain and HTML bodies (each capped at 1 MiB,
   ` + "`truncated`" + ` says so) and attachment metadata; ` + "`null`" + ` when the message is known but not
-  archived, absent when Mimecast refused the lookup under ` + "`on_forbidden: skip`" + `.
+  archived, absent when Mimecast refused it.
+- ` + "`refused`" + `: the lookups Mimecast refused (403) for this message, such as ` + "`[\"content\"]`" + `, so that
+  "refused" is told from "not archived"; absent when none was. When Message Finder itself is refused,
+  every lookup is.
 
 Times inside ` + "`tracking`" + ` and ` + "`message_info`" + ` are in Mimecast's format (` + "`2024-06-05T11:49:52+0000`" + `);
 ` + "`looked_up_at`" + ` and the times of ` + "`content`" + ` are RFC 3339.
@@ -167,7 +171,9 @@ Times inside ` + "`tracking`" + ` and ` + "`message_info`" + ` are in Mimecast's
 
 Each distinct id of a batch is looked up once, at most ` + "`max_concurrency`" + ` at a time; events of the batch
 with the same id share the result, and so do batches of other pipeline threads asking at the same
-moment. With a ` + "`cache`" + `, a result is reused until ` + "`cache_ttl`" + ` passes. A ` + "`content`" + ` lookup
+moment. With a ` + "`cache`" + `, a result is reused until ` + "`cache_ttl`" + ` passes, a result with
+` + "`found: false`" + ` until ` + "`negative_cache_ttl`" + ` passes (indexing and archiving lag behind alerts), and a
+result with a refused or failed lookup is not cached. A ` + "`content`" + ` lookup
 runs its own Message Finder search and then reads the archive (detail and bodies), so it costs
 several calls; it is skipped when the tracking search found nothing.
 
@@ -176,8 +182,12 @@ several calls; it is skipped when the tracking search found nothing.
 - An event without a message id passes through untouched (` + "`mimecast_enrich_no_message_id`" + `).
 - An API error that survived the client's retries flags the event with an error naming the message and
   the endpoint (` + "`errored()`" + ` in ` + "`switch`" + `, ` + "`catch`" + `, ` + "`try`" + `), and the event is
-  otherwise unchanged. Errors are never cached.
-- A 403 is handled per ` + "`on_forbidden`" + `.
+  otherwise unchanged. Errors are never cached. When only one lookup of a message failed (one
+  get-message-info, say), the event keeps what the others found and is flagged naming that lookup.
+- A 403 is about one message first: it is named in ` + "`refused`" + ` and, under ` + "`on_forbidden: fail`" + `,
+  flags that message's events. After ` + "`forbidden_threshold`" + ` distinct messages refused in a row with no
+  success in between, the lookup is closed for every message (a WARN line), answered as refused
+  without a call, and asked again after 5 minutes; the first success reopens it (an INFO line).
 - A body that is not a JSON object, or a ` + "`target_field`" + ` path through a value that is not an object,
   flags the event.
 
