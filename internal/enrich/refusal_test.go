@@ -28,7 +28,8 @@ const (
 // permission.
 type refuseSome struct {
 	path    string
-	status  int // the answer; 0 is 403
+	status  int    // the answer; 0 is 403
+	body    string // the answer's body with status; empty for a retryable fail[]
 	refuse  func(id string) bool
 	all     atomic.Bool
 	refused atomic.Int32
@@ -52,8 +53,12 @@ func (rs *refuseSome) wrap(next http.Handler) http.Handler {
 			rs.refused.Add(1)
 			w.Header().Set("Content-Type", "application/json")
 			if rs.status != 0 {
+				body := rs.body
+				if body == "" {
+					body = `{"meta":{"status":500},"data":[],"fail":[{"errors":[{"code":"err_internal","message":"Internal error","retryable":true}]}]}`
+				}
 				w.WriteHeader(rs.status)
-				_, _ = w.Write([]byte(`{"meta":{"status":500},"data":[],"fail":[{"errors":[{"code":"err_internal","message":"Internal error","retryable":true}]}]}`))
+				_, _ = w.Write([]byte(body))
 				return
 			}
 			w.WriteHeader(http.StatusForbidden)
@@ -321,4 +326,47 @@ func TestEnrichCachesEachKindOfResultForItsOwnTime(t *testing.T) {
 	assert.Equal(t, []time.Duration{30 * time.Second, 30 * time.Second, 10 * time.Minute}, cache.ttls)
 	cache.mu.Unlock()
 	require.Len(t, received(), 7)
+}
+
+// Errors are never cached as content: a detail call that keeps failing is not read as "no such
+// message" (no archive search in its place), and a body part refused with 401 after the token
+// was refreshed is not an empty body.
+func TestEnrichContentErrorsAreReportedNotCachedAsEmpty(t *testing.T) {
+	cases := []struct {
+		name string
+		rs   *refuseSome
+	}{
+		{"detail keeps failing", &refuseSome{path: pathMessageDetail, status: http.StatusInternalServerError}},
+		{"body part refused after the token refresh", &refuseSome{path: "/api/archive/get-message-part", status: http.StatusUnauthorized,
+			body: `{"meta":{"status":401},"data":[],"fail":[{"errors":[{"code":"token_expired","message":"The token has expired","retryable":false}]}]}`}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.rs.refuse = func(string) bool { return true }
+			fake, url := fakeTenant(t, mimecastfake.Options{Seed: 1}, tc.rs.wrap)
+			ids := threatMessageIDs(t, url, 20)
+			fake.ResetStats()
+			p := newEnrich(t, url, "max_retries: 1\nlookups: [tracking, content]\ncache: "+testCache+"\n")
+			flagged := 0
+			for i, m := range process(t, p, eventsOf(ids)...) {
+				res := resultIn(t, m)
+				assert.NotEmpty(t, res[lookupTracking])
+				if m.GetError() == nil {
+					assert.Nil(t, res[lookupContent], "only mail that was never archived has no content: %s", ids[i])
+					continue
+				}
+				flagged++
+				assert.Contains(t, m.GetError().Error(), "the content lookup of message")
+				assert.NotContains(t, res, lookupContent, "no empty content stands in for the error")
+				var getErr error
+				require.NoError(t, p.mgr.AccessCache(t.Context(), testCache, func(c service.Cache) { _, getErr = c.Get(t.Context(), p.cacheKey(ids[i])) }))
+				assert.ErrorIs(t, getErr, service.ErrKeyNotFound, "a failed lookup is not cached")
+			}
+			assert.Positive(t, flagged)
+			assert.Positive(t, tc.rs.refused.Load())
+			if tc.rs.path == pathMessageDetail {
+				assert.Zero(t, calls(fake, "/api/archive/search"), "a failing detail call is not taken for an unknown id")
+			}
+		})
+	}
 }

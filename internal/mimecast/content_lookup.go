@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -73,12 +74,16 @@ func (c *Client) ArchivedContentOf(ctx context.Context, hits []TrackedEmail, mes
 		if t.DecodeErr() != nil {
 			continue
 		}
-		if d, err := c.GetMessageDetail(ctx, t.MimecastID); err == nil && sameMessageID(d.MimeMessageID, messageID) {
+		d, err := c.GetMessageDetail(ctx, t.MimecastID)
+		switch {
+		case err == nil && sameMessageID(d.MimeMessageID, messageID):
 			return c.contentOf(ctx, d)
-		} else if isForbidden(err) {
-			return nil, err
+		case err != nil && !unknownID(err):
+			// A refusal, or a failure that outlived the retries: not an answer about the
+			// message, so no archive search is made in its place.
+			return nil, fmt.Errorf("getting the detail of %s: %w", messageID, err)
 		}
-		d, err := c.searchArchiveFor(ctx, t, messageID)
+		d, err = c.searchArchiveFor(ctx, t, messageID)
 		if err != nil {
 			return nil, err
 		}
@@ -156,7 +161,7 @@ func (c *Client) readPart(ctx context.Context, id, part string) (string, bool, e
 	body, _, err := c.GetMessagePart(ctx, MessagePartRequest{ID: id, Type: part})
 	if err != nil {
 		var apiErr *APIError
-		if errors.As(err, &apiErr) && !apiErr.Forbidden() && !apiErr.Retryable {
+		if errors.As(err, &apiErr) && unknownID(err) {
 			return "", false, nil
 		}
 		return "", false, fmt.Errorf("reading %s body of %s: %w", strings.ToLower(part), id, err)
@@ -174,6 +179,21 @@ func (c *Client) readPart(ctx context.Context, id, part string) (string, bool, e
 
 func sameMessageID(a, b string) bool {
 	return strings.Trim(strings.TrimSpace(a), "<>") == strings.Trim(strings.TrimSpace(b), "<>")
+}
+
+// unknownID reports whether err is Mimecast's answer that the function ran and found no such
+// message or part: a fail[] entry on HTTP 200, 400 or 404. A refusal (401, 403), a retryable
+// failure or a network error is not such an answer.
+func unknownID(err error) bool {
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) || apiErr.Forbidden() || apiErr.Unauthorized() || apiErr.Retryable {
+		return false
+	}
+	switch apiErr.StatusCode {
+	case http.StatusOK, http.StatusBadRequest, http.StatusNotFound:
+		return len(apiErr.Codes) > 0 || apiErr.StatusCode == http.StatusNotFound
+	}
+	return false
 }
 
 func isForbidden(err error) bool {
