@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mimecast-connect/mimecast-connect/internal/mimecast"
+	"github.com/mimecast-connect/mimecast-connect/internal/refusal"
 )
 
 // searchReason is recorded in Mimecast's archive search log for every Message Finder search.
@@ -20,9 +21,7 @@ const searchReason = "mimecast-connect enrichment"
 const maxInfoHits = 10
 
 // forbiddenRecheck is how long a lookup closed for every message is not asked again.
-// Permissions change rarely; asking on every event would spend the application's quota on
-// refusals.
-const forbiddenRecheck = 5 * time.Minute
+const forbiddenRecheck = refusal.DefaultRecheck
 
 // outcome is what one message id resolved to.
 type outcome struct {
@@ -86,7 +85,7 @@ type lookupRun struct {
 
 // closed answers lookup from the gate when it is closed: the lookup is refused without a call.
 func (r *lookupRun) closed(lookup string) bool {
-	err := r.p.gate.closedFor(lookup, r.now)
+	err := r.p.gate.ClosedFor(lookup, r.now)
 	if err == nil {
 		return false
 	}
@@ -112,14 +111,14 @@ func (r *lookupRun) answered(lookup string, err error) (ok bool) {
 	p := r.p
 	switch {
 	case err == nil:
-		if p.gate.succeeded(lookup) {
+		if p.gate.Succeeded(lookup) {
 			p.log.Infof("the %s lookup is open again: Mimecast answered it for %s", lookup, r.id)
 		}
 		return true
 	case isForbidden(err):
 		fe := &forbiddenError{lookup: lookup, err: err}
 		r.refuse(fe)
-		if p.gate.refused(lookup, r.id, fe, r.now) {
+		if p.gate.Refused(lookup, r.id, fe, r.now) {
 			p.log.Warnf("closing the %s lookup for every message: Mimecast refused it for %d distinct messages in a row (%v); the API application needs %s. Events get refused: [%s] without a call; it is asked again in %v",
 				lookup, p.cfg.forbiddenThreshold, err, permissionFor(lookup), lookup, forbiddenRecheck)
 		} else {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/mimecast-connect/mimecast-connect/internal/refusal"
 )
 
 // enrichProcessor is one mimecast_enrich instance. Benthos shares it between all pipeline
@@ -20,7 +22,7 @@ type enrichProcessor struct {
 	log     *service.Logger
 	metrics enrichMetrics
 	flights *flightGroup
-	gate    *refusalGate
+	gate    *refusal.Gate
 	now     func() time.Time
 
 	cacheInit sync.Once
@@ -33,7 +35,7 @@ func newEnrichProcessor(cfg *enrichConfig, mgr *service.Resources) *enrichProces
 		log:     mgr.Logger(),
 		metrics: newEnrichMetrics(mgr.Metrics()),
 		flights: newFlightGroup(),
-		gate:    newRefusalGate(cfg.forbiddenThreshold),
+		gate:    refusal.New(cfg.forbiddenThreshold, forbiddenRecheck),
 		now:     time.Now,
 	}
 }

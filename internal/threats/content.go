@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/mimecast-connect/mimecast-connect/internal/mimecast"
+	"github.com/mimecast-connect/mimecast-connect/internal/refusal"
 )
 
 // contentSearchWindow is how far back message-finder looks for the email of an event.
@@ -19,15 +19,34 @@ const contentSearchWindow = 30 * 24 * time.Hour
 // contentConcurrency bounds the content lookups of one batch.
 const contentConcurrency = 4
 
-// contentFetcher adds archive content to events (content_view). Without the Content View
-// permission it warns once, counts, and lets events through without content.
+// contentFetcher adds archive content to events (content_view). A refusal is about one message
+// first (a legal hold, a Smart Tag, a message outside the role's scope): that event goes on
+// without content, its mimecast_content saying "refused". Only after refusal.DefaultThreshold
+// distinct messages refused in a row is the content lookup closed for every event (logged, and
+// asked again after refusal.DefaultRecheck); any success reopens it.
 type contentFetcher struct {
-	in        *threatsInput
-	forbidden atomic.Bool
-	warnOnce  sync.Once
+	in   *threatsInput
+	gate *refusal.Gate
 }
 
-func newContentFetcher(in *threatsInput) *contentFetcher { return &contentFetcher{in: in} }
+// lookupContent names the content lookup in the gate.
+const lookupContent = "content"
+
+// Values of the mimecast_content metadata.
+const (
+	contentAttached    = "attached"
+	contentRefused     = "refused"
+	contentNotArchived = "not_archived"
+	contentFailed      = "failed"
+)
+
+// contentRefusalThreshold is how many distinct messages refused in a row close the content
+// lookup; a variable so that a test can tell one message's refusals from the application's.
+var contentRefusalThreshold = refusal.DefaultThreshold
+
+func newContentFetcher(in *threatsInput) *contentFetcher {
+	return &contentFetcher{in: in, gate: refusal.New(contentRefusalThreshold, refusal.DefaultRecheck)}
+}
 
 // addContent fetches content for the messages of batch that carry a message id.
 func (in *threatsInput) addContent(ctx context.Context, batch service.MessageBatch) {
@@ -39,8 +58,9 @@ func (in *threatsInput) addContent(ctx context.Context, batch service.MessageBat
 		if (messageID == "" && contentID == "") || msg.GetError() != nil {
 			continue
 		}
-		if f.forbidden.Load() {
+		if f.gate.ClosedFor(lookupContent, in.now()) != nil {
 			in.metrics.contentForbidden.Incr(1)
+			msg.MetaSetMut(metaContent, contentRefused)
 			continue
 		}
 		sem <- struct{}{}
@@ -51,6 +71,14 @@ func (in *threatsInput) addContent(ctx context.Context, batch service.MessageBat
 		}()
 	}
 	wg.Wait()
+}
+
+// contentPermission names the role the refused call needs: Message Finder's, or Content View.
+func contentPermission(apiErr *mimecast.APIError) string {
+	if apiErr.Endpoint == mimecast.PathMessageFinderSearch {
+		return "Gateway | Tracking | Read (Message Finder finds the email first)"
+	}
+	return "Archive | Search Content View"
 }
 
 // metaString is msg's metadata value under key as a string ("" when unset).
@@ -80,18 +108,27 @@ func (f *contentFetcher) add(ctx context.Context, msg *service.Message, messageI
 	var apiErr *mimecast.APIError
 	switch {
 	case err == nil:
+		if f.gate.Succeeded(lookupContent) {
+			f.in.log.Infof("content_view: Mimecast answered again (%s): content is fetched for every event again", messageID)
+		}
 	case errors.As(err, &apiErr) && apiErr.Forbidden():
-		f.forbidden.Store(true)
 		f.in.metrics.contentForbidden.Incr(1)
-		f.warnOnce.Do(func() {
-			f.in.log.Warnf("content_view: Mimecast refused the archive content (%v): grant the API application's role Archive | Search Content View; events are emitted without content", err)
-		})
+		msg.MetaSetMut(metaContent, contentRefused)
+		if f.gate.Refused(lookupContent, messageID, err, f.in.now()) {
+			f.in.log.Warnf("content_view: Mimecast refused the content of %d distinct messages in a row (%v): grant the API application's role %s; events are emitted without content, and it is asked again in %v",
+				f.gate.Threshold(), err, contentPermission(apiErr), f.gate.Recheck())
+		} else {
+			f.in.log.Debugf("content_view: Mimecast refused the content of %s: %v", messageID, err)
+		}
 		return
 	case errors.Is(err, mimecast.ErrMessageNotArchived):
+		f.gate.Succeeded(lookupContent)
+		msg.MetaSetMut(metaContent, contentNotArchived)
 		f.in.log.Debugf("content_view: %s is not in the archive", messageID)
 		return
 	default:
 		f.in.metrics.contentErrors.Incr(1)
+		msg.MetaSetMut(metaContent, contentFailed)
 		f.in.log.Warnf("content_view: fetching content of %s: %v", messageID, err)
 		return
 	}
@@ -114,6 +151,7 @@ func (f *contentFetcher) add(ctx context.Context, msg *service.Message, messageI
 	}
 	obj["content"] = plain
 	msg.SetStructuredMut(obj)
+	msg.MetaSetMut(metaContent, contentAttached)
 	if metaString(msg, metaMessageID) == "" && content.MessageID != "" {
 		msg.MetaSetMut(metaMessageID, content.MessageID)
 	}

@@ -19,6 +19,7 @@ const (
 	metaEventTime  = "mimecast_event_time"
 	metaMessageID  = "mimecast_message_id"
 	metaContentID  = "mimecast_content_id"
+	metaContent    = "mimecast_content"
 	metaThreatType = "mimecast_threat_type"
 	metaStatus     = "mimecast_status"
 	metaSource     = "mimecast_source"

@@ -1,8 +1,13 @@
 package threats
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"hash/fnv"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mimecast-connect/mimecast-connect/internal/mimecastfake"
+	"github.com/mimecast-connect/mimecast-connect/internal/refusal"
 	"github.com/mimecast-connect/mimecast-connect/internal/streamtest"
 )
 
@@ -289,10 +295,52 @@ func TestThreatsContentViewForbiddenDegradesToEventsWithoutContent(t *testing.T)
 		body, err := m.AsStructured()
 		require.NoError(t, err)
 		assert.NotContains(t, body.(map[string]any), "content")
+		assert.Contains(t, []string{contentRefused, contentNotArchived}, meta(m, metaContent))
 	}
 	refused := fake.Stats().EndpointStatuses["/api/archive/get-message-part"][403]
 	assert.Positive(t, refused, "the content endpoint refused")
-	assert.LessOrEqual(t, refused, contentConcurrency+1, "after the first 403 the input stops asking")
+	assert.LessOrEqual(t, refused, refusal.DefaultThreshold+contentConcurrency,
+		"after three distinct messages refused in a row (and the calls already in flight) the input stops asking")
+}
+
+// A refusal of one message's content leaves the other events their content.
+func TestThreatsContentViewRefusalOfOneMessageLeavesTheOthersTheirContent(t *testing.T) {
+	// Not parallel: half the messages are refused, so with three in a row, in whatever order
+	// the calls in flight answer, the lookup would close; this test is about single messages.
+	threshold := contentRefusalThreshold
+	contentRefusalThreshold = 1000
+	t.Cleanup(func() { contentRefusalThreshold = threshold })
+	fake := mimecastfake.New(smallTenant())
+	var refused atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/archive/get-message-detail" {
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			h := fnv.New32a()
+			h.Write(body)
+			if h.Sum32()%2 == 0 {
+				refused.Add(1)
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusForbidden)
+				_, _ = w.Write([]byte(`{"meta":{"status":403},"data":[],"fail":[{"errors":[{"code":"app_forbidden","message":"Forbidden to perform the requested operation","retryable":false}]}]}`))
+				return
+			}
+		}
+		fake.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	msgs := collectAll(t, threatsYAML(srv.URL, "feeds: [held_messages]\ncontent_view: true\n"), "", 60)
+	counts := map[string]int{}
+	for _, m := range msgs {
+		if meta(m, metaSource) == "hold_queue" {
+			counts[meta(m, metaContent)]++
+		}
+	}
+	t.Logf("content per held message: %v", counts)
+	assert.Positive(t, refused.Load())
+	assert.Equal(t, int(refused.Load()), counts[contentRefused], "each refusal is its own message's")
+	assert.Equal(t, 30, counts[contentRefused]+counts[contentAttached], "every other held message has its content")
+	assert.Positive(t, counts[contentAttached])
 }
 
 func TestThreatsUndecodableSIEMLineBecomesAnErrorFlaggedMessage(t *testing.T) {
