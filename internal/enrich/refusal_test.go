@@ -76,7 +76,7 @@ func everyThird(id string) bool {
 	return h.Sum32()%3 == 0
 }
 
-// resultIn decodes the result of a message whether or not it is flagged.
+// resultIn decodes the body's target field ("mimecast") whether or not the message is flagged.
 func resultIn(t *testing.T, m *service.Message) map[string]any {
 	t.Helper()
 	b, err := m.AsBytes()
