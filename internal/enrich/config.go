@@ -36,6 +36,7 @@ const (
 	efMaxConcurrency = "max_concurrency"
 	efOnForbidden    = "on_forbidden"
 	efNegativeTTL    = "negative_cache_ttl"
+	efRefusedTTL     = "refused_cache_ttl"
 	efForbiddenK     = "forbidden_threshold"
 )
 
@@ -63,7 +64,7 @@ func enrichFields() []*service.ConfigField {
 			Default("mimecast").
 			Example("enrichment.mimecast"),
 		service.NewStringField(efCache).
-			Description("A cache resource for results, so that a burst of events about one message costs one lookup. Results with `found: false` are cached for `negative_cache_ttl`; results with a refused or failed lookup are not cached at all. Keys are `mimecast_enrich_` and a SHA-256 of the lookups and the message id, safe as file names.").
+			Description("A cache resource for results, so that a burst of events about one message costs one lookup. Results with `found: false` are cached for `negative_cache_ttl`, results with a refused lookup for `refused_cache_ttl`, and results with a failed lookup not at all. Keys are `mimecast_enrich_` and a SHA-256 of the lookups and the message id, safe as file names.").
 			Optional().
 			Example("mimecast_lookups"),
 		service.NewDurationField(efCacheTTL).
@@ -75,6 +76,10 @@ func enrichFields() []*service.ConfigField {
 			Description("How long a result with `found: false` is cached, shorter than `cache_ttl`: Message Finder's indexing and the archive's ingestion lag behind the alerts, so a message not found now may be found in a minute.").
 			Default("1m").
 			LintRule(`root = if this.type() != "string" || this.parse_duration().catch(-1) <= 0 { ["negative_cache_ttl must be a positive duration such as 1m"] }`),
+		service.NewDurationField(efRefusedTTL).
+			Description("How long a result with a refused lookup (see `on_forbidden`) is cached: short, as a refusal may be lifted (a legal hold released, a role widened), but long enough that a burst of events about one refused message costs one refusal.").
+			Default("1m").
+			LintRule(`root = if this.type() != "string" || this.parse_duration().catch(-1) <= 0 { ["refused_cache_ttl must be a positive duration such as 1m"] }`),
 		service.NewIntField(efMaxConcurrency).
 			Description("How many message ids of one batch are looked up at once. Lookups also wait for the client's quota pacing and the `rate_limit` resource.").
 			Default(4).
@@ -102,7 +107,9 @@ type enrichConfig struct {
 	cacheName    string
 	cacheTTL     *time.Duration
 	// negativeCacheTTL is how long a result with found: false is cached.
-	negativeCacheTTL   time.Duration
+	negativeCacheTTL time.Duration
+	// refusedCacheTTL is how long a result with a refused lookup is cached.
+	refusedCacheTTL    time.Duration
 	maxConcurrency     int
 	onForbidden        string
 	forbiddenThreshold int
@@ -204,6 +211,12 @@ func enrichConfigFromParsed(conf *service.ParsedConfig, mgr *service.Resources) 
 	}
 	if c.negativeCacheTTL <= 0 {
 		return nil, fmt.Errorf("%s: %v is not positive: use a duration such as 1m", efNegativeTTL, c.negativeCacheTTL)
+	}
+	if c.refusedCacheTTL, err = conf.FieldDuration(efRefusedTTL); err != nil {
+		return nil, err
+	}
+	if c.refusedCacheTTL <= 0 {
+		return nil, fmt.Errorf("%s: %v is not positive: use a duration such as 1m", efRefusedTTL, c.refusedCacheTTL)
 	}
 	if c.forbiddenThreshold, err = conf.FieldInt(efForbiddenK); err != nil {
 		return nil, err

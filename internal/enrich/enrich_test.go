@@ -289,9 +289,10 @@ func TestEnrichContentForbiddenSkipKeepsTheTracking(t *testing.T) {
 			continue
 		}
 		refused++ // absent, not null: the lookup was refused
-		var getErr error
-		require.NoError(t, p.mgr.AccessCache(t.Context(), testCache, func(c service.Cache) { _, getErr = c.Get(t.Context(), p.cacheKey(id)) }))
-		assert.ErrorIs(t, getErr, service.ErrKeyNotFound, "a result missing a refused lookup is not cached")
+		assert.Equal(t, []string{lookupContent}, refusedOf(res), "and the result says so")
+		var cached []byte
+		require.NoError(t, p.mgr.AccessCache(t.Context(), testCache, func(c service.Cache) { cached, _ = c.Get(t.Context(), p.cacheKey(id)) }))
+		assert.Contains(t, string(cached), `"refused":["content"]`, "the refusal is cached (for refused_cache_ttl) as it was answered")
 	}
 	assert.Positive(t, refused, "archived threat mail needs Content View")
 }

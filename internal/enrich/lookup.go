@@ -37,8 +37,9 @@ type outcome struct {
 	failed []lookupError
 }
 
-// cacheable reports whether the outcome may be cached: only what was really answered.
-func (o *outcome) cacheable() bool { return len(o.refused) == 0 && len(o.failed) == 0 }
+// cacheable reports whether the outcome may be cached: only what was really answered, a
+// refusal included; a failed lookup is not an answer.
+func (o *outcome) cacheable() bool { return len(o.failed) == 0 }
 
 // lookupError is a lookup of one message that failed for another reason than a refusal.
 type lookupError struct {

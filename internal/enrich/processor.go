@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -125,7 +126,7 @@ func (p *enrichProcessor) resolve(ctx context.Context, id string) resolution {
 	out, shared, err := p.flights.do(ctx, id, func() (*outcome, error) {
 		if p.cfg.cacheName != "" {
 			if raw := p.cachedResult(ctx, id); raw != nil {
-				return &outcome{raw: raw}, nil
+				return cachedOutcome(raw), nil
 			}
 		}
 		out, err := p.lookup(ctx, id)
@@ -134,7 +135,10 @@ func (p *enrichProcessor) resolve(ctx context.Context, id string) resolution {
 		}
 		if p.cfg.cacheName != "" && out.cacheable() {
 			ttl := p.cfg.cacheTTL
-			if !out.found {
+			switch {
+			case len(out.refused) > 0:
+				ttl = &p.cfg.refusedCacheTTL
+			case !out.found:
 				ttl = &p.cfg.negativeCacheTTL
 			}
 			p.storeResult(ctx, id, out.raw, ttl)
@@ -143,6 +147,26 @@ func (p *enrichProcessor) resolve(ctx context.Context, id string) resolution {
 	})
 	return resolution{out: out, shared: shared, err: err}
 }
+
+// cachedOutcome is the outcome of a cached result: the lookups it names as refused are refused
+// again, so that on_forbidden and the metrics treat it as they treated the first answer.
+func cachedOutcome(raw []byte) *outcome {
+	out := &outcome{raw: raw}
+	var res struct {
+		Found   bool     `json:"found"`
+		Refused []string `json:"refused"`
+	}
+	if json.Unmarshal(raw, &res) == nil {
+		out.found, out.refused = res.Found, res.Refused
+		if len(res.Refused) > 0 {
+			out.refusal = &forbiddenError{lookup: res.Refused[0], err: errRefusedBefore}
+		}
+	}
+	return out
+}
+
+// errRefusedBefore stands for the 403 of a refusal the cache remembers.
+var errRefusedBefore = errors.New("refused by Mimecast (403) when this message was looked up, remembered by the cache")
 
 // apply puts a resolution into one message: the result under target_field, and an error flag
 // when part of it failed, or was refused under on_forbidden: fail. The result stays on a flagged

@@ -284,7 +284,8 @@ func TestEnrichFailedMessageInfoKeepsTheTrackingAndFlagsOnlyThatMessage(t *testi
 	assert.Positive(t, clean, "the failure of one id's message info is that id's only")
 }
 
-// found: false is cached for negative_cache_ttl, a refusal not at all, a result for cache_ttl.
+// found: false is cached for negative_cache_ttl, a refusal for refused_cache_ttl, a result for
+// cache_ttl, and a cached refusal is still a refusal under on_forbidden: fail.
 func TestEnrichCachesEachKindOfResultForItsOwnTime(t *testing.T) {
 	rs := &refuseSome{path: pathMessageDetail, refuse: func(string) bool { return false }}
 	fake, url := fakeTenant(t, mimecastfake.Options{Seed: 1}, rs.wrap)
@@ -296,7 +297,7 @@ func TestEnrichCachesEachKindOfResultForItsOwnTime(t *testing.T) {
 		func(*service.ParsedConfig, *service.Resources) (service.Cache, error) { return cache, nil }))
 	produce, received := runEnrichStream(t, env, enrichStream{
 		resources: "cache_resources:\n  - label: lookups\n    test_clock_cache: {}\n",
-		processor: enrichProcessorYAML(url, "cache: lookups\ncache_ttl: 10m\nnegative_cache_ttl: 30s\nlookups: [tracking, content]\nforbidden_threshold: 1000\n"),
+		processor: enrichProcessorYAML(url, "cache: lookups\ncache_ttl: 10m\nnegative_cache_ttl: 30s\nrefused_cache_ttl: 20s\nlookups: [tracking, content]\nforbidden_threshold: 1000\non_forbidden: fail\n"),
 	})
 	send := func(id string) {
 		t.Helper()
@@ -315,17 +316,27 @@ func TestEnrichCachesEachKindOfResultForItsOwnTime(t *testing.T) {
 	rs.all.Store(true)
 	send(ids[0])
 	send(ids[0])
-	assert.Equal(t, 4, searches(), "a result with a refused lookup is not cached")
+	assert.Equal(t, 3, searches(), "a result with a refused lookup is cached")
+	cache.advance(21 * time.Second)
 	rs.all.Store(false)
+	send(ids[0])
+	assert.Equal(t, 4, searches(), "for refused_cache_ttl only: a refusal may be lifted")
 	send(ids[1])
 	cache.advance(9 * time.Minute)
 	send(ids[1])
 	assert.Equal(t, 5, searches(), "a full result is cached for cache_ttl")
 
 	cache.mu.Lock()
-	assert.Equal(t, []time.Duration{30 * time.Second, 30 * time.Second, 10 * time.Minute}, cache.ttls)
+	assert.Equal(t, []time.Duration{30 * time.Second, 30 * time.Second, 20 * time.Second, 10 * time.Minute, 10 * time.Minute}, cache.ttls)
 	cache.mu.Unlock()
-	require.Len(t, received(), 7)
+	msgs := received()
+	require.Len(t, msgs, 8)
+	for i, m := range msgs[3:5] {
+		var fe *forbiddenError
+		require.ErrorAs(t, m.GetError(), &fe, "refused event %d, the second from the cache", i)
+		assert.Equal(t, lookupContent, fe.lookup)
+		assert.Equal(t, []string{lookupContent}, refusedOf(resultIn(t, m)))
+	}
 }
 
 // Errors are never cached as content: a detail call that keeps failing is not read as "no such

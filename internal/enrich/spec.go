@@ -172,8 +172,8 @@ Times inside ` + "`tracking`" + ` and ` + "`message_info`" + ` are in Mimecast's
 Each distinct id of a batch is looked up once, at most ` + "`max_concurrency`" + ` at a time; events of the batch
 with the same id share the result, and so do batches of other pipeline threads asking at the same
 moment. With a ` + "`cache`" + `, a result is reused until ` + "`cache_ttl`" + ` passes, a result with
-` + "`found: false`" + ` until ` + "`negative_cache_ttl`" + ` passes (indexing and archiving lag behind alerts), and a
-result with a refused or failed lookup is not cached. A ` + "`content`" + ` lookup
+` + "`found: false`" + ` until ` + "`negative_cache_ttl`" + ` passes (indexing and archiving lag behind alerts), a result
+with a refused lookup until ` + "`refused_cache_ttl`" + ` passes, and a result with a failed lookup is not cached. A ` + "`content`" + ` lookup
 runs its own Message Finder search and then reads the archive (detail and bodies), so it costs
 several calls; it is skipped when the tracking search found nothing.
 
