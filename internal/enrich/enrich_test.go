@@ -234,9 +234,9 @@ func withoutProducts(drop ...string) mimecastfake.Options {
 }
 
 // Without Message Finder every lookup is refused: each event says so in refused (it is not a
-// "not found"), and after forbidden_threshold distinct messages the lookup is closed for
-// everyone until the recheck interval.
-func TestEnrichForbiddenSkipSaysWhatWasRefusedAndClosesAfterTheThreshold(t *testing.T) {
+// "not found"), and as the permission probe is refused too, the first refusal closes the
+// lookup for everyone until the recheck interval.
+func TestEnrichForbiddenSkipSaysWhatWasRefusedAndClosesWhenTheProbeIsRefused(t *testing.T) {
 	fake, url := fakeTenant(t, withoutProducts(mimecastfake.ProductTracking), nil)
 	p := newEnrichAs(t, connYAML(url, "limited", "limited-secret")+"on_forbidden: skip\n")
 	now := time.Now()
@@ -250,12 +250,12 @@ func TestEnrichForbiddenSkipSaysWhatWasRefusedAndClosesAfterTheThreshold(t *test
 			assert.Equal(t, []string{lookupTracking, lookupMessageInfo}, refusedOf(res))
 		}
 	}
-	assert.Equal(t, 4, fake.Stats().EndpointStatuses[pathSearch][403],
-		"a, a again, b and c were asked; c was the third distinct refusal and closed the lookup, so d was not")
+	assert.Equal(t, 2, fake.Stats().EndpointStatuses[pathSearch][403],
+		"a and the permission probe were asked; the probe's refusal closed the lookup, so no other id was")
 
 	now = now.Add(forbiddenRecheck + time.Second)
 	process(t, p, event("<a@example.com>"))
-	assert.Equal(t, 5, fake.Stats().EndpointStatuses[pathSearch][403], "asked again after the recheck interval")
+	assert.Equal(t, 4, fake.Stats().EndpointStatuses[pathSearch][403], "asked again after the recheck interval, and probed")
 }
 
 func TestEnrichForbiddenFailFlagsTheEventNamingThePermission(t *testing.T) {

@@ -78,6 +78,7 @@ func isForbidden(err error) bool {
 // lookupRun is one lookup of one message id: it records what each lookup answered, and keeps
 // the refusal gate informed.
 type lookupRun struct {
+	ctx context.Context
 	p   *enrichProcessor
 	id  string
 	now time.Time
@@ -119,16 +120,33 @@ func (r *lookupRun) answered(lookup string, err error) (ok bool) {
 	case isForbidden(err):
 		fe := &forbiddenError{lookup: lookup, err: err}
 		r.refuse(fe)
-		if p.gate.Refused(lookup, r.id, fe, r.now) {
+		switch {
+		case p.gate.Refused(lookup, r.id, fe, r.now):
 			p.log.Warnf("closing the %s lookup for every message: Mimecast refused it for %d distinct messages in a row (%v); the API application needs %s. Events get refused: [%s] without a call; it is asked again in %v",
 				lookup, p.cfg.forbiddenThreshold, err, permissionFor(lookup), lookup, forbiddenRecheck)
-		} else {
+		case p.gate.Streak(lookup) == 1 && r.probeRefused(err):
+			if p.gate.Close(lookup, fe, r.now) {
+				p.log.Warnf("closing the %s lookup for every message: Mimecast refused it for %s and refused the permission probe too (%v); the API application needs %s. Events get refused: [%s] without a call; it is asked again in %v",
+					lookup, r.id, err, permissionFor(lookup), lookup, forbiddenRecheck)
+			}
+		default:
 			p.log.Debugf("Mimecast refused the %s lookup for %s: %v", lookup, r.id, err)
 		}
 	default:
 		r.out.failed = append(r.out.failed, lookupError{lookup: lookup, err: err})
 	}
 	return false
+}
+
+// probeRefused asks the endpoint that refused err about a message that does not exist, as
+// check does: refused again, the application lacks the permission, and not only this message
+// is out of its reach.
+func (r *lookupRun) probeRefused(err error) bool {
+	var apiErr *mimecast.APIError
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	return isForbidden(r.p.cfg.conn.Client.ProbeMessageEndpoint(r.ctx, apiErr.Endpoint))
 }
 
 // lookup asks Mimecast about one message id and builds the result object:
@@ -146,7 +164,7 @@ func (p *enrichProcessor) lookup(ctx context.Context, id string) (*outcome, erro
 	ctx = p.cfg.conn.Context(ctx)
 	started := p.now()
 	res := map[string]any{"found": false, "message_id": id, "looked_up_at": started.UTC().Format(time.RFC3339Nano)}
-	r := &lookupRun{p: p, id: id, now: started, out: &outcome{}}
+	r := &lookupRun{ctx: ctx, p: p, id: id, now: started, out: &outcome{}}
 	p.metrics.lookups.Incr(1)
 
 	found, searched := false, false

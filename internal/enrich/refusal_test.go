@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mimecast-connect/mimecast-connect/internal/mimecast"
 	"github.com/mimecast-connect/mimecast-connect/internal/mimecastfake"
 )
 
@@ -32,6 +33,7 @@ type refuseSome struct {
 	body    string // the answer's body with status; empty for a retryable fail[]
 	refuse  func(id string) bool
 	all     atomic.Bool
+	probeOK bool // while all is set, the permission probe's made-up id is still answered
 	refused atomic.Int32
 }
 
@@ -49,7 +51,12 @@ func (rs *refuseSome) wrap(next http.Handler) http.Handler {
 			} `json:"data"`
 		}
 		_ = json.Unmarshal(body, &req)
-		if rs.all.Load() || (len(req.Data) > 0 && rs.refuse(req.Data[0].ID)) {
+		id := ""
+		if len(req.Data) > 0 {
+			id = req.Data[0].ID
+		}
+		probe := id == mimecast.ProbeRecordID
+		if (rs.all.Load() && !(probe && rs.probeOK)) || (!probe && id != "" && rs.refuse(id)) {
 			rs.refused.Add(1)
 			w.Header().Set("Content-Type", "application/json")
 			if rs.status != 0 {
@@ -200,11 +207,12 @@ func eventsOf(ids []string) []*service.Message {
 	return out
 }
 
-// An application without the permission is refused on every message: after
-// forbidden_threshold distinct refusals in a row the lookup is closed for everyone (no more
-// calls), asked again after the recheck interval, and any success reopens it.
+// Messages refused one after another close the lookup for everyone after forbidden_threshold
+// distinct ones in a row (no more calls), even while the permission probe passes (every message
+// might be under a legal hold); it is asked again after the recheck interval, and any success
+// reopens it.
 func TestEnrichRefusalsOfDistinctMessagesInARowCloseTheLookupUntilASuccess(t *testing.T) {
-	rs := &refuseSome{path: pathMessageDetail, refuse: func(string) bool { return false }}
+	rs := &refuseSome{path: pathMessageDetail, refuse: func(string) bool { return false }, probeOK: true}
 	rs.all.Store(true)
 	fake, url := fakeTenant(t, mimecastfake.Options{Seed: 1}, rs.wrap)
 	ids := threatMessageIDs(t, url, 12)
@@ -224,7 +232,7 @@ func TestEnrichRefusalsOfDistinctMessagesInARowCloseTheLookupUntilASuccess(t *te
 		assert.Equal(t, []string{lookupContent}, refusedOf(one(id)))
 	}
 	asked := detailCalls()
-	require.Equal(t, 3, asked, "one detail call per message while the lookup is open")
+	require.Equal(t, 3+1, asked, "one detail call per message while the lookup is open, and the probe after the first refusal")
 	for _, id := range ids[3:6] {
 		assert.Equal(t, []string{lookupContent}, refusedOf(one(id)), "answered from the closed gate")
 	}
@@ -243,7 +251,7 @@ func TestEnrichRefusalsOfDistinctMessagesInARowCloseTheLookupUntilASuccess(t *te
 
 // Refusals of one message again and again are one message: they do not close the lookup.
 func TestEnrichRepeatedRefusalsOfOneMessageDoNotCloseTheLookup(t *testing.T) {
-	rs := &refuseSome{path: pathMessageDetail, refuse: func(string) bool { return false }}
+	rs := &refuseSome{path: pathMessageDetail, refuse: func(string) bool { return false }, probeOK: true}
 	_, url := fakeTenant(t, mimecastfake.Options{Seed: 1}, rs.wrap)
 	ids := threatMessageIDs(t, url, 4)
 	p := newEnrich(t, url, "lookups: [tracking, content]\nforbidden_threshold: 2\n")
@@ -287,7 +295,7 @@ func TestEnrichFailedMessageInfoKeepsTheTrackingAndFlagsOnlyThatMessage(t *testi
 // found: false is cached for negative_cache_ttl, a refusal for refused_cache_ttl, a result for
 // cache_ttl, and a cached refusal is still a refusal under on_forbidden: fail.
 func TestEnrichCachesEachKindOfResultForItsOwnTime(t *testing.T) {
-	rs := &refuseSome{path: pathMessageDetail, refuse: func(string) bool { return false }}
+	rs := &refuseSome{path: pathMessageDetail, refuse: func(string) bool { return false }, probeOK: true}
 	fake, url := fakeTenant(t, mimecastfake.Options{Seed: 1}, rs.wrap)
 	ids := threatMessageIDs(t, url, 2)
 	fake.ResetStats()
@@ -380,4 +388,18 @@ func TestEnrichContentErrorsAreReportedNotCachedAsEmpty(t *testing.T) {
 			}
 		})
 	}
+}
+
+// An application without the permission is refused by the permission probe too: the first
+// refusal closes the lookup for everyone.
+func TestEnrichRefusedPermissionProbeClosesTheLookupAtTheFirstRefusal(t *testing.T) {
+	rs := &refuseSome{path: pathMessageDetail, refuse: func(string) bool { return false }}
+	_, url := fakeTenant(t, mimecastfake.Options{Seed: 1}, rs.wrap)
+	ids := threatMessageIDs(t, url, 6)
+	p := newEnrich(t, url, "lookups: [tracking, content]\n")
+	rs.all.Store(true)
+	for _, id := range ids {
+		assert.Equal(t, []string{lookupContent}, refusedOf(resultIn(t, process(t, p, event(id))[0])))
+	}
+	assert.Equal(t, int32(2), rs.refused.Load(), "the first message and the probe; then no more calls")
 }

@@ -186,7 +186,8 @@ several calls; it is skipped when the tracking search found nothing.
   get-message-info, say), the event keeps what the others found and is flagged naming that lookup.
 - A 403 is about one message first: it is named in ` + "`refused`" + ` and, under ` + "`on_forbidden: fail`" + `,
   flags that message's events. After ` + "`forbidden_threshold`" + ` distinct messages refused in a row with no
-  success in between, the lookup is closed for every message (a WARN line), answered as refused
+  success in between, or at the first refusal when the permission probe (the call ` + "`check`" + ` makes
+  about a made-up message) is refused too, the lookup is closed for every message (a WARN line), answered as refused
   without a call, and asked again after 5 minutes; the first success reopens it (an INFO line).
 - A body that is not a JSON object, or a ` + "`target_field`" + ` path through a value that is not an object,
   flags the event.

@@ -200,3 +200,39 @@ func isForbidden(err error) bool {
 	var apiErr *APIError
 	return errors.As(err, &apiErr) && apiErr.Forbidden()
 }
+
+// ProbeRecordID is the made-up id a permission probe asks about: no message has it, so a probe
+// never opens a real email (which Mimecast would log as a content view).
+const ProbeRecordID = "mimecast-connect-check"
+
+// probeMessageID is the Message-ID a probe of Message Finder searches for.
+const probeMessageID = "<mimecast-connect-check@invalid>"
+
+// ProbeMessageEndpoint asks endpoint (Message Finder search, get-message-info, or the archive's
+// message detail or part) about a message that does not exist: Mimecast checks the
+// application's permissions before the function runs, so a refusal means the application lacks
+// the permission, and "no such message" means it has it. It returns nil when the call was
+// allowed.
+func (c *Client) ProbeMessageEndpoint(ctx context.Context, endpoint string) error {
+	var err error
+	switch endpoint {
+	case PathMessageFinderSearch:
+		now := c.cfg.Now()
+		_, err = c.SearchMessages(ctx, MessageSearchRequest{Start: now.Add(-time.Hour), End: now, MessageID: probeMessageID, SearchReason: "mimecast-connect permission probe"})
+	case PathMessageInfo:
+		_, err = c.GetMessageInfo(ctx, ProbeRecordID)
+	case PathMessageDetail:
+		_, err = c.GetMessageDetail(ctx, ProbeRecordID)
+	case PathMessagePart:
+		var body io.ReadCloser
+		if body, _, err = c.GetMessagePart(ctx, MessagePartRequest{ID: ProbeRecordID, Type: PartPlain}); err == nil {
+			_ = body.Close()
+		}
+	default:
+		return fmt.Errorf("no permission probe for %s", endpoint)
+	}
+	if err == nil || errors.Is(err, ErrNoData) || unknownID(err) {
+		return nil
+	}
+	return err
+}

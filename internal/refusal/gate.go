@@ -14,7 +14,8 @@ import (
 // The gate closes a lookup for every message only when the application itself seems to lack
 // the permission: threshold distinct messages refused in a row with no success in between. A
 // closed lookup is answered "refused" without a call, and asked again after the recheck
-// interval; any success reopens it.
+// interval; any success reopens it. A caller may also close a lookup at once (Close), when a
+// permission probe is refused as well.
 type Gate struct {
 	mu        sync.Mutex
 	threshold int
@@ -85,6 +86,24 @@ func (g *Gate) Refused(lookup, id string, err error, now time.Time) (closed bool
 	}
 	st.closed, st.until, st.last = true, now.Add(g.recheck), err
 	return true
+}
+
+// Streak is how many distinct messages were refused lookup since its last success.
+func (g *Gate) Streak(lookup string) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.state(lookup).streak)
+}
+
+// Close closes lookup for every message at once, as when a permission probe was refused too;
+// closed is false when it was closed already.
+func (g *Gate) Close(lookup string, err error, now time.Time) (closed bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	st := g.state(lookup)
+	closed = !st.closed
+	st.closed, st.until, st.last = true, now.Add(g.recheck), err
+	return closed
 }
 
 // Succeeded records an answer to lookup; reopened is true when it had been closed.

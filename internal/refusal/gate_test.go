@@ -12,10 +12,10 @@ func TestGateClosesOnlyAfterDistinctRefusalsInARow(t *testing.T) {
 	refused := errors.New("403")
 	t0 := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
 	type step struct {
-		op         string // refuse <id>, ok, check
+		op         string // refuse <id>, ok, close, check
 		id         string
 		at         time.Duration
-		wantClosed bool // for refuse: this refusal closed it; for ok: it reopened; for check: closed now
+		wantClosed bool // refuse, close: this step closed it; ok: it reopened; check: closed now
 	}
 	cases := []struct {
 		name  string
@@ -34,6 +34,9 @@ func TestGateClosesOnlyAfterDistinctRefusalsInARow(t *testing.T) {
 			{"refuse", "a", 0, false}, {"refuse", "b", 0, false}, {"refuse", "c", 0, true},
 			{"check", "", 5*time.Minute + time.Second, false}, {"ok", "", 5*time.Minute + time.Second, true}, {"check", "", 5*time.Minute + time.Second, false},
 		}},
+		{"a refused probe closes it at the first refusal", []step{
+			{"refuse", "a", 0, false}, {"close", "", 0, true}, {"check", "", time.Minute, true}, {"close", "", time.Minute, false},
+		}},
 		{"a refused recheck closes it again without a new closing", []step{
 			{"refuse", "a", 0, false}, {"refuse", "b", 0, false}, {"refuse", "c", 0, true},
 			{"refuse", "d", 6 * time.Minute, false}, {"check", "", 7 * time.Minute, true},
@@ -49,11 +52,14 @@ func TestGateClosesOnlyAfterDistinctRefusalsInARow(t *testing.T) {
 					assert.Equal(t, s.wantClosed, g.Refused("content", s.id, refused, now), "step %d", i)
 				case "ok":
 					assert.Equal(t, s.wantClosed, g.Succeeded("content"), "step %d", i)
+				case "close":
+					assert.Equal(t, s.wantClosed, g.Close("content", refused, now), "step %d", i)
 				case "check":
 					assert.Equal(t, s.wantClosed, g.ClosedFor("content", now) != nil, "step %d", i)
 				}
 			}
 			assert.Nil(t, g.ClosedFor("other lookup", t0), "lookups close apart")
+			assert.Zero(t, g.Streak("other lookup"))
 		})
 	}
 }

@@ -81,6 +81,11 @@ func contentPermission(apiErr *mimecast.APIError) string {
 	return "Archive | Search Content View"
 }
 
+func isForbidden(err error) bool {
+	var apiErr *mimecast.APIError
+	return errors.As(err, &apiErr) && apiErr.Forbidden()
+}
+
 // metaString is msg's metadata value under key as a string ("" when unset).
 func metaString(msg *service.Message, key string) string {
 	v, _ := msg.MetaGetMut(key)
@@ -114,10 +119,19 @@ func (f *contentFetcher) add(ctx context.Context, msg *service.Message, messageI
 	case errors.As(err, &apiErr) && apiErr.Forbidden():
 		f.in.metrics.contentForbidden.Incr(1)
 		msg.MetaSetMut(metaContent, contentRefused)
-		if f.gate.Refused(lookupContent, messageID, err, f.in.now()) {
+		now := f.in.now()
+		switch {
+		case f.gate.Refused(lookupContent, messageID, err, now):
 			f.in.log.Warnf("content_view: Mimecast refused the content of %d distinct messages in a row (%v): grant the API application's role %s; events are emitted without content, and it is asked again in %v",
 				f.gate.Threshold(), err, contentPermission(apiErr), f.gate.Recheck())
-		} else {
+		case f.gate.Streak(lookupContent) == 1 && isForbidden(conn.Client.ProbeMessageEndpoint(conn.Context(ctx), apiErr.Endpoint)):
+			// The call check makes about a message that does not exist is refused too: the
+			// application lacks the permission, not only this message is out of its reach.
+			if f.gate.Close(lookupContent, err, now) {
+				f.in.log.Warnf("content_view: Mimecast refused the content of %s and the permission probe too (%v): grant the API application's role %s; events are emitted without content, and it is asked again in %v",
+					messageID, err, contentPermission(apiErr), f.gate.Recheck())
+			}
+		default:
 			f.in.log.Debugf("content_view: Mimecast refused the content of %s: %v", messageID, err)
 		}
 		return

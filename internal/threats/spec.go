@@ -98,8 +98,9 @@ Metadata:
   record carries one (held messages); ` + "`content_view`" + ` uses it before the Message-ID
 - ` + "`mimecast_content`" + `: with ` + "`content_view`" + `, what became of the content: ` + "`attached`" + `, ` + "`not_archived`" + `,
   ` + "`refused`" + ` (Mimecast answered 403 for this message: a legal hold, a Smart Tag, a message outside the
-  role's scope; after 3 distinct messages refused in a row the lookup is closed for every event for
-  5 minutes, and any success reopens it) or ` + "`failed`" + ` (an error that outlived the retries, logged)
+  role's scope; after 3 distinct messages refused in a row, or at the first when the call ` + "`check`" + `
+  makes about a made-up message is refused too, the lookup is closed for every event for 5 minutes,
+  and any success reopens it) or ` + "`failed`" + ` (an error that outlived the retries, logged)
 - ` + "`mimecast_threat_type`" + `, ` + "`mimecast_status`" + `, ` + "`mimecast_source`" + `: the normalised selections (see ` + "`threat_types`" + `)
 
 The event key per feed. A Mimecast id names a detection or a policy hit, which several events can
