@@ -49,8 +49,8 @@ type probeState struct {
 // check never opens a real email (which Mimecast would log as a content view). The endpoint
 // answering "not found" proves the permission; a refusal would have come first.
 const (
-	probeMessageID  = "<mimecast-connect-check@invalid>"
-	probeRecordID   = "mimecast-connect-check"
+	probeMessageID  = mimecast.ProbeMessageID
+	probeRecordID   = mimecast.ProbeRecordID
 	probeSearchNote = "mimecast-connect check"
 )
 

@@ -200,26 +200,12 @@ func crawlChaos(t *testing.T, in, res string, a *archAcceptor) {
 // assertEachOnce compares the ids a crawl delivered with the tenant's messages in scope.
 func assertEachOnce(t *testing.T, truth, got []string, rejected int) {
 	t.Helper()
-	count := map[string]int{}
-	for _, id := range got {
-		count[id]++
-	}
-	var lost, twice []string
-	for _, id := range truth {
-		switch count[id] {
-		case 0:
-			lost = append(lost, id)
-		case 1:
-		default:
-			twice = append(twice, id)
-		}
-		delete(count, id)
-	}
-	assert.Empty(t, lost, "messages lost")
+	d := streamtest.CompareDelivery(truth, got)
+	assert.Empty(t, d.Lost, "messages lost")
 	if rejected == 0 {
-		assert.Empty(t, twice, "messages delivered more than once")
+		assert.Empty(t, d.Twice, "messages delivered more than once")
 	}
-	assert.Empty(t, count, "messages the tenant does not hold in scope")
+	assert.Empty(t, d.Unknown, "messages the tenant does not hold in scope")
 }
 
 // chaosArchive is the tenant of the chaos crawls: 3 mailboxes of 8 messages in scope.
@@ -299,19 +285,8 @@ func TestArchiveChaosTable(t *testing.T) {
 				a := newArchAcceptor(-1, cc.nacks, seed)
 				crawlChaos(t, cc.input(url, ""), "", a)
 				got, rejected, flagged := a.snapshot()
-				count := map[string]int{}
-				for _, id := range got {
-					count[id]++
-				}
-				lost, twice := 0, 0
-				for _, id := range archAllIDs(fake, ordinaryDomain) {
-					switch {
-					case count[id] == 0:
-						lost++
-					case count[id] > 1:
-						twice++
-					}
-				}
+				d := streamtest.CompareDelivery(archAllIDs(fake, ordinaryDomain), got)
+				lost, twice := len(d.Lost), len(d.Twice)
 				repeats := 0
 				if rejected > 0 {
 					twice, repeats = 0, twice

@@ -299,14 +299,7 @@ func TestEnrichCachesEachKindOfResultForItsOwnTime(t *testing.T) {
 	fake, url := fakeTenant(t, mimecastfake.Options{Seed: 1}, rs.wrap)
 	ids := threatMessageIDs(t, url, 2)
 	fake.ResetStats()
-	cache := &clockCache{now: time.Now(), items: map[string]clockItem{}}
-	env := service.NewEnvironment()
-	require.NoError(t, env.RegisterCache("test_clock_cache", service.NewConfigSpec(),
-		func(*service.ParsedConfig, *service.Resources) (service.Cache, error) { return cache, nil }))
-	produce, received := runEnrichStream(t, env, enrichStream{
-		resources: "cache_resources:\n  - label: lookups\n    test_clock_cache: {}\n",
-		processor: enrichProcessorYAML(url, "cache: lookups\ncache_ttl: 10m\nnegative_cache_ttl: 30s\nrefused_cache_ttl: 20s\nlookups: [tracking, content]\nforbidden_threshold: 1000\non_forbidden: fail\n"),
-	})
+	cache, produce, received := runWithClockCache(t, url, "cache: lookups\ncache_ttl: 10m\nnegative_cache_ttl: 30s\nrefused_cache_ttl: 20s\nlookups: [tracking, content]\nforbidden_threshold: 1000\non_forbidden: fail\n")
 	send := func(id string) {
 		t.Helper()
 		require.NoError(t, produce(t.Context(), service.MessageBatch{event(id)}))

@@ -167,18 +167,26 @@ func (c *clockCache) Delete(_ context.Context, key string) error {
 
 func (*clockCache) Close(context.Context) error { return nil }
 
-func TestEnrichLooksUpAgainOnceTheCacheTTLHasPassed(t *testing.T) {
-	fake, url := fakeTenant(t, mimecastfake.Options{Seed: 1}, nil)
-	id := threatMessageIDs(t, url, 1)[0]
-	fake.ResetStats()
+// runWithClockCache runs a stream of mimecast_enrich for the fake at url with the processor
+// fields extra, its results in a clockCache resource named lookups.
+func runWithClockCache(t *testing.T, url, extra string) (*clockCache, service.MessageBatchHandlerFunc, func() []*service.Message) {
+	t.Helper()
 	cache := &clockCache{now: time.Now(), items: map[string]clockItem{}}
 	env := service.NewEnvironment()
 	require.NoError(t, env.RegisterCache("test_clock_cache", service.NewConfigSpec(),
 		func(*service.ParsedConfig, *service.Resources) (service.Cache, error) { return cache, nil }))
 	produce, received := runEnrichStream(t, env, enrichStream{
 		resources: "cache_resources:\n  - label: lookups\n    test_clock_cache: {}\n",
-		processor: enrichProcessorYAML(url, "cache: lookups\ncache_ttl: 10m\nlookups: [tracking]\n"),
+		processor: enrichProcessorYAML(url, extra),
 	})
+	return cache, produce, received
+}
+
+func TestEnrichLooksUpAgainOnceTheCacheTTLHasPassed(t *testing.T) {
+	fake, url := fakeTenant(t, mimecastfake.Options{Seed: 1}, nil)
+	id := threatMessageIDs(t, url, 1)[0]
+	fake.ResetStats()
+	cache, produce, received := runWithClockCache(t, url, "cache: lookups\ncache_ttl: 10m\nlookups: [tracking]\n")
 
 	send := func() {
 		t.Helper()

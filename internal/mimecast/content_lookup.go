@@ -57,11 +57,10 @@ func (c *Client) ArchivedContent(ctx context.Context, messageID string, window t
 // refusal is returned as it came, for the caller to weigh.
 func (c *Client) ArchivedContentByID(ctx context.Context, id string) (*MessageContent, error) {
 	d, err := c.GetMessageDetail(ctx, id)
-	var apiErr *APIError
 	switch {
 	case err == nil:
 		return c.contentOf(ctx, d)
-	case errors.As(err, &apiErr) && (apiErr.NotFound() || apiErr.HasCode("err_message_not_found")):
+	case unknownID(err):
 		return nil, fmt.Errorf("%w: %w", ErrMessageNotArchived, err)
 	}
 	return nil, err
@@ -205,8 +204,8 @@ func isForbidden(err error) bool {
 // never opens a real email (which Mimecast would log as a content view).
 const ProbeRecordID = "mimecast-connect-check"
 
-// probeMessageID is the Message-ID a probe of Message Finder searches for.
-const probeMessageID = "<mimecast-connect-check@invalid>"
+// ProbeMessageID is the Message-ID a probe of Message Finder searches for.
+const ProbeMessageID = "<mimecast-connect-check@invalid>"
 
 // ProbeMessageEndpoint asks endpoint (Message Finder search, get-message-info, or the archive's
 // message detail or part) about a message that does not exist: Mimecast checks the
@@ -218,7 +217,7 @@ func (c *Client) ProbeMessageEndpoint(ctx context.Context, endpoint string) erro
 	switch endpoint {
 	case PathMessageFinderSearch:
 		now := c.cfg.Now()
-		_, err = c.SearchMessages(ctx, MessageSearchRequest{Start: now.Add(-time.Hour), End: now, MessageID: probeMessageID, SearchReason: "mimecast-connect permission probe"})
+		_, err = c.SearchMessages(ctx, MessageSearchRequest{Start: now.Add(-time.Hour), End: now, MessageID: ProbeMessageID, SearchReason: "mimecast-connect permission probe"})
 	case PathMessageInfo:
 		_, err = c.GetMessageInfo(ctx, ProbeRecordID)
 	case PathMessageDetail:

@@ -234,28 +234,14 @@ func repeatsPerRejection(feed string) int {
 // repeat up to max_pages_in_flight pages; nothing may be lost either way.
 func assertExactlyOnce(t *testing.T, feed string, truth, got []string, rejected int) {
 	t.Helper()
-	count := map[string]int{}
-	for _, k := range got {
-		count[k]++
-	}
-	var lost, twice []string
-	for _, k := range truth {
-		switch count[k] {
-		case 0:
-			lost = append(lost, k)
-		case 1:
-		default:
-			twice = append(twice, k)
-		}
-		delete(count, k)
-	}
-	assert.Empty(t, lost, "records lost")
+	d := streamtest.CompareDelivery(truth, got)
+	assert.Empty(t, d.Lost, "records lost")
 	if rejected == 0 {
-		assert.Empty(t, twice, "records delivered more than once")
+		assert.Empty(t, d.Twice, "records delivered more than once")
 	} else {
-		assert.LessOrEqual(t, len(twice), rejected*repeatsPerRejection(feed), "repeats after %d rejected batches", rejected)
+		assert.LessOrEqual(t, len(d.Twice), rejected*repeatsPerRejection(feed), "repeats after %d rejected batches", rejected)
 	}
-	assert.Empty(t, count, "records the tenant does not hold")
+	assert.Empty(t, d.Unknown, "records the tenant does not hold")
 }
 
 // pendingFaults is what is left of the counting faults of f.
@@ -585,19 +571,8 @@ func TestChaosTable(t *testing.T) {
 						t.Parallel() // bounded by go test -parallel
 						_, url := streamtest.FakeTenant(t, chaosTenant(anchor, cc.faults))
 						got, rejected := drainFeed(t, url, feed, len(truth), cc, seed)
-						count := map[string]int{}
-						for _, k := range got {
-							count[k]++
-						}
-						lost, twice := 0, 0
-						for _, k := range truth {
-							switch {
-							case count[k] == 0:
-								lost++
-							case count[k] > 1:
-								twice++
-							}
-						}
+						d := streamtest.CompareDelivery(truth, got)
+						lost, twice := len(d.Lost), len(d.Twice)
 						repeats := 0
 						if rejected > 0 {
 							twice, repeats = 0, twice
