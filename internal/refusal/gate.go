@@ -24,7 +24,7 @@ type Gate struct {
 }
 
 type gateState struct {
-	streak map[string]bool // distinct message ids refused since the last success
+	streak map[string]bool // distinct message ids refused since the last success, at most threshold
 	closed bool
 	until  time.Time // while closed: when the lookup is asked again
 	last   error     // the refusal that closed it
@@ -76,7 +76,11 @@ func (g *Gate) Refused(lookup, id string, err error, now time.Time) (closed bool
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	st := g.state(lookup)
-	st.streak[id] = true
+	if len(st.streak) < g.threshold {
+		// Past the threshold the streak only has to say "enough": bounded, however many
+		// messages a closed lookup is refused for.
+		st.streak[id] = true
+	}
 	if st.closed {
 		st.until, st.last = now.Add(g.recheck), err
 		return false

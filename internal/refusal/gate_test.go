@@ -2,6 +2,7 @@ package refusal
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -62,4 +63,14 @@ func TestGateClosesOnlyAfterDistinctRefusalsInARow(t *testing.T) {
 			assert.Zero(t, g.Streak("other lookup"))
 		})
 	}
+}
+
+func TestGateStreakIsBoundedByTheThreshold(t *testing.T) {
+	g := New(DefaultThreshold, DefaultRecheck)
+	t0 := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	for i := range 10000 {
+		g.Refused("content", fmt.Sprint("message-", i), errors.New("403"), t0.Add(time.Duration(i)*DefaultRecheck))
+	}
+	assert.Equal(t, DefaultThreshold, g.Streak("content"), "a long refusal remembers no more ids than it needs")
+	assert.NotNil(t, g.ClosedFor("content", t0.Add(10000*DefaultRecheck-time.Second)))
 }
