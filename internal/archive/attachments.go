@@ -16,6 +16,7 @@ type attachmentCollector struct {
 	in        *archiveInput
 	raw       *countingReader // the RFC 822 stream, to estimate what is left of it
 	total     int64           // the message's size from the search hit; 0 when unknown
+	grant     *grant          // what the fetch holds of the budget; kept bytes are charged to it
 	entries   []attachmentEntry
 	extracted []extractedAttachment
 	scratch   []byte
@@ -54,6 +55,9 @@ func (c *attachmentCollector) add(a *email.Attachment) error {
 				keep, tooLarge, data = false, true, nil
 			}
 			if keep {
+				if !c.grant.charge(int64(k)) {
+					return errOverReservation
+				}
 				data = append(data, c.scratch[:k]...)
 			}
 		}

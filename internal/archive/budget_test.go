@@ -3,6 +3,7 @@ package archive
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,7 +28,8 @@ type heldCrawl struct {
 	in      *archiveInput
 	done    chan error
 	unacked []batchinput.Batch
-	emails  int // email documents read, acknowledged or not
+	emails  int                 // email documents read, acknowledged or not
+	docs    map[string][]string // email id: the hashes of its attachments read
 }
 
 func startHeldCrawl(t *testing.T, url, extra string) *heldCrawl {
@@ -78,6 +80,42 @@ func (c *heldCrawl) readAll(n int) {
 func (c *heldCrawl) take(b batchinput.Batch) {
 	c.unacked = append(c.unacked, b)
 	c.emails += len(archEmails(b.Batch))
+	for _, m := range b.Batch {
+		if c.docs == nil {
+			c.docs = map[string][]string{}
+		}
+		id, _ := m.MetaGetMut(metaMessageID)
+		key := id.(string)
+		switch doc, _ := m.MetaGetMut(metaDocument); doc {
+		case docEmail:
+			_, seen := c.docs[key]
+			assert.False(c.t, seen, "email %s read twice", key)
+			c.docs[key] = append(c.docs[key], []string{}...)
+		case docAttachment:
+			parent, _ := m.MetaGetMut(metaParentID)
+			sum, _ := m.MetaGetMut(metaAttSHA256)
+			c.docs[parent.(string)] = append(c.docs[parent.(string)], sum.(string))
+		}
+	}
+}
+
+// documents are the email ids read with the hashes of the attachments read of each.
+func (c *heldCrawl) documents() map[string][]string { return c.docs }
+
+// sampleHeld watches the input's budget until the test ends and returns the most it saw held.
+func (c *heldCrawl) sampleHeld() func() int64 {
+	var peak atomic.Int64
+	ctx, cancel := context.WithCancel(c.t.Context())
+	c.t.Cleanup(cancel)
+	go func() {
+		for ctx.Err() == nil {
+			if h := c.in.budget.Held(); h > peak.Load() {
+				peak.Store(h)
+			}
+			time.Sleep(50 * time.Microsecond)
+		}
+	}()
+	return peak.Load
 }
 
 // unackedBytes is the size of the messages read and not acknowledged.
@@ -169,4 +207,35 @@ func TestArchiveEmailLargerThanMaxBytesInFlightIsFetchedAlone(t *testing.T) {
 	c.finish()
 	assert.Equal(t, 4*12, c.emails)
 	assert.Equal(t, 4, c.checkpointed(fake))
+}
+
+// crawlDocuments crawls the whole tenant, acknowledging as it goes, and returns the email ids
+// with the attachment hashes each email's messages carried.
+func crawlDocuments(t *testing.T, url, extra string) map[string][]string {
+	t.Helper()
+	c := startHeldCrawl(t, url, extra)
+	c.finish()
+	return c.documents()
+}
+
+func TestArchiveBudgetChargesWhatIsReadNotWhatTheSearchSays(t *testing.T) {
+	const limit = 256 << 10
+	fake, url := budgetTenant(t)
+	want := crawlDocuments(t, url, fmt.Sprintf("max_bytes_in_flight: %d\n", limit))
+	require.Len(t, want, 4*12)
+
+	fake.SetFaults(mimecastfake.Faults{ArchiveReportedSize: 100})
+	c := startHeldCrawl(t, url, fmt.Sprintf("max_bytes_in_flight: %d\n", limit))
+	peak := c.sampleHeld()
+	c.readUntilStalled()
+	// A fetch charges the attachments it keeps while reading them: past the budget it gives
+	// up and the email is fetched again alone, so what waits for acknowledgement stays within
+	// the budget, plus the email documents charged once fetched.
+	const slack = 64 << 10
+	assert.LessOrEqual(t, c.unackedBytes(), int64(limit+slack), "unacknowledged messages stay within max_bytes_in_flight whatever the search's sizes")
+	assert.Less(t, c.emails, 4*12, "the crawl waits for acknowledgements")
+	c.finish()
+	assert.LessOrEqual(t, peak(), int64(limit+slack), "what the fetches held never went past the budget")
+	assert.Equal(t, want, c.documents(), "every email once, with all its attachments")
+	assert.Zero(t, c.in.budget.Held(), "every byte charged was given back")
 }

@@ -35,6 +35,7 @@ type archChaos struct {
 	pageSize  int
 	mailboxes int  // mailbox_concurrency
 	nacks     bool // the output rejects some batches (auto_replay_nacks off)
+	lying     bool // the search understates every size, attachments are extracted within a small budget
 }
 
 func (c archChaos) String() string {
@@ -58,6 +59,9 @@ func (c archChaos) String() string {
 	if c.nacks {
 		parts = append(parts, "nacks")
 	}
+	if c.lying {
+		parts = append(parts, "lying")
+	}
 	return strings.Join(parts, ",")
 }
 
@@ -71,7 +75,7 @@ func randomArchiveChaos(seed uint64) archChaos {
 		return 1 + rng.IntN(max)
 	}
 	orders := []string{"", mimecastfake.ListOrderOldest, mimecastfake.ListOrderShuffled}
-	return archChaos{
+	cc := archChaos{
 		faults: mimecastfake.Faults{
 			ListOrder:            orders[rng.IntN(len(orders))],
 			DuplicateAcrossPages: some(3),
@@ -91,6 +95,10 @@ func randomArchiveChaos(seed uint64) archChaos {
 		mailboxes: 1 + rng.IntN(3),
 		nacks:     rng.IntN(4) == 0,
 	}
+	if cc.lying = rng.IntN(3) == 0; cc.lying {
+		cc.faults.ArchiveReportedSize = 100
+	}
+	return cc
 }
 
 // chaosInput is the input of a chaos crawl of the fake at url.
@@ -98,6 +106,9 @@ func (c archChaos) input(url, extra string) string {
 	conf := fmt.Sprintf("%s%spage_size: %d\nmailbox_concurrency: %d\n", streamtest.FaultConn, archUntilNow(), c.pageSize, c.mailboxes)
 	if c.nacks {
 		conf += "auto_replay_nacks: false\n"
+	}
+	if c.lying {
+		conf += "extract_attachments: true\nmax_bytes_in_flight: 8192\n"
 	}
 	return archiveInputYAML(url, conf+extra)
 }

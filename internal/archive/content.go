@@ -85,17 +85,25 @@ type attachmentEntry struct {
 // retry is set instead when the content could not be fetched for a reason that may pass (an
 // outage, a stream cut short): the mailbox stops for this crawl and the email is fetched again
 // in the next one, rather than emitted without its content for good.
+//
+// overReservation is set instead when the content kept outgrew the fetch's grant and the
+// budget had no room for more: the fetch gave up, holding nothing, for the email to be fetched
+// again alone.
 type emailResult struct {
-	msgs    []*service.Message
-	bytes   int // also what the email holds of the input's max_bytes_in_flight budget
-	retry   error
-	retryID string
+	msgs            []*service.Message
+	bytes           int // also what the email holds of the input's max_bytes_in_flight budget
+	retry           error
+	retryID         string
+	overReservation bool
 }
 
 // maxContentAttempts is how many crawls in a row may fail to fetch one email's content before
 // it is emitted error-flagged: a message Mimecast can never serve must not stop its mailbox for
 // good.
 const maxContentAttempts = 3
+
+// errOverReservation stops the parse of an email whose content outgrew its grant.
+var errOverReservation = errors.New("the content outgrew its share of max_bytes_in_flight")
 
 // errContentRead marks a failure to read the content stream (as opposed to content that is not
 // valid MIME): the parser passes it through, and it is worth another try.
@@ -187,8 +195,9 @@ func (in *archiveInput) metadataDocument(mailbox string, it *mimecast.ArchiveIte
 // fetchEmail turns a search hit into its messages. The content comes from get-message-part
 // (RFC 822); without the Content View permission the email is emitted with metadata only, and
 // when the content cannot be fetched or parsed the email is emitted error-flagged with what is
-// known, so nothing is dropped silently and the crawl goes on.
-func (in *archiveInput) fetchEmail(ctx context.Context, p *passRun, mailbox string, it *mimecast.ArchiveItem) emailResult {
+// known, so nothing is dropped silently and the crawl goes on. The attachments kept are
+// charged to g as they are read.
+func (in *archiveInput) fetchEmail(ctx context.Context, p *passRun, mailbox string, it *mimecast.ArchiveItem, g *grant) emailResult {
 	doc := in.metadataDocument(mailbox, it)
 	if p.forbidden.Load() {
 		in.metrics.contentForbidden.Incr(1)
@@ -210,8 +219,11 @@ func (in *archiveInput) fetchEmail(ctx context.Context, p *passRun, mailbox stri
 	}
 	defer body.Close()
 	counted := &countingReader{r: taggedReader{r: body}}
-	col := &attachmentCollector{in: in, raw: counted, total: it.Size}
+	col := &attachmentCollector{in: in, raw: counted, total: it.Size, grant: g}
 	parsed, err := email.Parse(counted, in.cfg.maxBodySize, col.add)
+	if errors.Is(err, errOverReservation) {
+		return emailResult{overReservation: true}
+	}
 	if errors.Is(err, errContentRead) {
 		return in.contentFailed(p, doc, it.MimecastID, err)
 	}

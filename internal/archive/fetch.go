@@ -19,51 +19,163 @@ import (
 // the budget, the batch being built is sent as it is: every mailbox waiting for the budget then
 // holds nothing but batches the pipeline will acknowledge and fetches that will finish, so the
 // budget always frees up and no mailbox waits for another forever.
+//
+// The size is the search's word, and a fetch charges what it keeps as it reads it: one that
+// outgrows its reservation when the budget has no room left gives up, and the email is fetched
+// again alone (fetchAlone), so no search hit can take memory past the budget.
 func (r *mailboxRun) emitPage(ctx context.Context, jobs []*mimecast.ArchiveItem, lead service.MessageBatch, commit *mailboxCommit) error {
-	ctx, cancel := context.WithCancel(ctx)
-	f := r.startFetches(ctx, jobs)
-	batch, size := lead, 0
-	var held int64 // budget bytes of batch
-	consumed := 0
-	defer func() {
-		cancel()
-		f.drain(consumed)
-		r.in.budget.Release(held)
-	}()
-	flush := func(c *mailboxCommit) error {
-		b, h := batch, held
-		batch, size, held = nil, 0, 0
-		return r.send(ctx, b, h, c)
-	}
-	flushWhileStarving := func() error {
-		if held == 0 {
-			return nil
-		}
-		return flush(nil)
-	}
-	for i := range jobs {
-		res, err := f.await(ctx, i, flushWhileStarving)
-		if err != nil {
+	e := &pageEmitter{r: r, jobs: jobs, batch: lead}
+	defer func() { r.in.budget.Release(e.held) }()
+	for start := 0; start < len(jobs); {
+		var err error
+		if start, err = e.fetchRun(ctx, jobs, start); err != nil {
 			return err
 		}
-		consumed = i + 1
-		held += int64(res.bytes)
-		if res.retry != nil {
-			// Nothing of this page after the last batch sent is committed: the next crawl
-			// resumes at this page.
-			r.in.metrics.fetchErrors.Incr(1)
-			r.in.log.Warnf("%s: fetching the content of %s failed, trying again in the next crawl: %v", r.mailbox, res.retryID, res.retry)
-			return res.retry
-		}
-		batch = append(batch, res.msgs...)
-		size += res.bytes
-		if size >= maxArchiveBatchBytes && i < len(jobs)-1 {
-			if err := flush(nil); err != nil {
-				return err
-			}
+	}
+	return e.flush(ctx, commit)
+}
+
+// pageEmitter builds the batches of one page.
+type pageEmitter struct {
+	r     *mailboxRun
+	jobs  []*mimecast.ArchiveItem
+	added int // jobs whose messages are in batch or were sent
+	batch service.MessageBatch
+	size  int
+	held  int64 // budget bytes of batch
+}
+
+func (e *pageEmitter) flush(ctx context.Context, c *mailboxCommit) error {
+	b, h := e.batch, e.held
+	e.batch, e.size, e.held = nil, 0, 0
+	return e.r.send(ctx, b, h, c)
+}
+
+// flushHeld sends the batch being built if it holds any of the budget.
+func (e *pageEmitter) flushHeld(ctx context.Context) error {
+	if e.held == 0 {
+		return nil
+	}
+	return e.flushPart(ctx)
+}
+
+// flushPart sends the batch being built before the end of the page.
+func (e *pageEmitter) flushPart(ctx context.Context) error {
+	return e.flush(ctx, e.r.partialCommit(e.jobs[e.added:]))
+}
+
+// fetchRun fetches jobs[start:] concurrently and adds their messages to the batch in page
+// order, up to the end of the page or up to an email whose content outgrew its reservation:
+// the fetches after it are cancelled, it is fetched again alone, and the run returns the index
+// after it for the next run to go on from.
+func (e *pageEmitter) fetchRun(ctx context.Context, jobs []*mimecast.ArchiveItem, start int) (int, error) {
+	runCtx, cancel := context.WithCancel(ctx)
+	f := e.r.startFetches(runCtx, jobs[start:])
+	consumed, drained := 0, false
+	stop := func() {
+		if !drained {
+			cancel()
+			f.drain(consumed)
+			drained = true
 		}
 	}
-	return flush(commit)
+	defer stop()
+	for i := start; i < len(jobs); i++ {
+		res, err := f.await(runCtx, i-start, func() error { return e.flushHeld(ctx) })
+		if err != nil {
+			return 0, err
+		}
+		consumed = i - start + 1
+		if res.overReservation {
+			// What the fetches after it hold must come back before it can be fetched alone.
+			stop()
+			if res, err = e.fetchAlone(ctx, jobs[i]); err != nil {
+				return 0, err
+			}
+			return i + 1, e.add(ctx, res, i == len(jobs)-1)
+		}
+		if err := e.add(ctx, res, i == len(jobs)-1); err != nil {
+			return 0, err
+		}
+	}
+	return len(jobs), nil
+}
+
+// add puts an email's messages into the batch, sending the batch when it is full and more
+// follow.
+func (e *pageEmitter) add(ctx context.Context, res emailResult, last bool) error {
+	e.held += int64(res.bytes)
+	if res.retry != nil {
+		// Nothing of this page after the last batch sent is committed: the next crawl
+		// resumes at this page.
+		e.r.in.metrics.fetchErrors.Incr(1)
+		e.r.in.log.Warnf("%s: fetching the content of %s failed, trying again in the next crawl: %v", e.r.mailbox, res.retryID, res.retry)
+		return res.retry
+	}
+	e.batch = append(e.batch, res.msgs...)
+	e.added++
+	e.size += res.bytes
+	if e.size >= maxArchiveBatchBytes && !last {
+		return e.flushPart(ctx)
+	}
+	return nil
+}
+
+// fetchAlone fetches again an email whose content outgrew its reservation while the budget had
+// no room for more (its search hit understated its size). It sends the batch built so far, so
+// that the mailbox holds nothing the pipeline will not give back, waits until nothing else
+// holds any of the budget, and fetches the email with a grant that grows without asking: as an
+// email larger than the whole budget is fetched. Waiting for more with the first try's bytes
+// still held could let two such fetches wait for each other forever.
+func (e *pageEmitter) fetchAlone(ctx context.Context, it *mimecast.ArchiveItem) (emailResult, error) {
+	in := e.r.in
+	in.metrics.refetchedAlone.Incr(1)
+	in.log.Debugf("%s: the content of %s holds more than the size its search hit gave (%d bytes); fetching it again alone", e.r.mailbox, it.MimecastID, it.Size)
+	if err := e.flushHeld(ctx); err != nil {
+		return emailResult{}, err
+	}
+	whole := max(in.budget.Limit(), 1)
+	if err := in.budget.Acquire(ctx, whole); err != nil {
+		return emailResult{}, err
+	}
+	g := &grant{budget: in.budget, held: whole, alone: true}
+	res := in.fetchEmail(ctx, e.r.p, e.r.mailbox, it, g)
+	in.budget.Add(int64(res.bytes) - g.held)
+	return res, nil
+}
+
+// grant is what one fetch holds of the input's budget: its reservation, grown while the
+// content kept turns out larger.
+type grant struct {
+	budget *budget.Bytes
+	held   int64 // bytes of the budget held
+	used   int64 // bytes of content kept so far
+	alone  bool  // nothing else holds any of the budget: grow without asking
+}
+
+// grantStep is the least a grant grows by, so that a large attachment does not take the
+// budget's lock for every chunk it reads.
+const grantStep = 1 << 20
+
+// charge accounts for n more bytes of content kept. It reports false when they do not fit in
+// what is held and the budget has no room for more now: the fetch must then give up. A nil
+// grant is a fetch outside any budget.
+func (g *grant) charge(n int64) bool {
+	if g == nil {
+		return true
+	}
+	g.used += n
+	if g.used <= g.held {
+		return true
+	}
+	more := max(g.used-g.held, grantStep)
+	if g.alone {
+		g.budget.Add(more)
+	} else if !g.budget.TryAcquire(more) {
+		return false
+	}
+	g.held += more
+	return true
 }
 
 // pageFetches are the content fetches of one page: a dispatcher starts them in page order, at
@@ -117,9 +229,11 @@ func (f *pageFetches) dispatch(ctx context.Context, r *mailboxRun, jobs []*mimec
 		}
 		n++
 		go func() {
-			res := r.in.fetchEmail(ctx, r.p, r.mailbox, it)
-			// The reservation was a guess: hold what the result really holds.
-			f.budget.Add(int64(res.bytes) - reserved)
+			g := &grant{budget: f.budget, held: reserved}
+			res := r.in.fetchEmail(ctx, r.p, r.mailbox, it, g)
+			// The reservation was a guess: hold what the result really holds (nothing, for
+			// a fetch that gave up).
+			f.budget.Add(int64(res.bytes) - g.held)
 			f.results[i] <- res
 		}()
 	}

@@ -33,6 +33,11 @@ type mailboxRun struct {
 	mailbox string
 	read    mailboxState    // owned by the crawling goroutine
 	pageIDs map[string]bool // ids of the page being admitted
+	// pageBase is the state with the page being emitted still to read (its token, the window
+	// open), and pageSegs the ledger's full segments before the page was admitted: partial
+	// commits of the page start from them.
+	pageBase mailboxState
+	pageSegs int
 	// staleSegs is how many segments an unfinished earlier re-crawl left in the generation
 	// this re-crawl writes.
 	staleSegs int
@@ -87,6 +92,7 @@ func (in *archiveInput) crawlMailbox(ctx context.Context, p *passRun, mailbox st
 		r.read.Seen = map[string]int64{}
 	}
 	r.openWindow(r.read.Token == "")
+	r.wholeWindow(ctx)
 	if !r.run(ctx) && ctx.Err() == nil {
 		p.incomplete.Store(true)
 	}
@@ -207,6 +213,7 @@ func (r *mailboxRun) crawlWindow(ctx context.Context) bool {
 			return false
 		}
 		jobs, lead := r.admit(page.Items)
+		r.pageBase = r.read // before pageCommit closes the window on its last page
 		if back, seen := walk[page.Next]; seen && page.Next != "" {
 			// The page is real; what follows it cannot be trusted. Its messages are emitted
 			// and it is committed as the page to read again, so the next crawl goes on from it.
@@ -246,6 +253,7 @@ func shortToken(t string) string {
 func (r *mailboxRun) admit(items []mimecast.ArchiveItem) ([]*mimecast.ArchiveItem, service.MessageBatch) {
 	in := r.in
 	r.pageIDs = make(map[string]bool, len(items))
+	r.pageSegs = r.read.Ledger.Segments
 	var (
 		jobs []*mimecast.ArchiveItem
 		lead service.MessageBatch
@@ -325,6 +333,25 @@ func (r *mailboxRun) pageCommit(next string, last bool) *mailboxCommit {
 	}
 	st.Cursor, st.WindowFrom, st.WindowTo, st.Token = st.WindowTo, time.Time{}, time.Time{}, ""
 	return &mailboxCommit{state: st.clone()}
+}
+
+// partialCommit is the state to save once the batches of the page sent so far are
+// acknowledged, while the emails of rest are still to come: the page is read again from its
+// start, and Seen skips what was sent of it. Without it a restart after a batch sent mid-page
+// (one closed by size, or by a wait for the budget) would emit that batch's emails again. Nil
+// when admitting the page filled a ledger segment, from which rest cannot be taken out again:
+// the page's first part may then be emitted again after a restart.
+func (r *mailboxRun) partialCommit(rest []*mimecast.ArchiveItem) *mailboxCommit {
+	if r.pageBase.Ledger.Segments != r.pageSegs {
+		return nil
+	}
+	c := r.pageBase.clone()
+	for _, it := range rest {
+		id := it.ID()
+		delete(c.Seen, id)
+		delete(c.Ledger.Tail, id)
+	}
+	return &mailboxCommit{state: c}
 }
 
 // save writes a committed state, which the committer hands over once every batch before it was

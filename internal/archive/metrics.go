@@ -18,6 +18,7 @@ type archiveMetrics struct {
 	fetchErrors        *service.MetricCounter
 	paginationCycles   *service.MetricCounter
 	checkpointErrors   *service.MetricCounter
+	refetchedAlone     *service.MetricCounter // emails whose content outgrew the size their search hit gave
 	mailboxesTotal     *service.MetricGauge
 	mailboxesDone      *service.MetricGauge
 }
@@ -37,6 +38,7 @@ func newArchiveMetrics(m *service.Metrics) archiveMetrics {
 		fetchErrors:        m.NewCounter("mimecast_archive_fetch_errors"),
 		paginationCycles:   m.NewCounter("mimecast_archive_pagination_cycles"),
 		checkpointErrors:   m.NewCounter("mimecast_archive_checkpoint_errors"),
+		refetchedAlone:     m.NewCounter("mimecast_archive_refetched_alone"),
 		mailboxesTotal:     m.NewGauge("mimecast_archive_mailboxes_total"),
 		mailboxesDone:      m.NewGauge("mimecast_archive_mailboxes_done"),
 	}

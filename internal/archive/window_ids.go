@@ -24,18 +24,24 @@ func (r *mailboxRun) seenInWindow(id string) bool {
 	return ok
 }
 
-// restartWindow prepares a read of the open window from its first page: a run that resumed
-// mid-window first loads the window's ids from the ledger. If the ledger cannot be read, the
-// window is read anyway and messages of its earlier pages may be emitted again.
+// restartWindow prepares a read of the open window from its first page.
 func (r *mailboxRun) restartWindow(ctx context.Context) {
 	r.read.Token = ""
+	r.wholeWindow(ctx)
+}
+
+// wholeWindow makes windowIDs all of the open window's ids: a run that resumed mid-window
+// loads the ids of the window's earlier pages from the ledger, so that a page token that leads
+// back to them (a cycle, a window read again) does not emit them again. If the ledger cannot be
+// read, the crawl goes on and messages of those pages may be emitted again.
+func (r *mailboxRun) wholeWindow(ctx context.Context) {
 	if r.windowWhole {
 		return
 	}
 	if err := r.loadWindowIDs(ctx); err != nil {
 		if ctx.Err() == nil {
 			r.in.metrics.checkpointErrors.Incr(1)
-			r.in.log.Errorf("%s: reading the ledger to read the window again without repeats: %v; messages of its earlier pages may be emitted again", r.mailbox, err)
+			r.in.log.Errorf("%s: reading the ledger to read the window without repeats: %v; messages of its earlier pages may be emitted again", r.mailbox, err)
 		}
 		return
 	}

@@ -38,6 +38,9 @@ func (b *Bytes) fitsLocked(n int64) bool {
 	return b.limit <= 0 || b.used == 0 || b.used+n <= b.limit
 }
 
+// Limit is the budget's size; 0: no limit.
+func (b *Bytes) Limit() int64 { return b.limit }
+
 // TryAcquire takes n bytes if that needs no waiting.
 func (b *Bytes) TryAcquire(n int64) bool {
 	b.mu.Lock()

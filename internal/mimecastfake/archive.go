@@ -334,6 +334,10 @@ func (s *Server) searchItem(msg *archMsg) searchItem {
 	for i, a := range msg.to {
 		names[i] = fallback(a.Name, a.Email)
 	}
+	size := msg.size()
+	if lie := s.Faults().ArchiveReportedSize; lie > 0 {
+		size = lie
+	}
 	return searchItem{
 		ID:                   s.archiveID(msg.m, msg.n, 0),
 		Subject:              msg.subject,
@@ -342,7 +346,7 @@ func (s *Server) searchItem(msg *archMsg) searchItem {
 		DisplayTo:            strings.Join(names, "; "),
 		DisplayToAddressList: msg.to,
 		ReceivedDate:         formatAPITime(msg.received),
-		Size:                 msg.size(),
+		Size:                 size,
 		AttachmentCount:      len(msg.atts),
 		Status:               "ARCHIVED",
 		Smash:                msg.smash(),

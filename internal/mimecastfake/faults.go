@@ -36,6 +36,9 @@ type Faults struct {
 	// events; archive searches oldest first or shuffled): "" serves what the request asks, ListOrderNewest and ListOrderOldest serve that
 	// order whatever it asks, ListOrderShuffled also shuffles the records within each page.
 	ListOrder string
+	// ArchiveReportedSize makes every archive search hit report this size, whatever its email
+	// holds, as a search that lies about sizes would; 0 reports the real size.
+	ArchiveReportedSize int
 }
 
 // Values of Faults.ListOrder.
