@@ -32,6 +32,7 @@ const (
 	FieldTLS                  = "tls"
 	FieldProxyURL             = "proxy_url"
 	FieldMaxInFlight          = "max_in_flight"
+	FieldAllowPlainDownloads  = "allow_plain_http_downloads"
 )
 
 // Fields returns the connection fields, to be added to a component's spec with Fields(...).
@@ -45,7 +46,7 @@ func Fields() []*service.ConfigField {
 			Description("OAuth2 token endpoint. Defaults to `<api_url>/oauth/token`.").
 			Optional().Advanced(),
 		service.NewStringField(FieldClientID).
-			Description("Client ID of the Mimecast API 2.0 application (Administration > Services > API and Platform Integrations). Components that name the same `api_url` and `client_id` share one token, one quota and one cap on calls in flight, so `auth_url`, `client_secret`, `token_expiry_offset`, `tls`, `proxy_url` and `max_in_flight` must be the same in each of them; every other connection field is the component's own.").
+			Description("Client ID of the Mimecast API 2.0 application (Administration > Services > API and Platform Integrations). Components that name the same `api_url` and `client_id` share one token, one quota and one cap on calls in flight, so `auth_url`, `client_secret`, `token_expiry_offset`, `tls`, `allow_plain_http_downloads`, `proxy_url` and `max_in_flight` must be the same in each of them; every other connection field is the component's own.").
 			Example("${MIMECAST_CLIENT_ID}"),
 		service.NewStringField(FieldClientSecret).
 			Description("Client secret of the API 2.0 application. Never logged, and scrubbed from `echo`.").
@@ -87,6 +88,9 @@ func Fields() []*service.ConfigField {
 			Description("A `rate_limit` resource waited on before every HTTP call, on top of the client's own pacing on Mimecast's quota headers.").
 			Optional().Advanced(),
 		service.NewTLSToggledField(FieldTLS).Advanced(),
+		service.NewBoolField(FieldAllowPlainDownloads).
+			Description("With `tls.enabled`, a pre-signed download URL (SIEM batch files) that is plain http is refused: the file is reported error-flagged and its type moves on. Set to true to download such files unencrypted anyway (warned once). Without `tls.enabled` plain http URLs are downloaded, with one warning when the API itself is https.").
+			Default(false).Advanced(),
 		service.NewURLField(FieldProxyURL).
 			Description("An HTTP proxy for all calls. Without it the standard `HTTPS_PROXY`/`NO_PROXY` environment variables apply.").
 			Optional().Advanced(),

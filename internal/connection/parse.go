@@ -117,6 +117,11 @@ func parseFields(conf *service.ParsedConfig, mgr *service.Resources) (mimecast.C
 	if err != nil {
 		return c, "", fmt.Errorf("%s: %w", FieldTLS, err)
 	}
+	allowPlain, err := conf.FieldBool(FieldAllowPlainDownloads)
+	if err != nil {
+		return c, "", err
+	}
+	c.RefusePlainDownloads = tlsOn && !allowPlain
 	if tlsOn {
 		c.TLSConfig = tlsConf
 		if tlsConf.InsecureSkipVerify {

@@ -43,6 +43,7 @@ type sharedSettings struct {
 	secret, authURL, proxyURL, tls string
 	maxInFlight                    int
 	tokenExpiryOffset              time.Duration
+	refusePlainDownloads           bool
 }
 
 // mismatch names the first field in which s and o differ.
@@ -60,6 +61,8 @@ func (s sharedSettings) mismatch(o sharedSettings) string {
 		return FieldProxyURL
 	case s.maxInFlight != o.maxInFlight:
 		return FieldMaxInFlight
+	case s.refusePlainDownloads != o.refusePlainDownloads:
+		return FieldAllowPlainDownloads
 	}
 	return ""
 }
@@ -116,6 +119,7 @@ func get(cfg mimecast.Config, tlsPrint, rateLimit string, mgr *service.Resources
 	shared := sharedSettings{
 		secret: cfg.ClientSecret, authURL: cfg.AuthURL, proxyURL: cfg.ProxyURL, tls: tlsPrint,
 		maxInFlight: cfg.MaxInFlight, tokenExpiryOffset: cfg.TokenExpiryOffset,
+		refusePlainDownloads: cfg.RefusePlainDownloads,
 	}
 	cfg.RateLimit = waitFromContext
 	registryMu.Lock()

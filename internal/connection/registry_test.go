@@ -2,6 +2,9 @@ package connection
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
@@ -11,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mimecast-connect/mimecast-connect/internal/mimecast"
 	"github.com/mimecast-connect/mimecast-connect/internal/mimecastfake"
 )
 
@@ -168,4 +172,48 @@ func TestComponentsSharingAClientMustAgreeOnTheSharedFields(t *testing.T) {
 		require.NoError(t, err)
 		b.Close()
 	})
+}
+
+// With tls enabled a plain http pre-signed URL is refused, unless allow_plain_http_downloads
+// opts in; without tls it is downloaded.
+func TestPlainHTTPDownloadsAreRefusedUnderTLSUnlessAllowed(t *testing.T) {
+	files := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("events")) }))
+	t.Cleanup(files.Close)
+	cases := []struct {
+		name, extra string
+		refused     bool
+	}{
+		{"tls enabled", "tls:\n  enabled: true\n", true},
+		{"tls enabled, opted in", "tls:\n  enabled: true\nallow_plain_http_downloads: true\n", false},
+		{"no tls", "", false},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			yaml := fmt.Sprintf("api_url: http://127.0.0.1:9\nclient_id: plain-%d\nclient_secret: s3cr3t\n%s", i, tc.extra)
+			c, err := FromParsed(parse(t, yaml), service.MockResources(), "test_component")
+			require.NoError(t, err)
+			defer c.Close()
+			body, err := c.Client.Download(t.Context(), files.URL+"/f.json.gz?X-Amz-Signature=s1gn4tur3")
+			if tc.refused {
+				require.ErrorIs(t, err, mimecast.ErrPlainDownload)
+				assert.Contains(t, err.Error(), "allow_plain_http_downloads")
+				assert.NotContains(t, err.Error(), "s1gn4tur3")
+				return
+			}
+			require.NoError(t, err)
+			b, err := io.ReadAll(body)
+			require.NoError(t, err)
+			body.Close()
+			assert.Equal(t, "events", string(b))
+		})
+	}
+}
+
+func TestComponentsOfOneClientMustAgreeOnPlainDownloads(t *testing.T) {
+	base := "api_url: http://127.0.0.1:9\nclient_id: plain-agree\nclient_secret: s3cr3t\ntls:\n  enabled: true\n"
+	a, err := FromParsed(parse(t, base), service.MockResources(), "test_component")
+	require.NoError(t, err)
+	defer a.Close()
+	_, err = FromParsed(parse(t, base+"allow_plain_http_downloads: true\n"), service.MockResources(), "test_component")
+	require.ErrorContains(t, err, "allow_plain_http_downloads")
 }

@@ -451,6 +451,10 @@ func isErrorShape(body []byte) bool {
 	return hasFail || jsonKind(errObj) == '{'
 }
 
+// ErrPlainDownload is the error of a plain http pre-signed URL refused under
+// Config.RefusePlainDownloads.
+var ErrPlainDownload = errors.New("plain http download refused")
+
 // download GETs a pre-signed URL on the files path.
 func (c *Client) download(ctx context.Context, rawURL string) (io.ReadCloser, error) {
 	if err := checkHTTPURL(rawURL); err != nil {
@@ -461,6 +465,9 @@ func (c *Client) download(ctx context.Context, rawURL string) (io.ReadCloser, er
 		return nil, fmt.Errorf("downloading %s: %w", downloadEndpoint, errors.New("URL is not valid"))
 	}
 	req.Header.Set("User-Agent", userAgent)
+	if req.URL.Scheme == "http" && c.cfg.RefusePlainDownloads {
+		return nil, fmt.Errorf("downloading %s: %w", downloadEndpoint, fmt.Errorf("%w: the pre-signed URL on %s is plain http while tls is enabled; set allow_plain_http_downloads: true to download such files unencrypted", ErrPlainDownload, req.URL.Host))
+	}
 	if req.URL.Scheme == "http" && c.apiURL.Scheme == "https" {
 		c.plainOnce.Do(func() {
 			c.cfg.Logger.Warnf("mimecast %s: a pre-signed URL on %s is plain http while the API is https: the file is downloaded unencrypted", downloadEndpoint, req.URL.Host)

@@ -72,6 +72,10 @@ type Config struct {
 	TLSConfig *tls.Config // nil = Go's defaults (verification on)
 	ProxyURL  string      // empty = http.ProxyFromEnvironment
 
+	// RefusePlainDownloads refuses pre-signed URLs that are plain http (SIEM batch files):
+	// with TLS asked for, a file must not travel unencrypted unless the user opted in.
+	RefusePlainDownloads bool
+
 	// MaxInFlight caps the API calls of the application in flight at once (downloads of
 	// pre-signed URLs are not API calls); default 16. After a 429 the cap drops to one call and
 	// grows back by one with each answer that is not a 429, so that a quota running out refuses

@@ -146,7 +146,12 @@ func (r *SIEMFileReader) Next() (SIEMEvent, error) {
 	}
 	if !r.opened {
 		r.opened = true
-		if bad, ok := r.open(); !ok {
+		bad, ok, err := r.open()
+		if err != nil {
+			r.done = true
+			return SIEMEvent{}, fmt.Errorf("reading siem batch file: %w", err)
+		}
+		if !ok {
 			r.done = true
 			return bad, nil
 		}
@@ -178,19 +183,22 @@ func (r *SIEMFileReader) Next() (SIEMEvent, error) {
 }
 
 // open sniffs the gzip magic and sets up the line reader. A damaged gzip header is reported as
-// a corrupt-file record.
-func (r *SIEMFileReader) open() (SIEMEvent, bool) {
+// a corrupt-file record; a transfer that failed while reading it is an error.
+func (r *SIEMFileReader) open() (SIEMEvent, bool, error) {
 	var src io.Reader = r.src
 	magic, _ := r.src.Peek(2)
 	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		gz, err := gzip.NewReader(r.src)
+		if err != nil && !isCorruption(err) {
+			return SIEMEvent{}, false, err
+		}
 		if err != nil {
-			return SIEMEvent{RawRecord: RawRecord{Err: fmt.Errorf("%w: %w", ErrBatchFileCorrupt, err)}}, false
+			return SIEMEvent{RawRecord: RawRecord{Err: fmt.Errorf("%w: %w", ErrBatchFileCorrupt, err)}}, false, nil
 		}
 		src = gz
 	}
 	r.lines = NewNDJSONReader(src, r.maxLine)
-	return SIEMEvent{}, true
+	return SIEMEvent{}, true, nil
 }
 
 // Line is the number of the NDJSON line the last event came from (1-based). An input that
