@@ -37,6 +37,9 @@ type fakeSpec struct {
 	Domains, LocalDomains, UsersPerDomain int
 	MessagesPerMailbox                    int
 	AttachmentBytes, LargeAttachmentPct   int
+
+	SIEMLinePadBytes    int // pads every SIEM line (huge records)
+	ArchiveReportedSize int // the size every archive search hit reports (a lying search)
 }
 
 func (s fakeSpec) options() mimecastfake.Options {
@@ -54,7 +57,9 @@ func (s fakeSpec) options() mimecastfake.Options {
 			EventsPerFeed:      s.EventsPerFeed,
 			Span:               s.Span,
 			SIEMEventsPerFile:  s.SIEMEventsPerFile,
+			SIEMLinePadBytes:   s.SIEMLinePadBytes,
 		},
+		Faults: mimecastfake.Faults{ArchiveReportedSize: s.ArchiveReportedSize},
 	}
 }
 

@@ -184,7 +184,10 @@ func scenarios() []scenario {
 	}
 	// Half the archive at one concurrency: does memory follow the archive's size?
 	s = append(s, scenario{name: archiveHalfScenario, fake: archiveFake(2), run: runArchive(archiveHalfConcurrency, 2)})
-	return append(s, scenario{name: "enrich", fake: enrichFake, run: runEnrich})
+	s = append(s, scenario{name: "enrich", fake: enrichFake, run: runEnrich})
+	return append(s,
+		scenario{name: hugeSIEMScenario, fake: hugeSIEMFake, run: runHugeSIEM},
+		scenario{name: lyingSizesScenario, fake: lyingSizesFake, run: runLyingSizes})
 }
 
 func archiveScenarioName(concurrency int) string {

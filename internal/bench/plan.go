@@ -27,6 +27,10 @@ type plan struct {
 	Domains, UsersPerDomain, MessagesPerMailbox int
 	AttachmentBytes, LargeAttachmentPct         int
 	MailboxConcurrency                          []int
+	// Memory: HugeSIEMLines av events of HugeSIEMLineBytes; LyingMailboxes x
+	// LyingMessagesPerMailbox emails of 5 MiB attachments, the search saying 2,000 bytes.
+	HugeSIEMLines, HugeSIEMLineBytes        int
+	LyingMailboxes, LyingMessagesPerMailbox int
 	// Enrich: distinct Message-IDs looked up cold, then again warm.
 	EnrichIDs int
 	// Timeout bounds each scenario.
@@ -37,37 +41,45 @@ func planFor(size string) (plan, error) {
 	switch size {
 	case SizeFull:
 		return plan{
-			Size:               SizeFull,
-			ThreatsPerSource:   100_000, // 10 sources: 1,000,000 events
-			URLEvents:          300_000,
-			QuotaPerFeed:       50_000, // 3 x 100 pages of 500: 300 calls, 5 windows of 60
-			QuotaLimit:         60,
-			QuotaWindow:        5 * time.Second,
-			Domains:            4,
-			UsersPerDomain:     50, // 200 mailboxes
-			MessagesPerMailbox: 100,
-			AttachmentBytes:    64 << 10,
-			LargeAttachmentPct: 2, // of attachments; each is 5 MiB
-			MailboxConcurrency: []int{1, 4, 16},
-			EnrichIDs:          2_000,
-			Timeout:            15 * time.Minute,
+			Size:                    SizeFull,
+			ThreatsPerSource:        100_000, // 10 sources: 1,000,000 events
+			URLEvents:               300_000,
+			QuotaPerFeed:            50_000, // 3 x 100 pages of 500: 300 calls, 5 windows of 60
+			QuotaLimit:              60,
+			QuotaWindow:             5 * time.Second,
+			Domains:                 4,
+			UsersPerDomain:          50, // 200 mailboxes
+			MessagesPerMailbox:      100,
+			AttachmentBytes:         64 << 10,
+			LargeAttachmentPct:      2, // of attachments; each is 5 MiB
+			MailboxConcurrency:      []int{1, 4, 16},
+			HugeSIEMLines:           300,           // 1.2 GB of records
+			HugeSIEMLineBytes:       4<<20 - 2<<10, // just under the 4 MiB record limit
+			LyingMailboxes:          16,
+			LyingMessagesPerMailbox: 6, // about 96 emails of 2 x 5 MiB
+			EnrichIDs:               2_000,
+			Timeout:                 15 * time.Minute,
 		}, nil
 	case SizeSmall:
 		return plan{
-			Size:               SizeSmall,
-			ThreatsPerSource:   500,
-			URLEvents:          1_000,
-			QuotaPerFeed:       1_000, // 3 x 2 pages: 6 calls, 2 windows of 3
-			QuotaLimit:         3,
-			QuotaWindow:        1500 * time.Millisecond,
-			Domains:            2,
-			UsersPerDomain:     3,
-			MessagesPerMailbox: 8,
-			AttachmentBytes:    8 << 10,
-			LargeAttachmentPct: 0,
-			MailboxConcurrency: []int{1, 4, 16},
-			EnrichIDs:          60,
-			Timeout:            2 * time.Minute,
+			Size:                    SizeSmall,
+			ThreatsPerSource:        500,
+			URLEvents:               1_000,
+			QuotaPerFeed:            1_000, // 3 x 2 pages: 6 calls, 2 windows of 3
+			QuotaLimit:              3,
+			QuotaWindow:             1500 * time.Millisecond,
+			Domains:                 2,
+			UsersPerDomain:          3,
+			MessagesPerMailbox:      8,
+			AttachmentBytes:         8 << 10,
+			LargeAttachmentPct:      0,
+			MailboxConcurrency:      []int{1, 4, 16},
+			HugeSIEMLines:           20,
+			HugeSIEMLineBytes:       4<<20 - 2<<10,
+			LyingMailboxes:          4,
+			LyingMessagesPerMailbox: 2,
+			EnrichIDs:               60,
+			Timeout:                 2 * time.Minute,
 		}, nil
 	default:
 		return plan{}, fmt.Errorf("size %q: use %s or %s", size, SizeSmall, SizeFull)

@@ -24,6 +24,7 @@ func (r *Report) WriteMarkdown(w io.Writer, command string) error {
 	r.quotaSection(md)
 	r.archiveSection(md)
 	r.enrichSection(md)
+	r.memorySection(md)
 	r.profileSection(md)
 	md.p("%s", fixesHistory)
 	r.loadSection(md)

@@ -102,3 +102,54 @@ func (r *repeatReader) Read(p []byte) (int, error) {
 	r.n -= k
 	return k, nil
 }
+
+// errTransferCut is the read error of a download cut short by the network.
+var errTransferCut = errors.New("connection reset by peer")
+
+// hitCutReader serves data up to cut and then fails as a reset connection would; hit records
+// that the failure was read.
+type hitCutReader struct {
+	data     []byte
+	cut, off int
+	hit      bool
+}
+
+func (c *hitCutReader) Read(p []byte) (int, error) {
+	if c.off >= c.cut {
+		c.hit = true
+		return 0, errTransferCut
+	}
+	n := copy(p, c.data[c.off:c.cut])
+	c.off += n
+	return n, nil
+}
+
+// FuzzParseEmailTransportCut cuts the download of a message at any byte, in a header name, a
+// boundary, a base64 line or anywhere else. Property: once the parser read the cut, the error
+// it returns is the transfer's (to be fetched again), never a parse error that would emit the
+// email without its content for good.
+func FuzzParseEmailTransportCut(f *testing.F) {
+	for _, seed := range []string{
+		"Subject: hi\r\nX-Long-Header-Name: v\r\n\r\nbody",
+		"Subject: =?UTF-8?B?w6nDqQ==?=\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nx\r\n--b\r\nContent-Type: application/pdf; name=\"a.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERg==\r\n--b--\r\n",
+		"Content-Type: multipart/alternative; boundary=zz\r\n\r\n--zz\r\nContent-Type: text/html\r\n\r\n<p>x</p>\r\n--zz--\r\n",
+	} {
+		f.Add([]byte(seed), uint16(17))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte, cutSeed uint16) {
+		if len(raw) == 0 {
+			return
+		}
+		src := &hitCutReader{data: raw, cut: int(cutSeed) % len(raw)}
+		email, err := Parse(src, 1<<16, func(a *Attachment) error {
+			_, err := io.Copy(io.Discard, io.LimitReader(a.Body, 1<<20))
+			return err
+		})
+		if email == nil {
+			t.Fatalf("nil email (err %v)", err)
+		}
+		if src.hit && !errors.Is(err, errTransferCut) {
+			t.Fatalf("the transfer was cut at byte %d, yet Parse returned %v", src.cut, err)
+		}
+	})
+}

@@ -69,6 +69,7 @@ type Sizes struct {
 	LiveEventsPerHour  int           // new events per feed per hour after Anchor; default 0, at most 1800
 	Span               time.Duration // backlog spread over [Anchor-Span, Anchor]; default 72h
 	SIEMEventsPerFile  int           // events per SIEM batch file (fewer in the last file of a window); default 500
+	SIEMLinePadBytes   int           // pads every SIEM batch file line with a "_pad" string of this many bytes (huge records); 0: none
 	// SIEMBatchWindow is how often live SIEM batch files appear: the events of each window
 	// after Anchor are listed once it has closed. Default 15m, as integrators observe; shorter makes a
 	// run of a few minutes see new files.

@@ -157,6 +157,9 @@ func (b *batchWriter) flushLines() error {
 // newline and some do not, as integrators report real ones do. The fault flags cut the gzip stream
 // half-way (after a sync flush, so a reader gets the first half and then an unexpected EOF) or
 // insert one broken JSON line in the middle.
+// padChunk is what Sizes.SIEMLinePadBytes pads lines with.
+var padChunk = strings.Repeat("x", 4096)
+
 func (s *Server) writeBatchFile(w io.Writer, f siemFile) error {
 	b := batchWriters.Get().(*batchWriter)
 	defer func() {
@@ -184,6 +187,13 @@ func (s *Server) writeBatchFile(w io.Writer, f siemFile) error {
 		}
 		s.fillSIEMEvent(&b.ev, feed, f.ti, i)
 		b.lines = b.ev.appendTo(b.lines)
+		if pad := s.opts.Sizes.SIEMLinePadBytes; pad > 0 && len(b.lines) > 0 && b.lines[len(b.lines)-1] == '}' {
+			b.lines = append(b.lines[:len(b.lines)-1], `,"_pad":"`...)
+			for ; pad > 0; pad -= len(padChunk) {
+				b.lines = append(b.lines, padChunk[:min(pad, len(padChunk))]...)
+			}
+			b.lines = append(b.lines, `"}`...)
+		}
 		if i < f.end-1 || trailingNewline {
 			b.lines = append(b.lines, '\n')
 		}
