@@ -86,6 +86,7 @@ var badConfigs = []badConfig{
 	{"connection", "max_retry_wait not a duration", "max_retry_wait: soon\n", stageLint, "pipeline.yaml(10,1) max_retry_wait must be a positive duration such as 30s or 5m"},
 	{"connection", "timeout zero", "timeout: 0s\n", stageLint, "pipeline.yaml(10,1) timeout must be a positive duration such as 30s or 5m"},
 	{"connection", "trace_level unknown", "trace_level: verbose\n", stageLint, "pipeline.yaml(10,1) value verbose is not a valid option for this field"},
+	{"connection", "retry_after_multiplier as a unit conversion", "retry_after_multiplier: 1000\n", stageLint, "pipeline.yaml(10,1) retry_after_multiplier must be at most 60: it multiplies the wait Mimecast asks for, which is already in time units (1000, as some collectors take it to turn seconds into milliseconds, is 1 here)"},
 	{"connection", "max_body_bytes too small", "max_body_bytes: 100\n", stageStartUp, "failed to init input <no label> path root.input: max_body_bytes: 100 is too small: use at least 1024"},
 	{"connection", "token_expiry_offset not a duration", "token_expiry_offset: early\n", stageStartUp, "failed to init input <no label> path root.input: failed to parse 'token_expiry_offset' as a duration string: time: invalid duration \"early\""},
 	{"connection", "stats_interval not a duration", "stats_interval: hourly\n", stageStartUp, "failed to init input <no label> path root.input: failed to parse 'stats_interval' as a duration string: time: invalid duration \"hourly\""},
@@ -109,7 +110,8 @@ var badConfigs = []badConfig{
 	// mimecast_archive
 	{"mimecast_archive", "invalid regular expression", "include_mailboxes: ['(legal']\n", stageStartUp, "failed to init input <no label> path root.input: include_mailboxes[0]: invalid regular expression \"(legal\": error parsing regexp: missing closing ): `(?i)(legal`"},
 	{"mimecast_archive", "start_date not a date", "start_date: last year\n", stageStartUp, "failed to init input <no label> path root.input: start_date: \"last year\" is neither an RFC 3339 time, a date (2006-01-02) nor a positive duration back from now (2160h)"},
-	{"mimecast_archive", "end_date before start_date", "start_date: 2025-01-01\nend_date: 2024-01-01\n", stageStartUp, "failed to init input <no label> path root.input: end_date: 2024-01-01T00:00:00Z is not after start_date 2025-01-01T00:00:00Z"},
+	{"mimecast_archive", "end_date before start_date", "start_date: 2025-01-01\nend_date: 2024-01-01\n", stageStartUp, "failed to init input <no label> path root.input: end_date: the crawl would end at 2024-01-02T00:00:00Z, not after start_date 2025-01-01T00:00:00Z: put end_date after start_date"},
+	{"mimecast_archive", "end_date the same day as start_date, given as a time", "start_date: 2025-01-01\nend_date: 2025-01-01T00:00:00Z\n", stageStartUp, "failed to init input <no label> path root.input: end_date: the crawl would end at 2025-01-01T00:00:00Z, not after start_date 2025-01-01T00:00:00Z: put end_date after start_date"},
 	{"mimecast_archive", "mailbox_concurrency zero", "mailbox_concurrency: 0\n", stageLint, "pipeline.yaml(10,1) mailbox_concurrency must be at least 1"},
 	{"mimecast_archive", "max_attachment_size negative", "max_attachment_size: -1\n", stageLint, "pipeline.yaml(10,1) max_attachment_size must not be negative"},
 	{"mimecast_archive", "checkpoint_cache not defined", "checkpoint_cache: state\n", stageStartUp, "failed to init input <no label> path root.input: checkpoint_cache: cache resource \"state\" is not defined: add it under cache_resources or pass its file with -r"},

@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -32,16 +34,17 @@ func checkCommand() *cli.Command {
 			&cli.StringFlag{Name: "format", Value: formatTable, Usage: "output format: table or json"},
 		},
 		Action: func(c *cli.Context) error {
-			if c.Args().Len() != 1 {
-				return errors.New("check takes one pipeline config file: mimecast-connect check [-r resources.yaml] config.yaml")
+			args, err := parseTrailingCheckFlags(c.Args().Slice(), c.String("format"), resourceFlags(c))
+			if err != nil {
+				return err
 			}
-			format := c.String("format")
+			format := args.format
 			if format != formatTable && format != formatJSON {
 				return fmt.Errorf("--format %q: use table or json", format)
 			}
 			code := runCheck(c.Context, checkRequest{
-				configPath: c.Args().First(),
-				resources:  resourceFlags(c),
+				configPath: args.path,
+				resources:  args.resources,
 				format:     format,
 				lookupEnv:  os.LookupEnv,
 				now:        time.Now,
@@ -53,6 +56,44 @@ func checkCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// checkArgs are check's config file and the flags given after it.
+type checkArgs struct {
+	path      string
+	format    string
+	resources []string
+}
+
+// parseTrailingCheckFlags takes the config file from args and the flags written after it
+// (`check config.yaml --format json -r res.yaml`), which the command line parser leaves in the
+// arguments; format and resources are what was given before it.
+func parseTrailingCheckFlags(args []string, format string, resources []string) (checkArgs, error) {
+	const usage = "check takes one pipeline config file: mimecast-connect check [-r resources.yaml] [--format table|json] config.yaml"
+	out := checkArgs{format: format, resources: resources}
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&out.format, "format", format, "")
+	fs.Func("r", "", func(v string) error { out.resources = append(out.resources, v); return nil })
+	fs.Func("resources", "", func(v string) error { out.resources = append(out.resources, v); return nil })
+	for len(args) > 0 {
+		if strings.HasPrefix(args[0], "-") {
+			if err := fs.Parse(args); err != nil {
+				return checkArgs{}, fmt.Errorf("%w: %s", err, usage)
+			}
+			args = fs.Args()
+			continue
+		}
+		if out.path != "" {
+			return checkArgs{}, errors.New(usage)
+		}
+		out.path, args = args[0], args[1:]
+	}
+	if out.path == "" {
+		return checkArgs{}, errors.New(usage)
+	}
+	out.resources = slices.Compact(out.resources)
+	return out, nil
 }
 
 // resourceFlags gathers -r given after `check` and before it (the root's hidden flag), as `run`

@@ -688,3 +688,31 @@ func TestExamplePipelinesPassCheckAgainstTheSimulatedTenant(t *testing.T) {
 	}
 	assert.Positive(t, checked, "the examples use Mimecast components")
 }
+
+// Flags may come before or after the config file, as users type them.
+func TestCheckTakesFlagsAfterTheConfigFile(t *testing.T) {
+	cases := []struct {
+		args []string
+		want checkArgs
+		err  string
+	}{
+		{[]string{"c.yaml"}, checkArgs{path: "c.yaml", format: formatTable}, ""},
+		{[]string{"c.yaml", "--format", "json"}, checkArgs{path: "c.yaml", format: formatJSON}, ""},
+		{[]string{"c.yaml", "--format=json", "-r", "a.yaml", "--resources", "b.yaml"}, checkArgs{path: "c.yaml", format: formatJSON, resources: []string{"a.yaml", "b.yaml"}}, ""},
+		{[]string{"--format", "json", "c.yaml"}, checkArgs{path: "c.yaml", format: formatJSON}, ""},
+		{[]string{}, checkArgs{}, "check takes one pipeline config file"},
+		{[]string{"a.yaml", "b.yaml"}, checkArgs{}, "check takes one pipeline config file"},
+		{[]string{"c.yaml", "--colour"}, checkArgs{}, "flag provided but not defined: -colour"},
+	}
+	for _, tc := range cases {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			got, err := parseTrailingCheckFlags(tc.args, formatTable, nil)
+			if tc.err != "" {
+				require.ErrorContains(t, err, tc.err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}

@@ -63,7 +63,7 @@ func archiveFields() []*service.ConfigField {
 			Description("Earliest received time crawled on a first crawl and on every re-crawl (`ignore_delta_tokens`): RFC 3339 (`2024-01-01T00:00:00Z`), a date (`2024-01-01`, UTC), or a duration back from now (`2160h`). Empty: the whole archive.").
 			Default("").Example("2024-01-01").Example("2160h"),
 		service.NewStringField(afEndDate).
-			Description("Crawl messages received before this time (same formats as `start_date`), then end the input once everything was acknowledged, so `mimecast-connect run` exits. Empty: crawl up to now and keep crawling what arrives every `poll_interval`.").
+			Description("Crawl messages received before this time (same formats as `start_date`; a date alone means the whole of that day: `2024-12-31` crawls up to the end of 31 December, UTC), then end the input once everything was acknowledged, so `mimecast-connect run` exits. Empty: crawl up to now and keep crawling what arrives every `poll_interval`.").
 			Default("").Example("2025-01-01"),
 		service.NewDurationField(afPollInterval).
 			Description("Wait between two delta crawls once every mailbox is done.").
@@ -171,7 +171,7 @@ func archiveConfigFromParsed(conf *service.ParsedConfig, mgr *service.Resources,
 		return nil, err
 	}
 	if !c.endDate.IsZero() && !c.endDate.After(c.startDate) {
-		return nil, fmt.Errorf("%s: %s is not after %s %s", afEndDate, c.endDate.Format(time.RFC3339), afStartDate, c.startDate.Format(time.RFC3339))
+		return nil, fmt.Errorf("%s: the crawl would end at %s, not after %s %s: put end_date after start_date", afEndDate, c.endDate.Format(time.RFC3339), afStartDate, c.startDate.Format(time.RFC3339))
 	}
 	if c.pollInterval, err = conf.FieldDuration(afPollInterval); err != nil {
 		return nil, err
@@ -280,25 +280,30 @@ func dateField(conf *service.ParsedConfig, name string, now time.Time) (time.Tim
 	if err != nil {
 		return time.Time{}, err
 	}
-	t, err := parseArchiveDate(s, now)
+	t, dateOnly, err := parseArchiveDate(s, now)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%s: %w", name, err)
+	}
+	if dateOnly && name == afEndDate {
+		// end_date is exclusive: a date alone means up to the end of that day.
+		t = t.AddDate(0, 0, 1)
 	}
 	return t, nil
 }
 
-func parseArchiveDate(s string, now time.Time) (time.Time, error) {
+// parseArchiveDate parses a start_date or end_date; dateOnly says s was a date without a time.
+func parseArchiveDate(s string, now time.Time) (t time.Time, dateOnly bool, err error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return time.Time{}, nil
+		return time.Time{}, false, nil
 	}
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
 		if t, err := time.Parse(layout, s); err == nil {
-			return t.UTC(), nil
+			return t.UTC(), layout == "2006-01-02", nil
 		}
 	}
 	if d, err := time.ParseDuration(s); err == nil && d > 0 {
-		return now.Add(-d).UTC(), nil
+		return now.Add(-d).UTC(), false, nil
 	}
-	return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time, a date (2006-01-02) nor a positive duration back from now (2160h)", s)
+	return time.Time{}, false, fmt.Errorf("%q is neither an RFC 3339 time, a date (2006-01-02) nor a positive duration back from now (2160h)", s)
 }

@@ -7,6 +7,8 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mimecast-connect/mimecast-connect/internal/streamtest"
 )
 
 func TestArchiveBadConfigsFailAtStartUpNamingTheField(t *testing.T) {
@@ -80,12 +82,12 @@ func TestArchiveDatesAcceptRFC3339DatesAndDurationsBack(t *testing.T) {
 		{"2024-01-02T03:04:05+02:00", time.Date(2024, 1, 2, 1, 4, 5, 0, time.UTC)},
 		{"48h", now.Add(-48 * time.Hour)},
 	} {
-		got, err := parseArchiveDate(tc.in, now)
+		got, _, err := parseArchiveDate(tc.in, now)
 		require.NoError(t, err, tc.in)
 		assert.True(t, tc.want.Equal(got), "%q: got %v", tc.in, got)
 	}
 	for _, bad := range []string{"-48h", "0s", "tomorrow", "2024-02-30"} {
-		_, err := parseArchiveDate(bad, now)
+		_, _, err := parseArchiveDate(bad, now)
 		assert.Error(t, err, bad)
 	}
 }
@@ -125,7 +127,7 @@ progress_interval: 0s
 	assert.True(t, c.includeLocal)
 	assert.Len(t, c.excludeMailboxes, 1, "duplicates are dropped")
 	assert.True(t, matchesAny(c.includeMailboxes, "ALICE@corp.example.com"), "matching is case-insensitive")
-	assert.Equal(t, time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC), c.endDate)
+	assert.Equal(t, time.Date(2024, 2, 2, 0, 0, 0, 0, time.UTC), c.endDate, "a date alone is the whole of that day")
 	assert.Equal(t, 5*time.Minute, c.pollInterval)
 	assert.True(t, c.ignoreDelta)
 	assert.Equal(t, "none", c.blankSubject)
@@ -162,5 +164,27 @@ func TestArchiveSpecExamplesAreValidConfigs(t *testing.T) {
 func TestArchiveProgressBytesReadInBinaryUnits(t *testing.T) {
 	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1536: "1.5 KiB", 5 << 20: "5.0 MiB", 3 << 40: "3.0 TiB"} {
 		assert.Equal(t, want, formatBytes(n))
+	}
+}
+
+// end_date is exclusive; a date alone means the whole of that day, a time means that instant.
+func TestArchiveEndDateAsADateIncludesThatDay(t *testing.T) {
+	for _, tc := range []struct {
+		end  string
+		want time.Time
+	}{
+		{"2024-12-31", time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{"2024-12-31T00:00:00Z", time.Date(2024, 12, 31, 0, 0, 0, 0, time.UTC)},
+		{"2024-12-31T18:30:00", time.Date(2024, 12, 31, 18, 30, 0, 0, time.UTC)},
+	} {
+		t.Run(tc.end, func(t *testing.T) {
+			conf, err := Spec().ParseYAML(streamtest.ConnYAML("http://127.0.0.1:1")+"start_date: 2024-12-01\nend_date: "+tc.end+"\n", nil)
+			require.NoError(t, err)
+			c, err := archiveConfigFromParsed(conf, service.MockResources(), time.Now())
+			require.NoError(t, err)
+			t.Cleanup(c.conn.Close)
+			assert.Equal(t, tc.want, c.endDate)
+			assert.Equal(t, time.Date(2024, 12, 1, 0, 0, 0, 0, time.UTC), c.startDate, "start_date is the start of its day")
+		})
 	}
 }

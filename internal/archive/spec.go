@@ -64,7 +64,7 @@ input:
     client_secret: ${MIMECAST_CLIENT_SECRET}
     include_domains: ['^corp\.example\.com$']
     start_date: 2024-01-01
-    end_date: 2025-01-01
+    end_date: 2024-12-31
     extract_attachments: true
     checkpoint_cache: checkpoints
 cache_resources:

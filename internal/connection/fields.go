@@ -4,6 +4,8 @@
 package connection
 
 import (
+	"fmt"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/mimecast-connect/mimecast-connect/internal/mimecast"
@@ -35,6 +37,12 @@ const (
 	FieldAllowPlainDownloads  = "allow_plain_http_downloads"
 )
 
+// MaxRetryAfterMultiplier is the largest retry_after_multiplier: a larger one is a value meant
+// for a collector that converts units with it, and would make every 429 a wait of minutes.
+const MaxRetryAfterMultiplier = 60
+
+const retryAfterMultiplierTooLarge = "retry_after_multiplier must be at most 60: it multiplies the wait Mimecast asks for, which is already in time units (1000, as some collectors take it to turn seconds into milliseconds, is 1 here)"
+
 // Fields returns the connection fields, to be added to a component's spec with Fields(...).
 func Fields() []*service.ConfigField {
 	return []*service.ConfigField{
@@ -60,9 +68,9 @@ func Fields() []*service.ConfigField {
 			Default(100).
 			LintRule(`root = if this < 1 || this > 500 { ["page_size must be between 1 and 500"] }`),
 		service.NewFloatField(FieldRetryAfterMultiplier).
-			Description("Multiplies the wait Mimecast asks for on a 429 (`X-RateLimit-Reset` or `Retry-After`). Values above 1 leave headroom for other clients of the same application.").
+			Description("Multiplies the wait Mimecast asks for on a 429 (`X-RateLimit-Reset` or `Retry-After`). Values above 1 leave headroom for other clients of the same application. At most 60. This is a factor on a wait already in time units, not a unit conversion: collectors that take `1000` here to turn seconds into milliseconds mean `1` in this one.").
 			Default(1.0).Advanced().
-			LintRule(`root = if this < 1 { ["retry_after_multiplier must be at least 1"] }`),
+			LintRule(fmt.Sprintf(`root = if this < 1 { ["retry_after_multiplier must be at least 1"] } else if this > %d { [%q] }`, MaxRetryAfterMultiplier, retryAfterMultiplierTooLarge)),
 		service.NewIntField(FieldMaxRetries).
 			Description("Retries of a call that failed with a 5xx, a network error, a timeout or a 429, with exponential backoff and jitter, before the error is reported.").
 			Default(5).Advanced().

@@ -50,3 +50,18 @@ func countOf(s, sub string) int {
 	}
 	return n
 }
+
+// A retry_after_multiplier over 60 is refused by lint and at start-up with one message.
+func TestRetryAfterMultiplierOver60IsRefusedAtLintAndStartUp(t *testing.T) {
+	yaml := "api_url: http://127.0.0.1:9\nclient_id: x\nclient_secret: y\nretry_after_multiplier: 1000\n"
+	lints := lintErrors(t, service.NewConfigSpec().Fields(Fields()...), "{client_id: x, client_secret: y, retry_after_multiplier: 1000}")
+	require.Len(t, lints, 1)
+	assert.Contains(t, lints[0], retryAfterMultiplierTooLarge)
+	conf, err := service.NewConfigSpec().Fields(Fields()...).ParseYAML(yaml, nil)
+	require.NoError(t, err)
+	_, err = FromParsed(conf, service.MockResources(), "test_component")
+	require.EqualError(t, err, retryAfterMultiplierTooLarge)
+	for _, ok := range []string{"1", "1.5", "60"} {
+		assert.Empty(t, lintErrors(t, service.NewConfigSpec().Fields(Fields()...), "{client_id: x, client_secret: y, retry_after_multiplier: "+ok+"}"), ok)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -81,6 +82,9 @@ func parseFields(conf *service.ParsedConfig, mgr *service.Resources) (mimecast.C
 	}
 	if c.RetryAfterMultiplier < 1 {
 		return c, "", fmt.Errorf("%s: %v is below 1: use 1 to wait exactly as long as Mimecast asks", FieldRetryAfterMultiplier, c.RetryAfterMultiplier)
+	}
+	if c.RetryAfterMultiplier > MaxRetryAfterMultiplier {
+		return c, "", errors.New(retryAfterMultiplierTooLarge)
 	}
 	if c.MaxRetries, err = conf.FieldInt(FieldMaxRetries); err != nil {
 		return c, "", err
