@@ -87,31 +87,31 @@ var badConfigs = []badConfig{
 	{"connection", "timeout zero", "timeout: 0s\n", stageLint, "pipeline.yaml(10,1) timeout must be a positive duration such as 30s or 5m"},
 	{"connection", "trace_level unknown", "trace_level: verbose\n", stageLint, "pipeline.yaml(10,1) value verbose is not a valid option for this field"},
 	{"connection", "retry_after_multiplier as a unit conversion", "retry_after_multiplier: 1000\n", stageLint, "pipeline.yaml(10,1) retry_after_multiplier must be at most 60: it multiplies the wait Mimecast asks for, which is already in time units (1000, as some collectors take it to turn seconds into milliseconds, is 1 here)"},
-	{"connection", "max_body_bytes too small", "max_body_bytes: 100\n", stageStartUp, "failed to init input <no label> path root.input: max_body_bytes: 100 is too small: use at least 1024"},
-	{"connection", "token_expiry_offset not a duration", "token_expiry_offset: early\n", stageStartUp, "failed to init input <no label> path root.input: failed to parse 'token_expiry_offset' as a duration string: time: invalid duration \"early\""},
-	{"connection", "stats_interval not a duration", "stats_interval: hourly\n", stageStartUp, "failed to init input <no label> path root.input: failed to parse 'stats_interval' as a duration string: time: invalid duration \"hourly\""},
+	{"connection", "max_body_bytes too small", "max_body_bytes: 100\n", stageLint, "pipeline.yaml(7,1) max_body_bytes: 100 is too small: use at least 1024"},
+	{"connection", "token_expiry_offset not a duration", "token_expiry_offset: early\n", stageLint, "pipeline.yaml(7,1) failed to parse 'token_expiry_offset' as a duration string: time: invalid duration \"early\""},
+	{"connection", "stats_interval not a duration", "stats_interval: hourly\n", stageLint, "pipeline.yaml(7,1) failed to parse 'stats_interval' as a duration string: time: invalid duration \"hourly\""},
 	{"connection", "rate_limit resource not defined", "rate_limit: mimecast_quota\n", stageStartUp, "failed to init input <no label> path root.input: rate_limit: rate_limit resource \"mimecast_quota\" is not defined: add it under rate_limit_resources or pass its file with -r"},
-	{"connection", "api_url without a scheme", "api_url: us-api.services.mimecast.com\n", stageStartUp, "failed to init input <no label> path root.input: api_url: \"us-api.services.mimecast.com\" is not an absolute http(s) URL such as https://api.services.mimecast.com"},
-	{"connection", "TLS root CA file missing", "tls:\n  enabled: true\n  root_cas_file: /nonexistent/ca.pem\n", stageStartUp, "failed to init input <no label> path root.input: tls: open /nonexistent/ca.pem: no such file or directory"},
+	{"connection", "api_url without a scheme", "api_url: us-api.services.mimecast.com\n", stageLint, "pipeline.yaml(7,1) api_url: \"us-api.services.mimecast.com\" is not an absolute http(s) URL such as https://api.services.mimecast.com"},
+	{"connection", "TLS root CA file missing", "tls:\n  enabled: true\n  root_cas_file: /nonexistent/ca.pem\n", stageLint, "pipeline.yaml(7,1) tls: open /nonexistent/ca.pem: no such file or directory"},
 	// mimecast_threats
 	{"mimecast_threats", "unknown feed", "feeds: [phishing]\n", stageLint, "pipeline.yaml(10,1) unknown feed phishing: use one of threat_events, url_protect, attachment_protect, impersonation_protect, held_messages, siem"},
-	{"mimecast_threats", "no feed", "feeds: []\n", stageStartUp, "failed to init input <no label> path root.input: feeds: empty: name at least one of threat_events, url_protect, attachment_protect, impersonation_protect, held_messages, siem"},
+	{"mimecast_threats", "no feed", "feeds: []\n", stageLint, "pipeline.yaml(7,1) feeds: empty: name at least one of threat_events, url_protect, attachment_protect, impersonation_protect, held_messages, siem"},
 	{"mimecast_threats", "unknown SIEM event type", "feeds: [siem]\nsiem_event_types: [virus]\n", stageLint, "pipeline.yaml(11,1) unknown SIEM event type virus: use one of receipt, process, delivery, av, spam, internal email protect, impersonation protect, url protect, attachment protect, journal"},
 	{"mimecast_threats", "poll_interval zero", "poll_interval: 0s\n", stageLint, "pipeline.yaml(10,1) poll_interval must be a positive duration such as 30s or 5m"},
 	{"mimecast_threats", "lookback negative", "lookback: -24h\n", stageLint, "pipeline.yaml(10,1) lookback must be a positive duration such as 30s or 5m"},
-	{"mimecast_threats", "overlap negative", "overlap: -5m\n", stageStartUp, "failed to init input <no label> path root.input: overlap: -5m0s is negative: use 0s for no overlap"},
-	{"mimecast_threats", "filter that does not compile", "filters:\n  - expression: 'event.scanResult = \"malicious\"'\n", stageStartUp, "failed to init input <no label> path root.input: filters[0].expression: ERROR: <input>:1:18: Syntax error: token recognition error at: '= '\n | event.scanResult = \"malicious\"\n | .................^\nERROR: <input>:1:20: Syntax error: extraneous input '\"malicious\"' expecting <EOF>\n | event.scanResult = \"malicious\"\n | ...................^"},
-	{"mimecast_threats", "filter that is not a bool", "filters:\n  - expression: 'size(event)'\n", stageStartUp, "failed to init input <no label> path root.input: filters[0].expression: must evaluate to bool, not int"},
+	{"mimecast_threats", "overlap negative", "overlap: -5m\n", stageLint, "pipeline.yaml(7,1) overlap: -5m0s is negative: use 0s for no overlap"},
+	{"mimecast_threats", "filter that does not compile", "filters:\n  - expression: 'event.scanResult = \"malicious\"'\n", stageLint, "pipeline.yaml(7,1) filters[0].expression: ERROR: <input>:1:18: Syntax error: token recognition error at: '= '\n | event.scanResult = \"malicious\"\n | .................^\nERROR: <input>:1:20: Syntax error: extraneous input '\"malicious\"' expecting <EOF>\n | event.scanResult = \"malicious\"\n | ...................^"},
+	{"mimecast_threats", "filter that is not a bool", "filters:\n  - expression: 'size(event)'\n", stageLint, "pipeline.yaml(7,1) filters[0].expression: must evaluate to bool, not int"},
 	{"mimecast_threats", "filter action unknown", "filters:\n  - expression: 'true'\n    action: drop\n", stageLint, "pipeline.yaml(12,1) value drop is not a valid option for this field"},
 	{"mimecast_threats", "checkpoint_cache not defined", "checkpoint_cache: checkpoints\n", stageStartUp, "failed to init input <no label> path root.input: checkpoint_cache: cache resource \"checkpoints\" is not defined: add it under cache_resources or pass its file with -r"},
-	{"mimecast_threats", "checkpoint_key with a path separator", "checkpoint_key: team/threats\n", stageStartUp, "failed to init input <no label> path root.input: checkpoint_key: \"team/threats\" must be non-empty and hold no path separator (the file cache turns it into a file name)"},
+	{"mimecast_threats", "checkpoint_key with a path separator", "checkpoint_key: team/threats\n", stageLint, "pipeline.yaml(7,1) checkpoint_key: \"team/threats\" must be non-empty and hold no path separator (the file cache turns it into a file name)"},
 	{"mimecast_threats", "max_pages_in_flight zero", "max_pages_in_flight: 0\n", stageLint, "pipeline.yaml(10,1) max_pages_in_flight must be at least 1"},
 	{"mimecast_threats", "misspelt field", "feed: [url_protect]\n", stageLint, "pipeline.yaml(10,1) field feed not recognised"},
 	// mimecast_archive
-	{"mimecast_archive", "invalid regular expression", "include_mailboxes: ['(legal']\n", stageStartUp, "failed to init input <no label> path root.input: include_mailboxes[0]: invalid regular expression \"(legal\": error parsing regexp: missing closing ): `(?i)(legal`"},
-	{"mimecast_archive", "start_date not a date", "start_date: last year\n", stageStartUp, "failed to init input <no label> path root.input: start_date: \"last year\" is neither an RFC 3339 time, a date (2006-01-02) nor a positive duration back from now (2160h)"},
-	{"mimecast_archive", "end_date before start_date", "start_date: 2025-01-01\nend_date: 2024-01-01\n", stageStartUp, "failed to init input <no label> path root.input: end_date: the crawl would end at 2024-01-02T00:00:00Z, not after start_date 2025-01-01T00:00:00Z: put end_date after start_date"},
-	{"mimecast_archive", "end_date the same day as start_date, given as a time", "start_date: 2025-01-01\nend_date: 2025-01-01T00:00:00Z\n", stageStartUp, "failed to init input <no label> path root.input: end_date: the crawl would end at 2025-01-01T00:00:00Z, not after start_date 2025-01-01T00:00:00Z: put end_date after start_date"},
+	{"mimecast_archive", "invalid regular expression", "include_mailboxes: ['(legal']\n", stageLint, "pipeline.yaml(7,1) include_mailboxes[0]: invalid regular expression \"(legal\": error parsing regexp: missing closing ): `(?i)(legal`"},
+	{"mimecast_archive", "start_date not a date", "start_date: last year\n", stageLint, "pipeline.yaml(7,1) start_date: \"last year\" is neither an RFC 3339 time, a date (2006-01-02) nor a positive duration back from now (2160h)"},
+	{"mimecast_archive", "end_date before start_date", "start_date: 2025-01-01\nend_date: 2024-01-01\n", stageLint, "pipeline.yaml(7,1) end_date: the crawl would end at 2024-01-02T00:00:00Z, not after start_date 2025-01-01T00:00:00Z: put end_date after start_date"},
+	{"mimecast_archive", "end_date the same day as start_date, given as a time", "start_date: 2025-01-01\nend_date: 2025-01-01T00:00:00Z\n", stageLint, "pipeline.yaml(7,1) end_date: the crawl would end at 2025-01-01T00:00:00Z, not after start_date 2025-01-01T00:00:00Z: put end_date after start_date"},
 	{"mimecast_archive", "mailbox_concurrency zero", "mailbox_concurrency: 0\n", stageLint, "pipeline.yaml(10,1) mailbox_concurrency must be at least 1"},
 	{"mimecast_archive", "max_attachment_size negative", "max_attachment_size: -1\n", stageLint, "pipeline.yaml(10,1) max_attachment_size must not be negative"},
 	{"mimecast_archive", "checkpoint_cache not defined", "checkpoint_cache: state\n", stageStartUp, "failed to init input <no label> path root.input: checkpoint_cache: cache resource \"state\" is not defined: add it under cache_resources or pass its file with -r"},
@@ -146,7 +146,13 @@ func badConfigError(t *testing.T, path, stage string) string {
 	out = strings.ReplaceAll(out, filepath.Dir(path)+string(filepath.Separator), "")
 	if stage == stageLint {
 		assert.Equal(t, 1, code, "lint must reject it: %s", out)
-		return strings.TrimSpace(out)
+		lintOut := strings.TrimSpace(out)
+		// run lints first and refuses to start on the same lint errors (it logs them; the
+		// logger of these configs is off).
+		code, out = runCLIWithin(t, 10*time.Second, "run", path)
+		assert.Equal(t, 1, code, "run must refuse it: %s", out)
+		assert.Contains(t, out, "shutting down due to linter errors")
+		return lintOut
 	}
 	require.Equal(t, 0, code, "lint passes what only start-up can check: %s", out)
 	code, out = runCLIWithin(t, 10*time.Second, "run", path)
@@ -224,4 +230,22 @@ func TestReliabilityDocShowsTheBadConfigTable(t *testing.T) {
 	}
 	assert.Equal(t, strings.TrimSpace(table), current,
 		"the table is out of date: go test ./cmd/mimecast-connect -run TestReliabilityDocShowsTheBadConfigTable -update-reliability-doc")
+}
+
+// lint --skip-env-var-check resolves an unset variable to nothing: the component's own
+// validation leaves an empty value to start-up, where the environment is the real one, and
+// still refuses what is wrong whatever the environment.
+func TestLintJudgesEmptyValuesFromUnsetVariablesAtStartUp(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, fields string) string {
+		path := filepath.Join(dir, name)
+		conf := badConfigBase + "input:\n  mimecast_threats:\n    client_id: ${MIMECAST_TEST_UNSET_ID}\n    client_secret: ${MIMECAST_TEST_UNSET_SECRET:}\n    api_url: http://127.0.0.1:9\n" + indentBy(fields, "    ") + "output:\n  drop: {}\n"
+		require.NoError(t, os.WriteFile(path, []byte(conf), 0o600))
+		return path
+	}
+	code, out := runCLIWithin(t, 10*time.Second, "lint", "--skip-env-var-check", write("ok.yaml", "feeds: [url_protect]\n"))
+	assert.Equal(t, 0, code, out)
+	code, out = runCLIWithin(t, 10*time.Second, "lint", "--skip-env-var-check", write("bad.yaml", "overlap: -5m\n"))
+	assert.Equal(t, 1, code, out)
+	assert.Equal(t, 1, strings.Count(out, "overlap: -5m0s is negative"), "said once: %s", out)
 }

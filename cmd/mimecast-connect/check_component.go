@@ -70,6 +70,8 @@ func (cc componentCheck) run(ctx context.Context) componentReport {
 			Feature: "config", Result: resultFailed, Error: strings.Join(lints, "; "),
 			Hint: "fix the config: `run` refuses to start with lint errors",
 		})
+		// The rest would test a config that cannot start.
+		return rep
 	}
 	for _, missing := range cc.found.missingCaches(cc.caches) {
 		rep.Checks = append(rep.Checks, checkRow{

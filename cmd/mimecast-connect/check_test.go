@@ -544,7 +544,27 @@ output:
 	rows := rowsByKind(t, r.report)[kindThreats]
 	assert.Equal(t, resultFailed, rows["config"].Result)
 	assert.Contains(t, rows["config"].Error, "unknown feed phishy")
-	assert.Equal(t, resultOK, rows[mimecast.PathURLLogs].Result, "the valid feeds are still checked")
+	assert.Len(t, rows, 1, "a config that cannot start is not tested further")
+}
+
+// check refuses what the component's constructor refuses, with the message lint and run give.
+func TestCheckRefusesWhatStartUpRefusesWithTheSameMessage(t *testing.T) {
+	t.Parallel()
+	tn := startCheckTenant(t, mimecastfake.Options{})
+	cases := []struct{ fields, want string }{
+		{"filters:\n      - expression: 'event.foo =='\n", "filters[0].expression: ERROR: <input>:1:13: Syntax error"},
+		{"overlap: -5m\n", "overlap: -5m0s is negative: use 0s for no overlap"},
+		{"feeds: []\n", "feeds: empty: name at least one of"},
+	}
+	for _, tc := range cases {
+		cfg := writeFile(t, "pipeline.yaml", fmt.Sprintf("input:\n  mimecast_threats:\n    api_url: %s\n    client_id: fake-client-id\n    client_secret: fake-client-secret\n    %s\noutput:\n  drop: {}\n", tn.URL, tc.fields))
+		r := runCheckFor(t, checkRequest{configPath: cfg, lookupEnv: envOf(nil)})
+		assert.Equal(t, exitNotAllOK, r.code, tc.fields)
+		rows := rowsByKind(t, r.report)[kindThreats]
+		assert.Equal(t, resultFailed, rows["config"].Result, tc.fields)
+		assert.Contains(t, rows["config"].Error, tc.want)
+		assert.Len(t, rows, 1, "a config that cannot start is not tested further")
+	}
 }
 
 // runCheckCLI runs the binary's CLI and returns the exit code check asked for: urfave/cli hands

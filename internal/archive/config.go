@@ -150,6 +150,8 @@ type archiveConfig struct {
 	progressInterval time.Duration
 }
 
+// archiveConfigFromParsed parses the component's config as its constructor does. With mgr nil it only
+// validates (for lint): no resource is looked up and no client is made.
 func archiveConfigFromParsed(conf *service.ParsedConfig, mgr *service.Resources, now time.Time) (*archiveConfig, error) {
 	c := &archiveConfig{}
 	var err error
@@ -219,7 +221,7 @@ func archiveConfigFromParsed(conf *service.ParsedConfig, mgr *service.Resources,
 		if c.checkpointName, err = conf.FieldString(afCheckpointCache); err != nil {
 			return nil, err
 		}
-		if !mgr.HasCache(c.checkpointName) {
+		if mgr != nil && !mgr.HasCache(c.checkpointName) {
 			return nil, fmt.Errorf("%s: cache resource %q is not defined: add it under cache_resources or pass its file with -r", afCheckpointCache, c.checkpointName)
 		}
 	}
@@ -238,6 +240,9 @@ func archiveConfigFromParsed(conf *service.ParsedConfig, mgr *service.Resources,
 		}
 	}
 	// Last: FromParsed takes a reference on the shared client, which an error above would leak.
+	if mgr == nil {
+		return c, connection.Validate(conf)
+	}
 	if c.conn, err = connection.FromParsed(conf, mgr, Name); err != nil {
 		return nil, err
 	}

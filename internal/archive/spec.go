@@ -9,6 +9,7 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/mimecast-connect/mimecast-connect/internal/configlint"
 	"github.com/mimecast-connect/mimecast-connect/internal/connection"
 	"github.com/mimecast-connect/mimecast-connect/internal/mimecast"
 )
@@ -46,6 +47,14 @@ func Endpoints(conf *service.ParsedConfig) ([]mimecast.Call, error) {
 	return calls, nil
 }
 
+// The constructor's validation, for lint (see internal/configlint).
+func init() {
+	configlint.Register(Name, "input", Spec, func(conf *service.ParsedConfig) error {
+		_, err := archiveConfigFromParsed(conf, nil, time.Now())
+		return err
+	})
+}
+
 // Spec is the documented config spec of mimecast_archive.
 func Spec() *service.ConfigSpec {
 	return service.NewConfigSpec().
@@ -55,6 +64,7 @@ func Spec() *service.ConfigSpec {
 		Summary("Crawls the Mimecast email archive: every email (and optionally every attachment) of the chosen domains and mailboxes, first as a backfill, then as delta crawls, with delete events when mailboxes or messages leave.").
 		Description(archiveDescription).
 		Fields(connection.Fields()...).
+		LintRule(configlint.LintRule(Name)).
 		Fields(archiveFields()...).
 		Field(service.NewAutoRetryNacksToggleField()).
 		Example("Backfill one domain to files", "Every email of 2024 in corp.example.com, each as a JSON file, attachments beside it; the input ends at end_date.", `

@@ -128,7 +128,7 @@ func parseFields(conf *service.ParsedConfig, mgr *service.Resources) (mimecast.C
 	c.RefusePlainDownloads = tlsOn && !allowPlain
 	if tlsOn {
 		c.TLSConfig = tlsConf
-		if tlsConf.InsecureSkipVerify {
+		if tlsConf.InsecureSkipVerify && mgr != nil {
 			mgr.Logger().Warnf("%s.skip_cert_verify is on: the Mimecast server's certificate is not checked, so the client secret can be stolen by anyone on the path", FieldTLS)
 		}
 	}
@@ -150,12 +150,14 @@ func parseFields(conf *service.ParsedConfig, mgr *service.Resources) (mimecast.C
 		if rateLimit, err = conf.FieldString(FieldRateLimit); err != nil {
 			return c, "", err
 		}
-		if rateLimit != "" && !mgr.HasRateLimit(rateLimit) {
+		if rateLimit != "" && mgr != nil && !mgr.HasRateLimit(rateLimit) {
 			return c, "", fmt.Errorf("%s: rate_limit resource %q is not defined: add it under rate_limit_resources or pass its file with -r", FieldRateLimit, rateLimit)
 		}
 	}
-	c.Logger = mgr.Logger()
-	c.Metrics = newMetrics(mgr.Metrics())
+	if mgr != nil {
+		c.Logger = mgr.Logger()
+		c.Metrics = newMetrics(mgr.Metrics())
+	}
 	return c, rateLimit, nil
 }
 

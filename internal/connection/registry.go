@@ -87,6 +87,16 @@ func waitFromContext(ctx context.Context) error {
 	return nil
 }
 
+// Validate checks the connection fields as FromParsed does, without creating a client or
+// looking up resources (for lint).
+func Validate(conf *service.ParsedConfig) error {
+	cfg, _, _, err := parseConfig(conf, nil)
+	if err != nil {
+		return err
+	}
+	return mimecast.ValidateConfig(cfg)
+}
+
 // FromParsed parses the connection fields of component (its type, such as mimecast_threats) and
 // returns a handle on the shared client for them, creating the client on first use. Call Close
 // when the component closes.

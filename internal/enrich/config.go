@@ -135,6 +135,8 @@ func (l lookupSet) String() string {
 	return strings.Join(names, ",")
 }
 
+// enrichConfigFromParsed parses the component's config as its constructor does. With mgr nil it only
+// validates (for lint): no resource is looked up and no client is made.
 func enrichConfigFromParsed(conf *service.ParsedConfig, mgr *service.Resources) (*enrichConfig, error) {
 	c := &enrichConfig{}
 	var err error
@@ -177,7 +179,7 @@ func enrichConfigFromParsed(conf *service.ParsedConfig, mgr *service.Resources) 
 		if c.cacheName, err = conf.FieldString(efCache); err != nil {
 			return nil, err
 		}
-		if c.cacheName != "" && !mgr.HasCache(c.cacheName) {
+		if c.cacheName != "" && mgr != nil && !mgr.HasCache(c.cacheName) {
 			return nil, fmt.Errorf("%s: cache resource %q is not defined: add it under cache_resources or pass its file with -r", efCache, c.cacheName)
 		}
 	}
@@ -225,6 +227,9 @@ func enrichConfigFromParsed(conf *service.ParsedConfig, mgr *service.Resources) 
 		return nil, fmt.Errorf("%s: %d is out of range: use 1 to 1000", efForbiddenK, c.forbiddenThreshold)
 	}
 	// Last, so that a config error above does not leave a client handle open.
+	if mgr == nil {
+		return c, connection.Validate(conf)
+	}
 	if c.conn, err = connection.FromParsed(conf, mgr, Name); err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/mimecast-connect/mimecast-connect/internal/configlint"
 	"github.com/mimecast-connect/mimecast-connect/internal/connection"
 	"github.com/mimecast-connect/mimecast-connect/internal/mimecast"
 )
@@ -50,6 +51,14 @@ var lookupEndpoints = map[string][]string{
 	lookupContent:     mimecast.ArchivedContentEndpoints(),
 }
 
+// The constructor's validation, for lint (see internal/configlint).
+func init() {
+	configlint.Register(Name, "processor", Spec, func(conf *service.ParsedConfig) error {
+		_, err := enrichConfigFromParsed(conf, nil)
+		return err
+	})
+}
+
 // Spec is the documented config spec of mimecast_enrich.
 func Spec() *service.ConfigSpec {
 	return service.NewConfigSpec().
@@ -59,6 +68,7 @@ func Spec() *service.ConfigSpec {
 		Summary("Adds what Mimecast knows about an email (Message Finder tracking, delivery and spam details, archived content) to any event that carries its Message-ID.").
 		Description(enrichDescription).
 		Fields(connection.Fields()...).
+		LintRule(configlint.LintRule(Name)).
 		Fields(enrichFields()...).
 		Example("Enrich threats", "Every threat event gets the tracking and delivery details of its email; results are cached for 10 minutes, so a burst of alerts about one message costs one lookup.", `
 input:

@@ -154,6 +154,12 @@ func (c *Config) withDefaults() {
 	}
 }
 
+// ValidateConfig checks cfg as New does, without building a client.
+func ValidateConfig(cfg Config) error {
+	cfg.withDefaults()
+	return cfg.validate()
+}
+
 // validate checks a Config after withDefaults. Errors name the Benthos field so that a user can
 // find what to fix.
 func (c *Config) validate() error {

@@ -163,6 +163,8 @@ type threatsConfig struct {
 	maxBytesInFlight int64
 }
 
+// threatsConfigFromParsed parses the component's config as its constructor does. With mgr nil it only
+// validates (for lint): no resource is looked up and no client is made.
 func threatsConfigFromParsed(conf *service.ParsedConfig, mgr *service.Resources) (*threatsConfig, error) {
 	c := &threatsConfig{}
 	var err error
@@ -232,7 +234,7 @@ func threatsConfigFromParsed(conf *service.ParsedConfig, mgr *service.Resources)
 		if c.checkpointName, err = conf.FieldString(tfCheckpointCache); err != nil {
 			return nil, err
 		}
-		if !mgr.HasCache(c.checkpointName) {
+		if mgr != nil && !mgr.HasCache(c.checkpointName) {
 			return nil, fmt.Errorf("%s: cache resource %q is not defined: add it under cache_resources or pass its file with -r", tfCheckpointCache, c.checkpointName)
 		}
 	}
@@ -256,6 +258,9 @@ func threatsConfigFromParsed(conf *service.ParsedConfig, mgr *service.Resources)
 		return nil, fmt.Errorf("%s: %d is negative: use 0 for no limit", tfMaxBytesInFlight, maxBytes)
 	}
 	c.maxBytesInFlight = int64(maxBytes)
+	if mgr == nil {
+		return c, connection.Validate(conf)
+	}
 	if c.conn, err = connection.FromParsed(conf, mgr, Name); err != nil {
 		return nil, err
 	}

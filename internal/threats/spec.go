@@ -9,6 +9,7 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/mimecast-connect/mimecast-connect/internal/configlint"
 	"github.com/mimecast-connect/mimecast-connect/internal/connection"
 	"github.com/mimecast-connect/mimecast-connect/internal/mimecast"
 )
@@ -26,6 +27,14 @@ func NewBatchInput(conf *service.ParsedConfig, mgr *service.Resources) (service.
 	return service.AutoRetryNacksBatchedToggled(conf, newThreatsInput(cfg, mgr))
 }
 
+// The constructor's validation, for lint (see internal/configlint).
+func init() {
+	configlint.Register(Name, "input", Spec, func(conf *service.ParsedConfig) error {
+		_, err := threatsConfigFromParsed(conf, nil)
+		return err
+	})
+}
+
 // Spec is the documented config spec of mimecast_threats.
 func Spec() *service.ConfigSpec {
 	return service.NewConfigSpec().
@@ -35,6 +44,7 @@ func Spec() *service.ConfigSpec {
 		Summary("Polls Mimecast API 2.0 for threats: threat events, URL / attachment / impersonation protect logs, held messages and SIEM batch events, once each, checkpointed.").
 		Description(threatsDescription).
 		Fields(connection.Fields()...).
+		LintRule(configlint.LintRule(Name)).
 		Fields(threatsFields()...).
 		Field(service.NewAutoRetryNacksToggleField()).
 		Example("Threats to stdout", "Every threat of the last day and then every new one, from the simulated tenant of `mimecast-connect demo`.", `
