@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"testing"
 	"time"
 
@@ -57,4 +58,25 @@ output:
 func TestExamplePipelinesLint(t *testing.T) {
 	code, out := runCLI(t, "lint", "../../config/...", "../../resources/...")
 	assert.Equal(t, 0, code, out)
+}
+
+func TestVersionComesFromTheBuildWhenNotStamped(t *testing.T) {
+	vcs := []debug.BuildSetting{{Key: "vcs.revision", Value: "0123456789abcdef0123"}, {Key: "vcs.time", Value: "2026-12-01T10:00:00Z"}, {Key: "vcs.modified", Value: "true"}}
+	cases := []struct {
+		name, version, date string
+		info                *debug.BuildInfo
+		wantV, wantD        string
+	}{
+		{"stamped with -ldflags", "1.4.0", "2026-11-30", &debug.BuildInfo{Main: debug.Module{Version: "v9.9.9"}}, "1.4.0", "2026-11-30"},
+		{"go install of a release", "0.0.0-dev", "unknown", &debug.BuildInfo{Main: debug.Module{Version: "v1.2.3"}}, "1.2.3", "unknown"},
+		{"go build in a clone", "0.0.0-dev", "unknown", &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: vcs}, "0.0.0-dev+0123456789ab.dirty", "2026-12-01T10:00:00Z"},
+		{"nothing recorded", "0.0.0-dev", "unknown", &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, "0.0.0-dev", "unknown"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			v, d := versionFrom(tc.version, tc.date, tc.info, true)
+			assert.Equal(t, tc.wantV, v)
+			assert.Equal(t, tc.wantD, d)
+		})
+	}
 }

@@ -23,6 +23,9 @@ const (
 	varEventTime  = "event_time"
 )
 
+// topLevelNames are the variables besides event, for hints.
+var topLevelNames = []string{varFeed, varThreatType, varStatus, varSource, varMessageID, varEventTime}
+
 // stringsLibVersion pins the ext strings library so an upgrade of cel-go cannot
 // change which functions filters may call; version 5 is the first with cost
 // estimates for every function, which the cost limit depends on.

@@ -144,6 +144,17 @@ func Check(rules []Rule, opts ...Option) error {
 	return err
 }
 
+// undeclaredHint explains an undeclared reference: the record's fields are under event.
+func undeclaredHint(msg string) string {
+	const marker = "undeclared reference to '"
+	i := strings.Index(msg, marker)
+	if i < 0 {
+		return ""
+	}
+	name, _, _ := strings.Cut(msg[i+len(marker):], "'")
+	return fmt.Sprintf("\n(the record's fields are under event: write event.%s, or event.?%s.orValue(...) for a field that may be missing; the other names are %s)", name, name, strings.Join(topLevelNames, ", "))
+}
+
 func compileRule(env *cel.Env, i int, r Rule, costLimit uint64) (compiledRule, error) {
 	if r.Action != ActionInclude && r.Action != ActionExclude {
 		return compiledRule{}, fmt.Errorf("filters[%d].action: %q is not %s or %s", i, r.Action, ActionInclude, ActionExclude)
@@ -155,7 +166,7 @@ func compileRule(env *cel.Env, i int, r Rule, costLimit uint64) (compiledRule, e
 	if iss.Err() != nil {
 		// Issues already carry "ERROR: <input>:line:col: message" and a
 		// caret under the offending position.
-		return compiledRule{}, fmt.Errorf("filters[%d].expression: %w", i, iss.Err())
+		return compiledRule{}, fmt.Errorf("filters[%d].expression: %w%s", i, iss.Err(), undeclaredHint(iss.Err().Error()))
 	}
 	// dyn is accepted because `event.flagged` is dyn and is usually a bool;
 	// Match treats a non-bool result as an evaluation error.

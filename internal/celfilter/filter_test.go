@@ -138,3 +138,14 @@ func TestSetDescribesItself(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 0, empty.Len())
 }
+
+// A name that is not a variable is most often a record field written without event.
+func TestUndeclaredReferenceSaysTheRecordIsUnderEvent(t *testing.T) {
+	_, err := Compile([]Rule{{Expression: `severity == "high"`, Action: ActionInclude}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "undeclared reference to 'severity'")
+	assert.Contains(t, err.Error(), "write event.severity, or event.?severity.orValue(...)")
+	_, err = Compile([]Rule{{Expression: `event.severity ==`, Action: ActionInclude}})
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "write event.", "a syntax error gets no such hint")
+}
