@@ -146,6 +146,16 @@ func (e *env) endCounted(start usage, name string, c *counter, expected int64) {
 	e.res.Phases[len(e.res.Phases)-1].Errored = c.errored.Load()
 }
 
+// endCountedAtReach is endCounted for a pipeline that does not stop at the end of its data
+// (the stock http_client starts its walk again): its events are those up to the batch that
+// reached expected, not what it read again while being stopped.
+func (e *env) endCountedAtReach(start usage, name string, c *counter, expected int64) {
+	e.endCounted(start, name, c, expected)
+	if r := c.reached.Load(); r > 0 {
+		e.res.Phases[len(e.res.Phases)-1].Events = r
+	}
+}
+
 // snapshotFake records the fake's counters; scenarios call it as soon as the measured part is
 // over, before shutting their pipeline down, so later polls do not count.
 func (e *env) snapshotFake(ctx context.Context) error {

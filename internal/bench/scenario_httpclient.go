@@ -51,7 +51,7 @@ func runURLHTTPClient(ctx context.Context, e *env) error {
 	}
 	defer p.stop()
 	werr := out.wait(ctx, drainQuiet, p.ended)
-	e.endCounted(start, "stock http_client", out, expected)
+	e.endCountedAtReach(start, "stock http_client", out, expected)
 	e.res.FeedEvents = map[string]int64{"url_protect": out.total.Load()}
 	if err := e.snapshotFake(ctx); err != nil {
 		return err

@@ -28,6 +28,7 @@ type counter struct {
 	key      func(service.MessageBatch) string
 	expected int64
 	total    atomic.Int64
+	reached  atomic.Int64 // total when it first reached expected: where the phase ends
 	errored  atomic.Int64 // messages flagged with an error
 	done     chan struct{}
 	once     sync.Once
@@ -62,8 +63,11 @@ func (c *counter) consume(_ context.Context, b service.MessageBatch) error {
 		c.byKey[k] += int64(len(b))
 		c.mu.Unlock()
 	}
-	if c.total.Add(int64(len(b))) >= c.expected {
-		c.once.Do(func() { close(c.done) })
+	if n := c.total.Add(int64(len(b))); n >= c.expected {
+		c.once.Do(func() {
+			c.reached.Store(n)
+			close(c.done)
+		})
 	}
 	return nil
 }
