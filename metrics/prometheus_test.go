@@ -65,15 +65,15 @@ func TestExporterSharesOneFamilyAcrossComponents(t *testing.T) {
 
 func TestExporterGaugesKeepFloatValues(t *testing.T) {
 	p := newTestExporter(t, `{}`)
-	lag := p.NewGaugeCtor("mimecast_threats_checkpoint_lag_ms", "source")
+	lag := p.NewGaugeCtor("mimecast_threats_checkpoint_lag_seconds", "source")
 	lag("siem").Set(1500)
 	ratio := p.NewGaugeCtor("ratio")()
 	ratio.Set(1)
 	ratio.(interface{ SetFloat64(float64) }).SetFloat64(0.25)
 
 	body := scrape(t, p.HandlerFunc())
-	assert.Contains(t, body, "# TYPE mimecast_threats_checkpoint_lag_ms gauge\n")
-	assert.Contains(t, body, `mimecast_threats_checkpoint_lag_ms{source="siem"} 1500`+"\n")
+	assert.Contains(t, body, "# TYPE mimecast_threats_checkpoint_lag_seconds gauge\n")
+	assert.Contains(t, body, `mimecast_threats_checkpoint_lag_seconds{source="siem"} 1500`+"\n")
 	assert.Contains(t, body, "\nratio 0.25\n")
 }
 

@@ -427,7 +427,7 @@ func runAccepting(t *testing.T, url, feed, dir string, accept, want int, f mimec
 		once    sync.Once
 	)
 	b := service.NewStreamBuilder()
-	require.NoError(t, b.SetLoggerYAML("level: none"))
+	require.NoError(t, b.SetLoggerYAML(chaosLogLevel()))
 	require.NoError(t, b.AddResourcesYAML(fileCache(dir)))
 	require.NoError(t, b.AddInputYAML(threatsYAML(url, chaosFeedYAML(feed)+"max_retries: 2\nbackfill_slice: 1h\ncheckpoint_cache: ckpt\n")))
 	require.NoError(t, b.AddBatchConsumerFunc(func(ctx context.Context, batch service.MessageBatch) error {
@@ -679,4 +679,11 @@ func TestStreakBackoffIsBoundedByThePollInterval(t *testing.T) {
 	r.in.cfg.pollInterval = time.Minute
 	assert.Equal(t, 4*time.Second, r.streakBackoff(3))
 	assert.Equal(t, time.Minute, r.streakBackoff(40))
+}
+
+func chaosLogLevel() string {
+	if l := os.Getenv("CHAOS_LOG"); l != "" {
+		return "level: " + l
+	}
+	return "level: none"
 }

@@ -235,3 +235,28 @@ func TestThreatsStopReadingWhileTheCheckpointCannotBeWritten(t *testing.T) {
 	assert.Equal(t, 1, errs, "said once for the outage")
 	assert.Equal(t, 1, back, "and once when it ended")
 }
+
+// Refused credentials are an ERROR naming what to check, said when they start and not on every
+// retry, and polling goes on with back-off so that a fixed secret takes effect.
+func TestThreatsRefusedCredentialsAreAnErrorWithBackOff(t *testing.T) {
+	_, url := streamtest.FakeTenant(t, smallTenant())
+	conn := strings.Replace(streamtest.ConnYAML(url), mimecastfake.DefaultClientSecret, "not-the-secret", 1)
+	yaml := "mimecast_threats:\n" + streamtest.Indent(conn+"feeds: [url_protect]\npoll_interval: 50ms\nmax_retries: 0\n", "  ")
+	c := streamtest.NewCollector()
+	_, stop, obs := streamtest.StartObserved(t, streamtest.StreamSpec{Input: yaml}, c)
+	refused := func() int {
+		n := 0
+		for _, l := range obs.LogLines(slog.LevelError) {
+			if l.Level == "ERROR" && strings.Contains(l.Msg, "url_protect: Mimecast refused the credentials") && strings.Contains(l.Msg, "check client_id and client_secret") {
+				n++
+			}
+		}
+		return n
+	}
+	require.Eventually(t, func() bool { return refused() > 0 }, 10*time.Second, 20*time.Millisecond)
+	time.Sleep(1500 * time.Millisecond) // several back-offs
+	stop()
+	assert.Equal(t, 1, refused(), "said once while it lasts (again only after failureRelog)")
+	assert.Empty(t, c.Snapshot())
+	assert.NotContains(t, obs.LogText(), "not-the-secret", "the secret is never logged")
+}

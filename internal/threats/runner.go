@@ -59,6 +59,7 @@ func newSourceRunner(in *threatsInput, src threatSource, st feedState) *sourceRu
 	if r.seen == nil {
 		r.seen = map[string]int64{}
 	}
+	in.metrics.register(src.feed(), src.name())
 	return r
 }
 
@@ -119,6 +120,7 @@ func (r *sourceRunner) run(ctx context.Context) {
 		if r.failures > 0 {
 			r.in.log.Infof("%s: polling works again after %d failed %s", r.src.name(), r.failures, plural(r.failures, "poll", "polls"))
 			r.failures, r.forbidden = 0, false
+			r.in.metrics.authFailing.Set(0, r.src.feed(), r.src.name())
 		}
 		if caughtUp && !batchinput.Sleep(ctx, r.in.cfg.pollInterval) {
 			return
@@ -176,6 +178,17 @@ func (r *sourceRunner) fetchFailed(err error, backoff *time.Duration) time.Durat
 		return forbiddenRetry
 	}
 	r.forbidden = false
+	if errors.As(err, &apiErr) && apiErr.Unauthorized() {
+		// Refused credentials do not heal by waiting: an ERROR when it starts and every
+		// failureRelog while it lasts, and the auth_failing gauge, with the usual back-off so
+		// that a fixed secret (a rotated one, a restored application) takes effect.
+		r.in.metrics.authFailing.Set(1, r.src.feed(), r.src.name())
+		if now := time.Now(); r.failures == 1 || now.Sub(r.warnedAt) >= failureRelog {
+			log.Errorf("%s: Mimecast refused the credentials (%v): check client_id and client_secret, and that the API application is enabled; retrying in %v", r.src.name(), err, *backoff)
+			r.warnedAt = now
+		}
+		return r.nextBackoff(backoff)
+	}
 	switch now := time.Now(); {
 	case r.failures == 1:
 		log.Warnf("%s: polling failed, retrying in %v: %v", r.src.name(), *backoff, err)
@@ -315,7 +328,7 @@ var errStaleGeneration = errors.New("read state was reset after a nack")
 // save writes a committed state; the committer calls it once every chunk before it was
 // acknowledged.
 func (r *sourceRunner) save(ctx context.Context, st feedState) error {
-	r.in.metrics.lag.Set(time.Since(st.Cursor).Milliseconds(), r.src.name())
+	r.in.metrics.lag.Set(int64(time.Since(st.Cursor).Seconds()), r.src.feed(), r.src.name())
 	if err := r.in.store.save(ctx, r.src.name(), st); err != nil {
 		r.in.metrics.checkpointErrors.Incr(1, r.src.feed())
 		r.saveFailures++

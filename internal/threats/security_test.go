@@ -28,10 +28,11 @@ func TestBadCredentialsAndTokenEndpointErrorsHoldNoSecret(t *testing.T) {
 		name   string
 		secret string // configured; the tenant's is streamtest.SecretClientSecret
 		faults mimecastfake.Faults
-		want   string // in the WARN line of the failed poll
+		line   string // the start of the log line of the failed poll
+		want   string // in that line
 	}{
-		{"wrong secret", streamtest.SecretClientSecret + "-but-wrong", mimecastfake.Faults{}, "HTTP 401 InvalidClientIdentifier: Client credentials are invalid"},
-		{"token endpoint down", streamtest.SecretClientSecret, mimecastfake.Faults{TokenEndpointDown: 1000}, "HTTP 503 service_unavailable"},
+		{"wrong secret", streamtest.SecretClientSecret + "-but-wrong", mimecastfake.Faults{}, "url_protect: Mimecast refused the credentials", "HTTP 401 InvalidClientIdentifier: Client credentials are invalid"},
+		{"token endpoint down", streamtest.SecretClientSecret, mimecastfake.Faults{TokenEndpointDown: 1000}, "url_protect: polling failed", "HTTP 503 service_unavailable"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -41,13 +42,13 @@ func TestBadCredentialsAndTokenEndpointErrorsHoldNoSecret(t *testing.T) {
 			c := streamtest.NewCollector()
 			_, stop, obs := streamtest.StartObserved(t, streamtest.StreamSpec{Input: in}, c)
 			require.Eventually(t, func() bool {
-				return strings.Contains(obs.LogText(), "url_protect: polling failed")
+				return strings.Contains(obs.LogText(), tc.line)
 			}, 10*time.Second, 20*time.Millisecond)
 			stop()
 			assert.Empty(t, c.Snapshot())
 			warn := ""
 			for _, l := range obs.LogLines(slog.LevelWarn) {
-				if strings.Contains(l.Msg, "url_protect: polling failed") {
+				if strings.Contains(l.Msg, tc.line) {
 					warn = l.Msg
 				}
 			}

@@ -147,7 +147,10 @@ Per feed: ` + "`mimecast_threats_emitted`" + `, ` + "`mimecast_threats_filtered`
 ` + "`mimecast_threats_pagination_cycles`" + ` (a next page token that led back to a page already read: the
 window is read again from its start after a back-off, and the walk never loops; for SIEM also a listing
 page that makes no progress, which is read again after a back-off),
-` + "`mimecast_threats_checkpoint_lag_ms`" + ` (now minus the feed's cursor), and the client's ` + "`mimecast_api_*`" + ` metrics.
+` + "`mimecast_threats_checkpoint_lag_seconds`" + ` (labels ` + "`feed`" + ` and ` + "`source`" + `: now minus the cursor),
+` + "`mimecast_threats_auth_failing`" + ` (1 while Mimecast refuses the credentials: each poll then logs an ERROR
+and backs off), and the client's ` + "`mimecast_api_*`" + ` metrics. Every per-feed counter exists from the start, at
+zero, so alerts on error counters can be written and tested before the first error.
 `
 
 // CacheFields are the fields that name a cache resource.
