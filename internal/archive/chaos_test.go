@@ -204,7 +204,7 @@ func crawlChaos(t *testing.T, in, res string, a *archAcceptor) {
 	}
 	time.Sleep(300 * time.Millisecond) // the acknowledged batches are committed
 	close(a.release)
-	require.NoError(t, s.StopWithin(10*time.Second))
+	streamtest.Stop(t, s, 10*time.Second)
 	<-done
 }
 

@@ -4,9 +4,11 @@
 package streamtest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http/httptest"
+	"runtime/pprof"
 	"sync"
 	"testing"
 	"time"
@@ -129,7 +131,7 @@ func RunBuilt(t *testing.T, b *service.StreamBuilder) (*service.Stream, func()) 
 			return
 		}
 		stopped = true
-		require.NoError(t, s.StopWithin(5*time.Second))
+		Stop(t, s, 5*time.Second)
 		<-done
 	}
 	t.Cleanup(stop)
@@ -140,4 +142,17 @@ func RunBuilt(t *testing.T, b *service.StreamBuilder) (*service.Stream, func()) 
 func Settle(c *Collector) []*service.Message {
 	time.Sleep(400 * time.Millisecond)
 	return c.Snapshot()
+}
+
+// Stop stops s within timeout. When it does not, the test fails with the stacks of the
+// goroutines that held it: a stream that cannot stop is a bug to find, not a flake.
+func Stop(t *testing.T, s *service.Stream, timeout time.Duration) {
+	t.Helper()
+	err := s.StopWithin(timeout)
+	if err == nil {
+		return
+	}
+	var buf bytes.Buffer
+	_ = pprof.Lookup("goroutine").WriteTo(&buf, 1)
+	t.Fatalf("the stream did not stop within %s: %v\n%s", timeout, err, buf.String())
 }
