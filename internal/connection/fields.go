@@ -68,7 +68,7 @@ func Fields() []*service.ConfigField {
 			Default(100).
 			LintRule(`root = if this < 1 || this > 500 { ["page_size must be between 1 and 500"] }`),
 		service.NewFloatField(FieldRetryAfterMultiplier).
-			Description("Multiplies the wait Mimecast asks for on a 429 (`X-RateLimit-Reset` or `Retry-After`). Values above 1 leave headroom for other clients of the same application. At most 60. This is a factor on a wait already in time units, not a unit conversion: collectors that take `1000` here to turn seconds into milliseconds mean `1` in this one.").
+			Description("Multiplies the wait Mimecast asks for (`X-RateLimit-Reset` or `Retry-After`, on a 429 or on a 5xx such as 503). Values above 1 leave headroom for other clients of the same application. At most 60. This is a factor on a wait already in time units, not a unit conversion: collectors that take `1000` here to turn seconds into milliseconds mean `1` in this one.").
 			Default(1.0).Advanced().
 			LintRule(fmt.Sprintf(`root = if this < 1 { ["retry_after_multiplier must be at least 1"] } else if this > %d { [%q] }`, MaxRetryAfterMultiplier, retryAfterMultiplierTooLarge)),
 		service.NewIntField(FieldMaxRetries).

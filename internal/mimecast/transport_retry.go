@@ -113,8 +113,9 @@ func (t *retryTransport) decide(ctx context.Context, attempt int, resp *http.Res
 		}
 		return t.cap(rateLimitDefault << min(attempt, 20)), retryReasonRateLimited, true
 	case retryableStatus(resp.StatusCode):
+		// A 503 that says how long to wait gets the same headroom as a 429.
 		if d, ok := serverWait(resp.Header, t.now()); ok {
-			return t.cap(d), "http_" + strconv.Itoa(resp.StatusCode), true
+			return t.cap(time.Duration(float64(d) * t.multiplier)), "http_" + strconv.Itoa(resp.StatusCode), true
 		}
 		return t.backoff(attempt), "http_" + strconv.Itoa(resp.StatusCode), true
 	case resp.StatusCode >= 200 && resp.StatusCode <= 299 && retryableFailIn(bufferedJSON(resp)):

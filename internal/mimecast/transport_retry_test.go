@@ -2,6 +2,7 @@ package mimecast
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"io"
 	"net/http"
@@ -23,21 +24,25 @@ func TestRateLimitedCallWaitsAsTheServerAsks(t *testing.T) {
 		multiplier float64
 		maxWait    time.Duration
 		want       []time.Duration // waits before the 2nd and 3rd attempts
+		status     int             // of the first two answers; 0: 429
 	}{
-		{"X-RateLimit-Reset in ms", hdr("X-RateLimit-Reset", "4500"), 1, 0, []time.Duration{4500 * time.Millisecond, 4500 * time.Millisecond}},
-		{"X-RateLimit-Reset as float string", hdr("X-RateLimit-Reset", "4500.0"), 1, 0, []time.Duration{4500 * time.Millisecond, 4500 * time.Millisecond}},
-		{"Retry-After seconds", hdr("Retry-After", "3"), 1, 0, []time.Duration{3 * time.Second, 3 * time.Second}},
+		{"X-RateLimit-Reset in ms", hdr("X-RateLimit-Reset", "4500"), 1, 0, []time.Duration{4500 * time.Millisecond, 4500 * time.Millisecond}, 0},
+		{"X-RateLimit-Reset as float string", hdr("X-RateLimit-Reset", "4500.0"), 1, 0, []time.Duration{4500 * time.Millisecond, 4500 * time.Millisecond}, 0},
+		{"Retry-After seconds", hdr("Retry-After", "3"), 1, 0, []time.Duration{3 * time.Second, 3 * time.Second}, 0},
 		{"Retry-After HTTP date", func(now time.Time) http.Header {
 			return http.Header{"Retry-After": {now.Add(7 * time.Second).UTC().Format(http.TimeFormat)}}
 			// An HTTP date has whole seconds: after the pacer's resetMargin the clock is 50ms
 			// into a second, which the second date cannot express.
-		}, 1, 0, []time.Duration{7 * time.Second, 7*time.Second - resetMargin}},
+		}, 1, 0, []time.Duration{7 * time.Second, 7*time.Second - resetMargin}, 0},
 		{"Reset wins over Retry-After", func(time.Time) http.Header {
 			return http.Header{"X-Ratelimit-Reset": {"2000"}, "Retry-After": {"9"}}
-		}, 1, 0, []time.Duration{2 * time.Second, 2 * time.Second}},
-		{"no header: 1s doubling", hdr("", ""), 1, 0, []time.Duration{time.Second, 2 * time.Second}},
-		{"multiplier", hdr("X-RateLimit-Reset", "1000"), 2.5, 0, []time.Duration{2500 * time.Millisecond, 2500 * time.Millisecond}},
-		{"capped at max_retry_wait", hdr("X-RateLimit-Reset", "600000"), 1, 10 * time.Second, []time.Duration{10 * time.Second, 10 * time.Second}},
+		}, 1, 0, []time.Duration{2 * time.Second, 2 * time.Second}, 0},
+		{"no header: 1s doubling", hdr("", ""), 1, 0, []time.Duration{time.Second, 2 * time.Second}, 0},
+		{"multiplier", hdr("X-RateLimit-Reset", "1000"), 2.5, 0, []time.Duration{2500 * time.Millisecond, 2500 * time.Millisecond}, 0},
+		{"capped at max_retry_wait", hdr("X-RateLimit-Reset", "600000"), 1, 10 * time.Second, []time.Duration{10 * time.Second, 10 * time.Second}, 0},
+		{"503 Retry-After seconds", hdr("Retry-After", "3"), 1, 0, []time.Duration{3 * time.Second, 3 * time.Second}, http.StatusServiceUnavailable},
+		{"503 Retry-After with the multiplier", hdr("Retry-After", "2"), 1.5, 0, []time.Duration{3 * time.Second, 3 * time.Second}, http.StatusServiceUnavailable},
+		{"503 capped at max_retry_wait", hdr("Retry-After", "600"), 2, 10 * time.Second, []time.Duration{10 * time.Second, 10 * time.Second}, http.StatusServiceUnavailable},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -48,7 +53,8 @@ func TestRateLimitedCallWaitsAsTheServerAsks(t *testing.T) {
 					for k, v := range tc.headers(r.clock.Now()) {
 						w.Header()[k] = v
 					}
-					writeJSON(w, http.StatusTooManyRequests, `{"fail":[{"code":"rate_limited","message":"Too many requests"}]}`)
+					status := cmp.Or(tc.status, http.StatusTooManyRequests)
+					writeJSON(w, status, `{"fail":[{"code":"rate_limited","message":"Too many requests"}]}`)
 					return
 				}
 				writeJSON(w, 200, okEnvelope)
