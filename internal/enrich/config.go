@@ -68,10 +68,10 @@ func enrichFields() []*service.ConfigField {
 			Optional().
 			Example("mimecast_lookups"),
 		service.NewDurationField(efCacheTTL).
-			Description("How long a cached result is used. Without it the cache's own default applies. Keep it short enough for the status of held mail to stay current (a held message is released or rejected within hours).").
+			Description("How long a cached result is used. Without it (or empty) the cache's own default applies. Keep it short enough for the status of held mail to stay current (a held message is released or rejected within hours).").
 			Optional().
 			Example("10m").
-			LintRule(`root = if this.type() != "string" || this.parse_duration().catch(-1) <= 0 { ["cache_ttl must be a positive duration such as 10m"] }`),
+			LintRule(`root = if this.type() != "string" || (this != "" && this.parse_duration().catch(-1) <= 0) { ["cache_ttl must be a positive duration such as 10m"] }`),
 		service.NewDurationField(efNegativeTTL).
 			Description("How long a result with `found: false` is cached, shorter than `cache_ttl`: Message Finder's indexing and the archive's ingestion lag behind the alerts, so a message not found now may be found in a minute.").
 			Default("1m").
@@ -183,7 +183,7 @@ func enrichConfigFromParsed(conf *service.ParsedConfig, mgr *service.Resources) 
 			return nil, fmt.Errorf("%s: cache resource %q is not defined: add it under cache_resources or pass its file with -r", efCache, c.cacheName)
 		}
 	}
-	if conf.Contains(efCacheTTL) {
+	if raw, _ := conf.FieldString(efCacheTTL); conf.Contains(efCacheTTL) && raw != "" {
 		ttl, err := conf.FieldDuration(efCacheTTL)
 		if err != nil {
 			return nil, err

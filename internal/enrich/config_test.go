@@ -65,6 +65,15 @@ on_forbidden: fail
 	assert.Equal(t, onForbiddenFail, cfg.onForbidden)
 }
 
+// An empty cache_ttl, as the docs' config blocks show it, is the cache's own default.
+func TestEnrichConfigEmptyCacheTTLIsTheCachesDefault(t *testing.T) {
+	for _, conf := range []string{"cache: lookups\ncache_ttl: \"\"\n", "cache_ttl: \"\"\n"} {
+		cfg, err := parseEnrich(t, minimalConn+conf)
+		require.NoError(t, err, conf)
+		assert.Nil(t, cfg.cacheTTL, conf)
+	}
+}
+
 func TestEnrichConfigRejectsBadValues(t *testing.T) {
 	for _, tc := range []struct {
 		name, yaml, want string

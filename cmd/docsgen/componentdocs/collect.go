@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -43,11 +44,15 @@ type Field struct {
 	HasDefault bool
 	Optional   bool
 	Advanced   bool
+	// InnerDefaults: an object whose fields can all be left out, so the
+	// object can be too (lint does not ask for it).
+	InnerDefaults bool
 }
 
 // Required reports whether a config must set the field: it has neither a
-// default nor the optional flag, which is also what lint enforces.
-func (f Field) Required() bool { return !f.HasDefault && !f.Optional }
+// default nor the optional flag, nor is it an object whose fields can all be
+// left out, which is also what lint enforces.
+func (f Field) Required() bool { return !f.HasDefault && !f.Optional && !f.InnerDefaults }
 
 type kindSpec struct {
 	kind string
@@ -115,6 +120,8 @@ func newPage(k kindSpec, name string, view *service.ConfigView) (Page, error) {
 	if err != nil {
 		return Page{}, err
 	}
+	data.CommonConfigYAML = withoutSampleValues(data.CommonConfigYAML)
+	data.AdvancedConfigYAML = withoutSampleValues(data.AdvancedConfigYAML)
 	p := Page{
 		Path:         k.dir + "/" + name + ".md",
 		Kind:         k.kind,
@@ -137,6 +144,16 @@ func newPage(k kindSpec, name string, view *service.ConfigView) (Page, error) {
 		p.Fields = append(p.Fields, m)
 	}
 	return p, nil
+}
+
+// optionalSample is a line of Benthos' config sample for an optional field
+// without a default, which it shows with the field's first example.
+var optionalSample = regexp.MustCompile(`(?m)^(\s*[A-Za-z0-9_]+: ).+( # No default \(optional\))$`)
+
+// withoutSampleValues shows optional fields without a default empty: their
+// example next to "No default" reads as a default that is not there.
+func withoutSampleValues(sample string) string {
+	return optionalSample.ReplaceAllString(sample, `$1""$2`)
 }
 
 // fullConfig turns TemplateData's config sample into a complete config.
@@ -186,23 +203,28 @@ func fieldMeta(view *service.ConfigView) (map[string]Field, error) {
 		return nil, fmt.Errorf("decoding JSON spec: %w", err)
 	}
 	out := map[string]Field{}
-	var walk func(prefix string, fs []fieldJSON)
-	walk = func(prefix string, fs []fieldJSON) {
+	var walk func(prefix string, fs []fieldJSON) (allOptional bool)
+	walk = func(prefix string, fs []fieldJSON) bool {
+		allOptional := true
 		for _, f := range fs {
 			if f.IsDeprecated {
 				continue
 			}
 			full := prefix + f.Name
-			out[full] = Field{
+			field := Field{
 				TypeName:   typeName(f.Kind, f.Type),
 				HasDefault: len(f.Default) > 0,
 				Optional:   f.IsOptional,
 				Advanced:   f.IsAdvanced,
 			}
 			if len(f.Children) > 0 {
-				walk(full+pathSuffix(f.Kind)+".", f.Children)
+				inner := walk(full+pathSuffix(f.Kind)+".", f.Children)
+				field.InnerDefaults = inner && f.Kind == "scalar" && f.Type == "object"
 			}
+			out[full] = field
+			allOptional = allOptional && !field.Required()
 		}
+		return allOptional
 	}
 	root := ""
 	switch spec.Config.Kind {

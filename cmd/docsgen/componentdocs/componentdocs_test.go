@@ -37,6 +37,14 @@ func testEnv(t *testing.T) *service.Environment {
 			service.NewObjectListField("filters",
 				service.NewStringField("expr").Description("CEL expression."),
 			).Description("Drop filters.").Default([]any{}).Advanced(),
+			service.NewStringField("cache").Description("A cache resource.").Optional().Example("my_cache").Advanced(),
+			service.NewObjectField("tuning",
+				service.NewIntField("depth").Description("How deep.").Default(2),
+				service.NewStringField("note").Description("A note.").Optional(),
+			).Description("Tuning.").Advanced(),
+			service.NewObjectField("auth",
+				service.NewStringField("user").Description("Who."),
+			).Description("Credentials.").Advanced(),
 		).
 		Example("Basic", "Poll the SIEM feed.", `
 input:
@@ -96,7 +104,7 @@ func TestInputPageDocumentsSpec(t *testing.T) {
 		// common config: required fields shown, advanced ones hidden
 		"```yaml\ninput:\n  label: \"\"\n  mimecast_testsource:\n    base_url: https://api.services.mimecast.com\n    client_id: \"\" # No default (required)\n",
 		"    feed: siem\n```\n\nAll fields",
-		"    region: eu\n    rate_limit: \"\" # No default (optional)\n    filters: []\n```\n",
+		"    region: eu\n    rate_limit: \"\" # No default (optional)\n    filters: []\n    cache: \"\" # No default (optional)\n",
 		"### Basic\n\nPoll the SIEM feed.\n\n```yaml\ninput:\n  mimecast_testsource:\n    client_id: ${MIMECAST_CLIENT_ID}\n",
 		"### `base_url`\n\nAPI base URL.\n\n- Type: `string`\n- Default: `\"https://api.services.mimecast.com\"`\n",
 		"### `client_id`\n\nOAuth2 client ID.\n\n- Type: `string`\n- Required: there is no default, so it must be set.\n",
@@ -105,6 +113,10 @@ func TestInputPageDocumentsSpec(t *testing.T) {
 		"| `siem` | SIEM batch files. |\n| `ttp` | TTP url logs. |\n",
 		"- Default: `\"eu\"`\n- Advanced: not shown in the common config.\n- Options: `eu`, `us`\n",
 		"### `rate_limit`\n\nA rate_limit resource.\n\n- Type: `string`\n- Optional: there is no default and it may be left out.\n",
+		// an example is not shown as if it were a default
+		"    cache: \"\" # No default (optional)\n",
+		"### `tuning`\n\nTuning.\n\n- Type: `object`\n- Optional: every field inside has a default, so it may be left out.\n",
+		"### `auth`\n\nCredentials.\n\n- Type: `object`\n- Required: there is no default, so it must be set.\n",
 		"### `filters`\n\nDrop filters.\n\n- Type: `array of object`\n- Default: `[]`\n",
 		"### `filters[].expr`\n\nCEL expression.\n\n- Type: `string`\n",
 	} {
