@@ -68,7 +68,7 @@ const selectionTable = `
 | ` + "`held_messages`" + ` | local: ` + "`spam`" + ` for spam holds, else ` + "`policy`" + ` | hold queue: held; release log: released or rejected | local: ` + "`hold_queue`" + ` or ` + "`release_log`" + ` |
 | ` + "`siem`" + ` | local: av ` + "`malware`" + `; attachment protect ` + "`malware`" + ` when its subtype is Malicious, else ` + "`attachment`" + `; url protect ` + "`url`" + `; impersonation protect ` + "`impersonation`" + `; spam ` + "`spam`" + `; internal email protect ` + "`internal`" + `; mail-flow types none | local, the first field that says what happened: the line's action or subtype (Rej rejected, Hld held, Acc or None delivered, Block blocked, Bnc bounced, Sdbx sandboxed, Allow allowed, Warn warned, Tag tagged), a delivery line's ` + "`delivered`" + ` (true delivered, false bounced), a ` + "`holdReason`" + ` (held), ` + "`rejectionType`" + ` (rejected) or ` + "`blockReason`" + ` (blocked; placeholders such as n/a say nothing), ` + "`taggedMalicious`" + ` true (tagged), the verdict (av ` + "`virusFound`" + `: blocked; attachment protect Malicious: blocked, Safe: delivered; internal email protect ` + "`scanResults`" + ` Clean: delivered, a block or malicious result: blocked); a detection line that says nothing more is ` + "`detected`" + ` | local: ` + "`siem`" + ` |
 
-An empty list selects everything. Values are compared case-insensitively. A value no feed sends (a typo such as ` + "`malwre`" + `, or a status such as ` + "`quarantined`" + ` that no feed reports) is refused by ` + "`lint`" + `, ` + "`check`" + ` and start-up, naming the nearest known value.`
+An empty list selects everything. Values are compared case-insensitively. A value no feed sends (a typo such as ` + "`malwre`" + `, or a status such as ` + "`quarantined`" + ` that no feed reports) is refused by ` + "`lint`" + `, ` + "`check`" + ` and start-up, naming the nearest known value. So is a feed none of whose records can pass the selections (` + "`threat_types: [url]`" + ` with ` + "`threat_sources: [email]`" + ` on ` + "`threat_events`" + `): it would be polled for nothing.`
 
 func threatsFields() []*service.ConfigField {
 	return []*service.ConfigField{
@@ -208,6 +208,9 @@ func threatsConfigFromParsed(conf *service.ParsedConfig, mgr *service.Resources)
 			return nil, err
 		}
 		*sel.dst = dedupStrings(list)
+	}
+	if err := checkFeedsSelectable(c.feeds, c.threatTypes, c.statuses, c.sources); err != nil {
+		return nil, err
 	}
 	for name, dst := range map[string]*time.Duration{tfPollInterval: &c.pollInterval, tfLookback: &c.lookback} {
 		d, err := conf.FieldDuration(name)

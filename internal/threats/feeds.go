@@ -34,10 +34,6 @@ func (in *threatsInput) sources() []threatSource {
 			out = append(out, in.window(feedHeld+"_queue", feedHeld, 0, in.heldQueuePage),
 				in.window(feedHeld+"_releases", feedHeld, 0, in.heldReleasesPage))
 		case feedThreatEvents:
-			if why := in.threatEventsUnselectable(); why != "" {
-				in.log.Infof("threat_events is not polled: %s", why)
-				continue
-			}
 			out = append(out, in.window(feed, feed, 0, in.threatEventsPage))
 		case feedURLProtect:
 			out = append(out, in.window(feed, feed, 0, in.urlClicksPage))
@@ -103,24 +99,6 @@ func apiSelection(selected, known []string) []string {
 		}
 	}
 	return out
-}
-
-// threatEventsUnselectable says why no threat event can pass the selections, or "".
-func (in *threatsInput) threatEventsUnselectable() string {
-	for _, sel := range []struct {
-		field    string
-		selected []string
-		known    []string
-	}{
-		{tfThreatTypes, in.cfg.threatTypes, threatAPIAnalyses},
-		{tfStatuses, in.cfg.statuses, threatAPIStatuses},
-		{tfThreatSources, in.cfg.sources, threatAPISources},
-	} {
-		if len(sel.selected) > 0 && len(apiSelection(sel.selected, sel.known)) == 0 {
-			return fmt.Sprintf("%s %v has none of the values threat events carry (%s)", sel.field, sel.selected, strings.Join(sel.known, ", "))
-		}
-	}
-	return ""
 }
 
 func (in *threatsInput) threatEventsPage(ctx context.Context, from, to time.Time, token string) (windowPage, error) {

@@ -114,7 +114,9 @@ func TestThreatsSelectionsAndFiltersKeepExactlyTheMatchingEvents(t *testing.T) {
 		{"threat_types", "threat_types: [phishing, url]\n", func(m *service.Message) bool {
 			return meta(m, metaThreatType) == "phishing" || meta(m, metaThreatType) == "url"
 		}},
-		{"threat_sources", "threat_sources: [url_protect]\n", func(m *service.Message) bool { return meta(m, metaSource) == "url_protect" }},
+		{"threat_sources", "threat_sources: [url_protect, email]\n", func(m *service.Message) bool {
+			return meta(m, metaSource) == "url_protect" || meta(m, metaSource) == "email"
+		}},
 		{"include and exclude filters", `filters:
   - expression: 'status == "blocked" || status == "warned"'
     action: include

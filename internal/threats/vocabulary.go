@@ -14,6 +14,36 @@ var (
 	knownSources     = []string{"email", "url", "url_protect", "attachment_protect", "impersonation_protect", "hold_queue", "release_log", "siem"}
 )
 
+// feedVocabulary is, per feed, the values each selection can match in its records (the table in
+// the threat_types field doc); nil: any known value (the feed passes its own action through).
+var feedVocabulary = map[string]struct{ threatTypes, statuses, sources []string }{
+	feedThreatEvents:  {threatAPIAnalyses, threatAPIStatuses, threatAPISources},
+	feedURLProtect:    {[]string{"url"}, nil, []string{"url_protect"}},
+	feedAttachment:    {[]string{"malware", "attachment"}, []string{"blocked", "held", "delivered"}, []string{"attachment_protect"}},
+	feedImpersonation: {[]string{"impersonation"}, nil, []string{"impersonation_protect"}},
+	feedHeld:          {[]string{"spam", "policy"}, []string{"held", "released", "rejected"}, []string{"hold_queue", "release_log"}},
+	feedSIEM:          {[]string{"malware", "attachment", "url", "impersonation", "spam", "internal"}, nil, []string{"siem"}},
+}
+
+// checkFeedsSelectable refuses a feed none of whose records can pass the selections: it would
+// be polled for nothing, and a selection that matches no feed would stay silent forever.
+func checkFeedsSelectable(feeds []string, threatTypes, statuses, sources []string) error {
+	for _, feed := range feeds {
+		v := feedVocabulary[feed]
+		for _, sel := range []struct {
+			field         string
+			selected, can []string
+		}{{tfThreatTypes, threatTypes, v.threatTypes}, {tfStatuses, statuses, v.statuses}, {tfThreatSources, sources, v.sources}} {
+			if len(sel.selected) == 0 || sel.can == nil || slices.ContainsFunc(sel.selected, func(s string) bool { return slices.Contains(sel.can, s) }) {
+				continue
+			}
+			return fmt.Errorf("%s: %s never passes %s [%s]: its records carry %s; remove %s from %s or add one of those values",
+				tfFeeds, feed, sel.field, strings.Join(sel.selected, ", "), strings.Join(sel.can, ", "), feed, tfFeeds)
+		}
+	}
+	return nil
+}
+
 // checkSelection returns an error naming field, the first unknown value of list (already
 // lower-cased) and the nearest known one.
 func checkSelection(field string, list, known []string) error {
