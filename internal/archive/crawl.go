@@ -2,6 +2,7 @@ package archive
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/mimecast-connect/mimecast-connect/internal/batchinput"
 	"github.com/mimecast-connect/mimecast-connect/internal/checkpoint"
+	"github.com/mimecast-connect/mimecast-connect/internal/mimecast"
 )
 
 // passRun is one crawl of every mailbox in scope, up to `to`.
@@ -50,6 +52,11 @@ func (in *archiveInput) crawl(ctx context.Context) {
 		case err != nil:
 			in.metrics.fetchErrors.Incr(1)
 			in.log.Errorf("crawling the archive: %v; trying again in %v", err, retry)
+			if refusedForGood(err) {
+				// Nothing can be crawled until the credentials or the permission are fixed:
+				// the input says so (not ready) until a pass can list the scope again.
+				in.queue.SetFailing(fmt.Errorf("crawling the archive: %w", err))
+			}
 			wait, retry = retry, min(retry*2, in.cfg.pollInterval)
 		case p.incomplete.Load():
 			in.log.Warnf("some mailboxes were not crawled completely; crawling them again in %v", retry)
@@ -79,6 +86,7 @@ func (in *archiveInput) pass(ctx context.Context) (*passRun, error) {
 	if err != nil {
 		return p, err
 	}
+	in.queue.SetFailing(nil)
 	known, err := in.store.loadKnown(ctx)
 	if err != nil {
 		// A set that cannot be read cannot say which mailboxes left; crawling must go on.
@@ -128,6 +136,13 @@ func (in *archiveInput) pass(ctx context.Context) (*passRun, error) {
 	stopProgress()
 	p.logProgress("crawl finished")
 	return p, nil
+}
+
+// refusedForGood says whether err is Mimecast refusing the credentials or the permission, which
+// waiting does not heal.
+func refusedForGood(err error) bool {
+	var apiErr *mimecast.APIError
+	return errors.As(err, &apiErr) && (apiErr.Unauthorized() || apiErr.Forbidden())
 }
 
 // runPool runs fn over items with n goroutines, adding them to wg.

@@ -1,6 +1,8 @@
 package archive
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -29,4 +31,29 @@ func TestArchiveWorksWithOnlyDirectoryArchiveAndContentView(t *testing.T) {
 	for path, st := range fake.Stats().EndpointStatuses {
 		assert.NotContains(t, st, 403, "%s was refused", path)
 	}
+}
+
+// Without Directory nothing can be crawled: the input is not ready in /ready, naming why. (The
+// threats tests show an input becoming ready again once the refusal is lifted.)
+func TestArchiveWithoutDirectoryIsNotReady(t *testing.T) {
+	opts := smallArchive()
+	opts.Clients = []mimecastfake.ClientApp{{ID: mimecastfake.DefaultClientID, Secret: mimecastfake.DefaultClientSecret,
+		Products: []string{mimecastfake.ProductArchive, mimecastfake.ProductContentView}}}
+	_, url := streamtest.FakeTenant(t, opts)
+	c := streamtest.NewCollector()
+	b, _ := streamtest.ObservedBuilder(t, streamtest.StreamSpec{Input: archiveInputYAML(url, "")}, c)
+	mux := http.NewServeMux()
+	b.SetHTTPMux(mux)
+	_, stop := streamtest.RunBuilt(t, b)
+	defer stop()
+	ready := func() (int, string) {
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/ready", nil))
+		return rec.Code, rec.Body.String()
+	}
+	require.Eventually(t, func() bool { code, _ := ready(); return code == http.StatusServiceUnavailable }, 10*time.Second, 20*time.Millisecond)
+	_, body := ready()
+	assert.Contains(t, body, "crawling the archive: listing internal domains")
+	assert.Contains(t, body, "403")
+	assert.Empty(t, c.Snapshot())
 }

@@ -188,4 +188,11 @@ a window read again after a refused page token repeats none of them), and, while
 window: the mailbox's crawl stops there, and the next crawl reads on from that page), the gauges ¦mimecast_archive_mailboxes_total¦ and ¦mimecast_archive_mailboxes_done¦, and the client's
 ¦mimecast_api_*¦. A log line every ¦progress_interval¦ and at the end of each crawl gives mailboxes
 done of total, emails, attachments and bytes.
+
+### Readiness
+
+While Mimecast refuses the crawl for good (the credentials, or the Directory permission that lists the
+mailboxes), the input reports itself as not connected: ¦/ready¦ answers 503 with the reason, Benthos
+counts ¦input_connection_failed¦ and logs the reason as an ERROR once a minute, until a crawl can list
+the scope again.
 `, "¦", "`")

@@ -21,6 +21,13 @@ type Queue struct {
 	batches chan Batch
 	ended   chan struct{} // closed by End
 	endOnce sync.Once
+
+	// failing is why the input cannot deliver anything until it heals (every part of it is
+	// refused), or nil; changed is closed and replaced whenever it changes.
+	failMu   sync.Mutex
+	failing  error
+	changed  chan struct{}
+	reported bool // Connect has returned failing since it was set
 }
 
 // Batch is one batch handed to the pipeline, with the function that acknowledges it.
@@ -31,13 +38,83 @@ type Batch struct {
 
 // New returns a queue whose work has not started.
 func New() *Queue {
-	return &Queue{shutSig: shutdown.NewSignaller(), batches: make(chan Batch), ended: make(chan struct{})}
+	return &Queue{shutSig: shutdown.NewSignaller(), batches: make(chan Batch), ended: make(chan struct{}), changed: make(chan struct{})}
+}
+
+// failRecheck is how long Connect waits for a failing input to heal before it reports the
+// failure again: Benthos logs each report as an ERROR, so a lasting failure is repeated once a
+// minute, and a healed one is delivering again at once.
+const failRecheck = time.Minute
+
+// SetFailing marks the input as unable to deliver anything until it heals, err saying why (the
+// parts of the input log their own failures); nil marks it healthy. While it fails, ReadBatch
+// reports the input as not connected, so Benthos shows it in /ready (503, with err) and in
+// input_connection_failed, and Connect returns err once a minute until it heals.
+func (q *Queue) SetFailing(err error) {
+	q.failMu.Lock()
+	defer q.failMu.Unlock()
+	if (q.failing == nil) == (err == nil) && (err == nil || err.Error() == q.failing.Error()) {
+		return
+	}
+	q.failing = err
+	if err == nil {
+		q.reported = false
+	}
+	close(q.changed)
+	q.changed = make(chan struct{})
+}
+
+// failState is the current failure and the channel closed on its next change.
+func (q *Queue) failState() (error, chan struct{}) {
+	q.failMu.Lock()
+	defer q.failMu.Unlock()
+	return q.failing, q.changed
+}
+
+// connectFailing is Connect on a started input that fails: the first time it reports the
+// failure at once; later it waits for the input to heal (nil) or for failRecheck to pass (the
+// failure, reported again), or for ctx.
+func (q *Queue) connectFailing(ctx context.Context) error {
+	q.failMu.Lock()
+	first := !q.reported
+	q.reported = true
+	q.failMu.Unlock()
+	if !first {
+		timer := time.NewTimer(failRecheck)
+		defer timer.Stop()
+	wait:
+		for {
+			err, changed := q.failState()
+			if err == nil {
+				return nil
+			}
+			select {
+			case <-changed:
+			case <-timer.C:
+				break wait
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+	err, _ := q.failState()
+	if err == nil {
+		return nil
+	}
+	// No further wait in Benthos: the next Connect waits here, where healing ends the wait.
+	return service.NewErrBackOff(err, time.Millisecond)
 }
 
 // Connect starts the background work once: open is called with Connect's context and returns
 // the work, which then runs with a context that ends when Close is called. Later calls do
 // nothing.
 func (q *Queue) Connect(ctx context.Context, open func(ctx context.Context) (run func(ctx context.Context), err error)) error {
+	if q.isStarted() {
+		if err, _ := q.failState(); err != nil {
+			return q.connectFailing(ctx)
+		}
+		return nil
+	}
 	q.connMu.Lock()
 	defer q.connMu.Unlock()
 	if q.started {
@@ -88,15 +165,22 @@ func (q *Queue) ReadBatch(ctx context.Context) (service.MessageBatch, service.Ac
 	if !q.isStarted() {
 		return nil, nil, service.ErrNotConnected
 	}
-	select {
-	case b := <-q.batches:
-		return b.Batch, b.Ack, nil
-	case <-q.ended:
-		return nil, nil, service.ErrEndOfInput
-	case <-ctx.Done():
-		return nil, nil, ctx.Err()
-	case <-q.shutSig.SoftStopChan():
-		return nil, nil, service.ErrEndOfInput
+	for {
+		failing, changed := q.failState()
+		if failing != nil {
+			return nil, nil, service.ErrNotConnected
+		}
+		select {
+		case <-changed: // failing now: say so
+		case b := <-q.batches:
+			return b.Batch, b.Ack, nil
+		case <-q.ended:
+			return nil, nil, service.ErrEndOfInput
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		case <-q.shutSig.SoftStopChan():
+			return nil, nil, service.ErrEndOfInput
+		}
 	}
 }
 

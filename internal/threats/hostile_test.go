@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -243,20 +244,98 @@ func TestThreatsRefusedCredentialsAreAnErrorWithBackOff(t *testing.T) {
 	conn := strings.Replace(streamtest.ConnYAML(url), mimecastfake.DefaultClientSecret, "not-the-secret", 1)
 	yaml := "mimecast_threats:\n" + streamtest.Indent(conn+"feeds: [url_protect]\npoll_interval: 50ms\nmax_retries: 0\n", "  ")
 	c := streamtest.NewCollector()
-	_, stop, obs := streamtest.StartObserved(t, streamtest.StreamSpec{Input: yaml}, c)
-	refused := func() int {
+	b, obs := streamtest.ObservedBuilder(t, streamtest.StreamSpec{Input: yaml}, c)
+	mux := http.NewServeMux()
+	b.SetHTTPMux(mux)
+	_, stop := streamtest.RunBuilt(t, b)
+	// The runner's lines start with the source; Benthos' report of the input's failure (once,
+	// then once a minute while it lasts) holds the same reason.
+	const reason = "url_protect: Mimecast refused the credentials"
+	refused := func(match func(msg string) bool) int {
 		n := 0
 		for _, l := range obs.LogLines(slog.LevelError) {
-			if l.Level == "ERROR" && strings.Contains(l.Msg, "url_protect: Mimecast refused the credentials") && strings.Contains(l.Msg, "check client_id and client_secret") {
+			if l.Level == "ERROR" && match(l.Msg) && strings.Contains(l.Msg, "check client_id and client_secret") {
 				n++
 			}
 		}
 		return n
 	}
-	require.Eventually(t, func() bool { return refused() > 0 }, 10*time.Second, 20*time.Millisecond)
+	byRunner := func(msg string) bool { return strings.HasPrefix(msg, reason) }
+	byBenthos := func(msg string) bool { return strings.Contains(msg, "every feed is refused: "+reason) }
+	require.Eventually(t, func() bool { return refused(byRunner) > 0 }, 10*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool { return refused(byBenthos) > 0 }, 5*time.Second, 20*time.Millisecond)
+	ready := httptest.NewRecorder()
+	mux.ServeHTTP(ready, httptest.NewRequest(http.MethodGet, "/ready", nil))
+	assert.Equal(t, http.StatusServiceUnavailable, ready.Code, "not ready while every feed is refused")
+	assert.Contains(t, ready.Body.String(), "Mimecast refused the credentials")
 	time.Sleep(1500 * time.Millisecond) // several back-offs
 	stop()
-	assert.Equal(t, 1, refused(), "said once while it lasts (again only after failureRelog)")
+	assert.Equal(t, 1, refused(byRunner), "said once while it lasts (again only after failureRelog)")
+	assert.Equal(t, 1, refused(byBenthos), "reported once, then once a minute")
 	assert.Empty(t, c.Snapshot())
 	assert.NotContains(t, obs.LogText(), "not-the-secret", "the secret is never logged")
+	assert.NotContains(t, ready.Body.String(), "not-the-secret")
+}
+
+// readyStatus is the status /ready of the stream on mux answers.
+func readyStatus(mux *http.ServeMux) (int, string) {
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/ready", nil))
+	return rec.Code, rec.Body.String()
+}
+
+// The input is not ready while every feed is refused and ready again as soon as one is not;
+// a feed refused while another delivers leaves it ready.
+func TestThreatsReadinessFollowsRefusals(t *testing.T) {
+	cases := []struct {
+		name     string
+		products []string // granted to the client
+		refuse   bool     // the token endpoint refuses the credentials until healed
+		ready    bool     // before healing
+	}{
+		{"one of two feeds without its product", []string{mimecastfake.ProductURLProtect}, false, true},
+		{"no product for any feed", []string{mimecastfake.ProductAccount}, false, false},
+		{"credentials refused, then accepted", mimecastfake.AllProducts, true, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := smallTenant()
+			opts.Clients = []mimecastfake.ClientApp{{ID: mimecastfake.DefaultClientID, Secret: mimecastfake.DefaultClientSecret, Products: tc.products}}
+			fake := mimecastfake.New(opts)
+			var healed atomic.Bool
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tc.refuse && !healed.Load() && r.URL.Path == "/oauth/token" {
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(http.StatusUnauthorized)
+					_, _ = w.Write([]byte(`{"error":"invalid_client","error_description":"InvalidClientIdentifier"}`))
+					return
+				}
+				fake.ServeHTTP(w, r)
+			}))
+			t.Cleanup(srv.Close)
+			yaml := "mimecast_threats:\n" + streamtest.Indent(streamtest.ConnYAML(srv.URL)+"feeds: [url_protect, attachment_protect]\npoll_interval: 50ms\nmax_retries: 0\n", "  ")
+			c := streamtest.NewCollector()
+			b, _ := streamtest.ObservedBuilder(t, streamtest.StreamSpec{Input: yaml}, c)
+			mux := http.NewServeMux()
+			b.SetHTTPMux(mux)
+			_, stop := streamtest.RunBuilt(t, b)
+			defer stop()
+			if tc.ready {
+				c.WaitFor(t, 10*time.Second, func(m []*service.Message) bool { return len(m) > 0 })
+				code, body := readyStatus(mux)
+				assert.Equal(t, http.StatusOK, code, body)
+				return
+			}
+			require.Eventually(t, func() bool { code, _ := readyStatus(mux); return code == http.StatusServiceUnavailable }, 10*time.Second, 20*time.Millisecond)
+			_, body := readyStatus(mux)
+			assert.Contains(t, body, "every feed is refused")
+			if !tc.refuse {
+				assert.Contains(t, body, "Mimecast refused access")
+				return
+			}
+			healed.Store(true)
+			c.WaitFor(t, 10*time.Second, func(m []*service.Message) bool { return len(m) > 0 })
+			require.Eventually(t, func() bool { code, _ := readyStatus(mux); return code == http.StatusOK }, 5*time.Second, 20*time.Millisecond, "ready again once the credentials are accepted")
+		})
+	}
 }

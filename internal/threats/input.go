@@ -2,6 +2,9 @@ package threats
 
 import (
 	"context"
+	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -24,6 +27,12 @@ type threatsInput struct {
 	budget  *budget.Bytes // max_bytes_in_flight, shared by all sources
 
 	content *contentFetcher
+
+	// refused holds, per source, the refusal (credentials or permission) its last poll met;
+	// when every source is refused the input as a whole is failing (not ready).
+	refusedMu sync.Mutex
+	refused   map[string]error
+	nSources  int
 }
 
 func newThreatsInput(cfg *threatsConfig, mgr *service.Resources) *threatsInput {
@@ -36,6 +45,7 @@ func newThreatsInput(cfg *threatsConfig, mgr *service.Resources) *threatsInput {
 		now:     time.Now,
 		queue:   batchinput.New(),
 		budget:  budget.New(cfg.maxBytesInFlight),
+		refused: map[string]error{},
 	}
 	in.content = newContentFetcher(in)
 	return in
@@ -52,6 +62,9 @@ func (in *threatsInput) open(ctx context.Context) (func(context.Context), error)
 		in.log.Warnf("no checkpoint_cache: feed positions live in memory, so a restart reads the last %v again", in.cfg.lookback)
 	}
 	sources := in.sources()
+	in.refusedMu.Lock()
+	in.nSources = len(sources)
+	in.refusedMu.Unlock()
 	runners := make([]*sourceRunner, 0, len(sources))
 	for _, src := range sources {
 		st, ok, err := in.store.load(ctx, src.name())
@@ -72,6 +85,26 @@ func (in *threatsInput) open(ctx context.Context) (func(context.Context), error)
 		}
 		wg.Wait()
 	}, nil
+}
+
+// refusal records that source's last poll was refused for good (err: its credentials or its
+// permission) or was not (nil). While every source is refused the input cannot deliver
+// anything, and says so: Benthos then shows it as not connected, in /ready and its metrics.
+func (in *threatsInput) refusal(source string, err error) {
+	in.refusedMu.Lock()
+	defer in.refusedMu.Unlock()
+	if err == nil {
+		delete(in.refused, source)
+	} else {
+		in.refused[source] = err
+	}
+	if in.nSources == 0 || len(in.refused) < in.nSources {
+		in.queue.SetFailing(nil)
+		return
+	}
+	// The first source by name, so that the reason does not flip between sources.
+	first := slices.Min(slices.Collect(maps.Keys(in.refused)))
+	in.queue.SetFailing(fmt.Errorf("every feed is refused: %s: %w", first, in.refused[first]))
 }
 
 func (in *threatsInput) ReadBatch(ctx context.Context) (service.MessageBatch, service.AckFunc, error) {

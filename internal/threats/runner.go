@@ -3,6 +3,7 @@ package threats
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"math/rand/v2"
 	"sync"
@@ -38,6 +39,7 @@ type sourceRunner struct {
 	forbidden bool
 	failures  int
 	warnedAt  time.Time
+	refused   bool // the input was told this source is refused
 
 	// Owned by save, which the committer calls one at a time: the failed saves in a row.
 	saveFailures int
@@ -147,6 +149,9 @@ func (r *sourceRunner) poll(ctx context.Context, gen uint64, st feedState) (caug
 		if err != nil {
 			return false, err
 		}
+		// Read: no longer refused. Said before the chunk is sent, which waits for an input
+		// that is not failing.
+		r.refuse(nil)
 		if len(c.records) > 0 || c.commit {
 			if err := r.emit(ctx, gen, c); err != nil {
 				return false, err
@@ -160,6 +165,15 @@ func (r *sourceRunner) poll(ctx context.Context, gen uint64, st feedState) (caug
 	return caughtUp, nil
 }
 
+// refuse records whether the source is refused for good (err) or not (nil) with the input.
+func (r *sourceRunner) refuse(err error) {
+	if err == nil && !r.refused {
+		return
+	}
+	r.refused = err != nil
+	r.in.refusal(r.src.name(), err)
+}
+
 // fetchFailed logs and counts a failed fetch and says how long to wait before the next try. The
 // first failure of a run of them is a warning; repeats are debug lines, with a warning again
 // every failureRelog while it lasts.
@@ -171,24 +185,29 @@ func (r *sourceRunner) fetchFailed(err error, backoff *time.Duration) time.Durat
 	if errors.As(err, &apiErr) && apiErr.Forbidden() {
 		// A missing product or permission does not fix itself soon: say so once, then look again
 		// now and then so that granting it takes effect without a restart.
+		refused := fmt.Errorf("Mimecast refused access (%w): %s", err, mimecast.ForbiddenHint(apiErr.Endpoint))
 		if !r.forbidden {
-			log.Errorf("%s: Mimecast refused access (%v): %s; retrying every %v", r.src.name(), err, mimecast.ForbiddenHint(apiErr.Endpoint), forbiddenRetry)
+			log.Errorf("%s: %v; retrying every %v", r.src.name(), refused, forbiddenRetry)
 		}
 		r.forbidden = true
+		r.refuse(refused)
 		return forbiddenRetry
 	}
 	r.forbidden = false
 	if errors.As(err, &apiErr) && apiErr.Unauthorized() {
+		refused := fmt.Errorf("Mimecast refused the credentials (%w): check client_id and client_secret, and that the API application is enabled", err)
+		r.refuse(refused)
 		// Refused credentials do not heal by waiting: an ERROR when it starts and every
 		// failureRelog while it lasts, and the auth_failing gauge, with the usual back-off so
 		// that a fixed secret (a rotated one, a restored application) takes effect.
 		r.in.metrics.authFailing.Set(1, r.src.feed(), r.src.name())
 		if now := time.Now(); r.failures == 1 || now.Sub(r.warnedAt) >= failureRelog {
-			log.Errorf("%s: Mimecast refused the credentials (%v): check client_id and client_secret, and that the API application is enabled; retrying in %v", r.src.name(), err, *backoff)
+			log.Errorf("%s: %v; retrying in %v", r.src.name(), refused, *backoff)
 			r.warnedAt = now
 		}
 		return r.nextBackoff(backoff)
 	}
+	r.refuse(nil)
 	switch now := time.Now(); {
 	case r.failures == 1:
 		log.Warnf("%s: polling failed, retrying in %v: %v", r.src.name(), *backoff, err)

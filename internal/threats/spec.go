@@ -148,9 +148,18 @@ Per feed: ` + "`mimecast_threats_emitted`" + `, ` + "`mimecast_threats_filtered`
 window is read again from its start after a back-off, and the walk never loops; for SIEM also a listing
 page that makes no progress, which is read again after a back-off),
 ` + "`mimecast_threats_checkpoint_lag_seconds`" + ` (labels ` + "`feed`" + ` and ` + "`source`" + `: now minus the cursor),
-` + "`mimecast_threats_auth_failing`" + ` (1 while Mimecast refuses the credentials: each poll then logs an ERROR
-and backs off), and the client's ` + "`mimecast_api_*`" + ` metrics. Every per-feed counter exists from the start, at
-zero, so alerts on error counters can be written and tested before the first error.
+` + "`mimecast_threats_auth_failing`" + ` (1 while Mimecast refuses the credentials: an ERROR when it starts and every
+5 minutes while it lasts, with back-off between tries), and the client's ` + "`mimecast_api_*`" + ` metrics. Every
+per-feed counter exists from the start, at zero, so alerts on error counters can be written and tested before
+the first error.
+
+### Readiness
+
+While Mimecast refuses every feed of the input for good (the credentials, or the permission for each
+feed's product), the input reports itself as not connected: ` + "`/ready`" + ` answers 503 with the reason,
+Benthos counts ` + "`input_connection_failed`" + ` and logs the reason as an ERROR once a minute. It is ready again
+as soon as one feed can be read. A feed refused while others deliver leaves the input ready; its ERROR
+and the metrics above say which.
 `
 
 // CacheFields are the fields that name a cache resource.
