@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -337,5 +341,40 @@ func TestThreatsReadinessFollowsRefusals(t *testing.T) {
 			c.WaitFor(t, 10*time.Second, func(m []*service.Message) bool { return len(m) > 0 })
 			require.Eventually(t, func() bool { code, _ := readyStatus(mux); return code == http.StatusOK }, 5*time.Second, 20*time.Millisecond, "ready again once the credentials are accepted")
 		})
+	}
+}
+
+// An api_url nothing answers at is an ERROR naming the fields to check, at the first failure.
+func TestThreatsUnreachableAPIIsAnErrorNamingAPIURL(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	url := "http://" + l.Addr().String()
+	require.NoError(t, l.Close()) // nothing listens there now
+	yaml := "mimecast_threats:\n" + streamtest.Indent(streamtest.ConnYAML(url)+"feeds: [url_protect]\nmax_retries: 0\n", "  ")
+	_, stop, obs := streamtest.StartObserved(t, streamtest.StreamSpec{Input: yaml}, streamtest.NewCollector())
+	defer stop()
+	require.Eventually(t, func() bool {
+		for _, l := range obs.LogLines(slog.LevelError) {
+			if strings.HasPrefix(l.Msg, "url_protect: Mimecast cannot be reached") && strings.Contains(l.Msg, "check api_url") {
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, 20*time.Millisecond, obs.LogText())
+}
+
+func TestUnreachableTellsAMissingHostFromAPassingFault(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"name not found", fmt.Errorf("fetching: %w", &net.DNSError{Err: "no such host", Name: "mimecast.invalid", IsNotFound: true}), true},
+		{"resolver timeout", &net.DNSError{Err: "i/o timeout", Name: "api.services.mimecast.com", IsTimeout: true}, false},
+		{"connection refused", fmt.Errorf("calling: %w", &net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}), true},
+		{"reset", fmt.Errorf("calling: %w", syscall.ECONNRESET), false},
+		{"server error", errors.New("HTTP 503"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) { assert.Equal(t, tc.want, unreachable(tc.err)) })
 	}
 }

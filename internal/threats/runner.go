@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
@@ -209,16 +211,31 @@ func (r *sourceRunner) fetchFailed(err error, backoff *time.Duration) time.Durat
 	}
 	r.refuse(nil)
 	switch now := time.Now(); {
+	case r.failures == 1 && unreachable(err):
+		log.Errorf("%s: Mimecast cannot be reached (%v): check api_url, and proxy_url or the firewall on the way; retrying in %v", r.src.name(), err, *backoff)
+		r.warnedAt = now
 	case r.failures == 1:
 		log.Warnf("%s: polling failed, retrying in %v: %v", r.src.name(), *backoff, err)
 		r.warnedAt = now
 	case now.Sub(r.warnedAt) >= failureRelog:
-		log.Warnf("%s: polling still fails after %d tries, retrying in %v: %v", r.src.name(), r.failures, *backoff, err)
+		// Minutes of failures in a row are no longer a passing fault.
+		log.Errorf("%s: polling still fails after %d tries, retrying in %v: %v", r.src.name(), r.failures, *backoff, err)
 		r.warnedAt = now
 	default:
 		log.Debugf("%s: polling failed again (%d tries), retrying in %v: %v", r.src.name(), r.failures, *backoff, err)
 	}
 	return r.nextBackoff(backoff)
+}
+
+// unreachable says whether err is the API's host not being there: a name that does not
+// resolve, or nothing listening at its address. Either is more likely a wrong api_url or a
+// blocked path than a passing fault.
+func unreachable(err error) bool {
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
+		return true
+	}
+	return errors.Is(err, syscall.ECONNREFUSED)
 }
 
 // streakBackoff is the back-off after the n-th failure of a streak a source handles itself:
