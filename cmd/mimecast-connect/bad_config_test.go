@@ -27,13 +27,16 @@ var updateReliabilityDoc = flag.Bool("update-reliability-doc", false, "rewrite t
 const (
 	stageLint    = "lint"
 	stageStartUp = "start-up"
+	// stageResources: lint refuses it, as a resource that no linted file defines; run, which
+	// lints each file alone, refuses it at start-up with the same message.
+	stageResources = "resources"
 )
 
 type badConfig struct {
 	component string // where the mistake is: connection (shown on mimecast_threats), or a component
 	mistake   string // what is wrong, in words
 	fields    string // the component's fields besides its credentials (YAML at the component's level)
-	stage     string // stageLint or stageStartUp
+	stage     string // stageLint, stageStartUp or stageResources
 	want      string // the error output, with the config file named pipeline.yaml
 }
 
@@ -90,7 +93,7 @@ var badConfigs = []badConfig{
 	{"connection", "max_body_bytes too small", "max_body_bytes: 100\n", stageLint, "pipeline.yaml(7,1) max_body_bytes: 100 is too small: use at least 1024"},
 	{"connection", "token_expiry_offset not a duration", "token_expiry_offset: early\n", stageLint, "pipeline.yaml(7,1) failed to parse 'token_expiry_offset' as a duration string: time: invalid duration \"early\""},
 	{"connection", "stats_interval not a duration", "stats_interval: hourly\n", stageLint, "pipeline.yaml(7,1) failed to parse 'stats_interval' as a duration string: time: invalid duration \"hourly\""},
-	{"connection", "rate_limit resource not defined", "rate_limit: mimecast_quota\n", stageStartUp, "failed to init input <no label> path root.input: rate_limit: rate_limit resource \"mimecast_quota\" is not defined: add it under rate_limit_resources or pass its file with -r"},
+	{"connection", "rate_limit resource not defined", "rate_limit: mimecast_quota\n", stageResources, "pipeline.yaml(10,1) rate_limit: rate_limit resource \"mimecast_quota\" is not defined: add it under rate_limit_resources or pass its file with -r"},
 	{"connection", "api_url without a scheme", "api_url: us-api.services.mimecast.com\n", stageLint, "pipeline.yaml(7,1) api_url: \"us-api.services.mimecast.com\" is not an absolute http(s) URL such as https://api.services.mimecast.com"},
 	{"connection", "TLS root CA file missing", "tls:\n  enabled: true\n  root_cas_file: /nonexistent/ca.pem\n", stageLint, "pipeline.yaml(7,1) tls: open /nonexistent/ca.pem: no such file or directory"},
 	// mimecast_threats
@@ -112,7 +115,7 @@ var badConfigs = []badConfig{
 	{"mimecast_threats", "filter on a record field written without event.", "filters:\n  - expression: 'severity == \"high\"'\n", stageLint, "pipeline.yaml(7,1) filters[0].expression: ERROR: <input>:1:1: undeclared reference to 'severity' (in container '')\n | severity == \"high\"\n | ^\n(the record's fields are under event: write event.severity, or event.?severity.orValue(...) for a field that may be missing; the other names are feed, threat_type, status, source, message_id, event_time)"},
 	{"mimecast_threats", "filter that is not a bool", "filters:\n  - expression: 'size(event)'\n", stageLint, "pipeline.yaml(7,1) filters[0].expression: must evaluate to bool, not int"},
 	{"mimecast_threats", "filter action unknown", "filters:\n  - expression: 'true'\n    action: drop\n", stageLint, "pipeline.yaml(12,1) value drop is not a valid option for this field"},
-	{"mimecast_threats", "checkpoint_cache not defined", "checkpoint_cache: checkpoints\n", stageStartUp, "failed to init input <no label> path root.input: checkpoint_cache: cache resource \"checkpoints\" is not defined: add it under cache_resources or pass its file with -r"},
+	{"mimecast_threats", "checkpoint_cache not defined", "checkpoint_cache: checkpoints\n", stageResources, "pipeline.yaml(10,1) checkpoint_cache: cache resource \"checkpoints\" is not defined: add it under cache_resources or pass its file with -r"},
 	{"mimecast_threats", "checkpoint_key with a path separator", "checkpoint_key: team/threats\n", stageLint, "pipeline.yaml(7,1) checkpoint_key: \"team/threats\" must be non-empty and hold no path separator (the file cache turns it into a file name)"},
 	{"mimecast_threats", "max_pages_in_flight zero", "max_pages_in_flight: 0\n", stageLint, "pipeline.yaml(10,1) max_pages_in_flight must be at least 1"},
 	{"mimecast_threats", "misspelt field", "feed: [url_protect]\n", stageLint, "pipeline.yaml(10,1) field feed not recognised"},
@@ -126,12 +129,12 @@ var badConfigs = []badConfig{
 	{"mimecast_archive", "request_concurrency zero", "request_concurrency: 0\n", stageLint, "pipeline.yaml(10,1) request_concurrency must be at least 1"},
 	{"mimecast_archive", "mailbox_concurrency zero", "mailbox_concurrency: 0\n", stageLint, "pipeline.yaml(10,1) mailbox_concurrency must be at least 1"},
 	{"mimecast_archive", "max_attachment_size negative", "max_attachment_size: -1\n", stageLint, "pipeline.yaml(10,1) max_attachment_size must not be negative"},
-	{"mimecast_archive", "checkpoint_cache not defined", "checkpoint_cache: state\n", stageStartUp, "failed to init input <no label> path root.input: checkpoint_cache: cache resource \"state\" is not defined: add it under cache_resources or pass its file with -r"},
+	{"mimecast_archive", "checkpoint_cache not defined", "checkpoint_cache: state\n", stageResources, "pipeline.yaml(10,1) checkpoint_cache: cache resource \"state\" is not defined: add it under cache_resources or pass its file with -r"},
 	// mimecast_enrich
 	{"mimecast_enrich", "unknown lookup", "lookups: [verdict]\n", stageLint, "pipeline.yaml(15,1) unknown lookup verdict: use one of tracking, message_info, content"},
 	{"mimecast_enrich", "search_window past 30 days", "search_window: 1000h\n", stageLint, "pipeline.yaml(15,1) search_window must be a positive duration of at most 720h"},
 	{"mimecast_enrich", "max_concurrency above 64", "max_concurrency: 100\n", stageLint, "pipeline.yaml(15,1) max_concurrency must be between 1 and 64"},
-	{"mimecast_enrich", "cache not defined", "cache: lookups\n", stageStartUp, "failed to init processor <no label> path root.pipeline.processors.0: cache: cache resource \"lookups\" is not defined: add it under cache_resources or pass its file with -r"},
+	{"mimecast_enrich", "cache not defined", "cache: lookups\n", stageResources, "pipeline.yaml(15,1) cache: cache resource \"lookups\" is not defined: add it under cache_resources or pass its file with -r"},
 	{"mimecast_enrich", "on_forbidden unknown", "on_forbidden: ignore\n", stageLint, "pipeline.yaml(15,1) value ignore is not a valid option for this field"},
 }
 
@@ -156,6 +159,15 @@ func badConfigError(t *testing.T, path, stage string) string {
 	t.Helper()
 	code, out := runCLIWithin(t, 10*time.Second, "lint", path)
 	out = strings.ReplaceAll(out, filepath.Dir(path)+string(filepath.Separator), "")
+	if stage == stageResources {
+		assert.Equal(t, 1, code, "lint must reject it: %s", out)
+		lintOut := strings.TrimSpace(out)
+		_, message, _ := strings.Cut(lintOut, ") ")
+		code, out = runCLIWithin(t, 10*time.Second, "run", path)
+		assert.Equal(t, 1, code, "run must refuse it: %s", out)
+		assert.Contains(t, out, message, "run says what lint says")
+		return lintOut
+	}
 	if stage == stageLint {
 		assert.Equal(t, 1, code, "lint must reject it: %s", out)
 		lintOut := strings.TrimSpace(out)
@@ -219,8 +231,11 @@ func renderBadConfigTable() string {
 	for i, bc := range badConfigs {
 		fields := strings.TrimSpace(bc.fields)
 		caught := "`lint`"
-		if bc.stage == stageStartUp {
+		switch bc.stage {
+		case stageStartUp:
 			caught = "start-up (`run`)"
+		case stageResources:
+			caught = "`lint`, and start-up (`run`)"
 		}
 		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s |\n", i+1, bc.component, bc.mistake, cell(fields), caught, cell(bc.want))
 	}

@@ -52,6 +52,21 @@ type foundComponent struct {
 	// config is the component's own block (the value of the kind key), with anchors and merge
 	// keys resolved; nil when the block is empty.
 	config any
+	// block is the block's node, for the lines of its fields.
+	block *yaml.Node
+}
+
+// field is the value node of the block's field name, or nil.
+func (c foundComponent) field(name string) *yaml.Node {
+	if c.block == nil || c.block.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(c.block.Content); i += 2 {
+		if c.block.Content[i].Value == name {
+			return c.block.Content[i+1]
+		}
+	}
+	return nil
 }
 
 // configFile is one parsed config or resource file.
@@ -204,6 +219,11 @@ func findComponents(f configFile) []foundComponent {
 
 func newFoundComponent(kind string, path []string, wrapper, block *yaml.Node) foundComponent {
 	c := foundComponent{kind: kind, path: strings.Join(path, ".")}
+	if block.Kind == yaml.AliasNode && block.Alias != nil {
+		c.block = block.Alias
+	} else {
+		c.block = block
+	}
 	for i := 0; i+1 < len(wrapper.Content); i += 2 {
 		if wrapper.Content[i].Value == "label" {
 			c.label = wrapper.Content[i+1].Value

@@ -75,5 +75,6 @@ func cliOptions() []service.CLIOptFunc {
 		service.CLIOptAddCommand(demoCommand()),
 		service.CLIOptAddCommand(fakeAPICommand()),
 		service.CLIOptAddCommand(checkCommand()),
+		service.CLIOptCustomRunFlags(nil, lintResourceRefs),
 	}
 }

@@ -4,8 +4,9 @@
 // linted, and a component's spec calls it from its lint rule. `lint`, `check` and `run` (which
 // lints before it starts) then say the same thing, in Benthos' lint format with file and line.
 //
-// What lint cannot see is left to start-up: whether a named cache or rate_limit resource
-// exists (resources may live in other files), and anything that needs the network.
+// Whether a named cache or rate_limit resource exists is checked by the binary's lint across
+// all the files it lints (resources may live in other files); anything that needs the network
+// is left to start-up and `check`.
 package configlint
 
 import (
