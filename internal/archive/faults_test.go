@@ -3,8 +3,6 @@ package archive
 import (
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mimecast-connect/mimecast-connect/internal/hostile"
 	"github.com/mimecast-connect/mimecast-connect/internal/mimecastfake"
 	"github.com/mimecast-connect/mimecast-connect/internal/streamtest"
 )
@@ -207,28 +206,9 @@ func TestArchiveFaultMatrixBaselineLogsOnlyTheCrawl(t *testing.T) {
 // cutPartBodies cuts the first n answers of get-message-part half-way through their body (with
 // the full Content-Length), as a proxy resetting a long download would: the fake's ResetMidBody
 // cannot be aimed at the content endpoint.
-func cutPartBodies(n int32) func(http.Handler) http.Handler {
-	var cut atomic.Int32
+func cutPartBodies(n int) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path != "/api/archive/get-message-part" || cut.Add(1) > n {
-				next.ServeHTTP(w, r)
-				return
-			}
-			rec := httptest.NewRecorder()
-			next.ServeHTTP(rec, r)
-			body := rec.Body.Bytes()
-			for k, v := range rec.Header() {
-				w.Header()[k] = v
-			}
-			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-			w.WriteHeader(rec.Code)
-			_, _ = w.Write(body[:len(body)/2])
-			w.(http.Flusher).Flush()
-			if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
-				conn.Close()
-			}
-		})
+		return hostile.Wrap(next, hostile.Rule{Match: hostile.Path("/api/archive/get-message-part"), Times: n, Do: hostile.Cut{}})
 	}
 }
 
@@ -279,4 +259,38 @@ func TestArchiveStopsCrawlingWhileTheCheckpointCannotBeWritten(t *testing.T) {
 	c.WaitFor(t, 20*time.Second, func(m []*service.Message) bool { return len(archEmails(m)) >= len(all) })
 	stop()
 	assert.ElementsMatch(t, all, archIDs(archEmails(c.Snapshot())), "every message in scope, once")
+}
+
+// A transfer cut inside a header name is a transport error, not a malformed email: the email is
+// fetched again in the next crawl and comes whole, never error-flagged. (The MIME reader once
+// took the partial line for a header and the email was flagged for good.) With max_retries 0
+// the client does not resume, so the cut reaches the parser.
+func TestArchiveContentCutInsideAHeaderNameIsFetchedAgain(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		marker string
+		k      int
+	}{
+		{"inside a header name", "\r\nSubject:", 4},
+		{"after a header's colon", "\r\nSubject:", 10},
+		{"inside the header block's end", "\r\n\r\n", 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var srv *hostile.Server
+			fake, url := archTenant(t, smallArchive(), func(next http.Handler) http.Handler {
+				srv = hostile.Wrap(next, hostile.Rule{Match: hostile.Path("/api/archive/get-message-part"), Times: 1, Do: hostile.Cut{At: hostile.Inside(tc.marker, tc.k)}})
+				return srv
+			})
+			c := streamtest.NewCollector()
+			in := archiveInputYAML(url, streamtest.FaultConn+archUntilNow()+"max_retries: 0\nmailbox_concurrency: 1\nrequest_concurrency: 1\n")
+			streamtest.RunObservedToEnd(t, streamtest.StreamSpec{Input: in}, c, 30*time.Second)
+			require.Equal(t, 1, srv.Applied(0), "one transfer was cut")
+			emails := archEmails(c.Snapshot())
+			assert.ElementsMatch(t, archAllIDs(fake, ordinaryDomain), archIDs(emails), "every message in scope, once")
+			for _, m := range emails {
+				require.NoError(t, m.GetError())
+				assert.True(t, decodeEmail(t, m).ContentAvailable)
+			}
+		})
+	}
 }

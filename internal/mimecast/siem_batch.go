@@ -132,7 +132,27 @@ type SIEMFileReader struct {
 // body does not start with the gzip magic (an HTTP stack that already undid a
 // Content-Encoding: gzip). maxLineBytes <= 0 means DefaultMaxLineBytes.
 func NewSIEMFileReader(body io.ReadCloser, maxLineBytes int) *SIEMFileReader {
-	return &SIEMFileReader{body: body, src: bufio.NewReader(body), maxLine: maxLineBytes}
+	return &SIEMFileReader{body: body, src: bufio.NewReader(transferReader{body}), maxLine: maxLineBytes}
+}
+
+// transferError is a read error of the download itself: a cut connection, a body shorter
+// than its Content-Length, a deadline. The gzip and line readers pass it on as it is, so it
+// stays a failed transfer (read the file again) and never passes for a truncated file, which
+// a short body would otherwise look like (both end in io.ErrUnexpectedEOF).
+type transferError struct{ err error }
+
+func (e *transferError) Error() string { return e.err.Error() }
+func (e *transferError) Unwrap() error { return e.err }
+
+// transferReader marks the errors of the download's reads as transfer errors.
+type transferReader struct{ r io.Reader }
+
+func (t transferReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = &transferError{err}
+	}
+	return n, err
 }
 
 // Next returns the next event. A line that is not a JSON object, a line over the size limit and
@@ -215,6 +235,10 @@ func (r *SIEMFileReader) Close() error { return r.body.Close() }
 
 // isCorruption tells damaged data (which re-reading will not fix) from a failed transfer.
 func isCorruption(err error) bool {
+	var transfer *transferError
+	if errors.As(err, &transfer) {
+		return false
+	}
 	var corrupt flate.CorruptInputError
 	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, gzip.ErrChecksum) ||
 		errors.Is(err, gzip.ErrHeader) || errors.As(err, &corrupt)

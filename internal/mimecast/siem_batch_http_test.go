@@ -143,7 +143,9 @@ func TestBatchFileServerErrorIsNotExpired(t *testing.T) {
 	assert.False(t, errors.Is(err, ErrBatchURLExpired), "only 403/404 mean expired")
 }
 
-func TestBatchFileCutMidTransferIsACorruptRecord(t *testing.T) {
+// A transfer cut before its Content-Length is a failed transfer (the file is read again), never
+// a truncated file: both end in an unexpected EOF, but only the download's own reads say which.
+func TestBatchFileCutMidTransferIsATransferError(t *testing.T) {
 	r := newEndpointRig(t)
 	var lines []string
 	for i := range 20 {
@@ -156,6 +158,31 @@ func TestBatchFileCutMidTransferIsACorruptRecord(t *testing.T) {
 		// Returning early with a Content-Length promised: the client sees an unexpected EOF.
 	})
 	fr, err := r.client.OpenBatchFile(t.Context(), r.srv.URL+"/files/cut.json.gz")
+	require.NoError(t, err)
+	defer fr.Close()
+	events, err := drainSIEMFile(t, fr)
+	require.Error(t, err, "the transfer failed")
+	assert.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	assert.NotErrorIs(t, err, ErrBatchFileCorrupt)
+	require.Greater(t, len(events), 2, "the events before the cut")
+	assert.Equal(t, "a0", events[0].AggregateID)
+	for _, ev := range events {
+		assert.NoError(t, ev.Err, "no event stands for a corrupt file")
+	}
+}
+
+// The same file served whole but truncated (its Content-Length says so) is a corrupt file.
+func TestBatchFileTruncatedButSentWholeIsACorruptRecord(t *testing.T) {
+	r := newEndpointRig(t)
+	var lines []string
+	for i := range 20 {
+		lines = append(lines, fmt.Sprintf(`{"type":"av","aggregateId":"a%d"}`, i))
+	}
+	full := gzippedFlushed(t, lines)
+	r.handle(http.MethodGet, "/files/truncated.json.gz", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write(full[:len(full)/2])
+	})
+	fr, err := r.client.OpenBatchFile(t.Context(), r.srv.URL+"/files/truncated.json.gz")
 	require.NoError(t, err)
 	defer fr.Close()
 	events, err := drainSIEMFile(t, fr)

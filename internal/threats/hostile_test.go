@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mimecast-connect/mimecast-connect/internal/hostile"
 	"github.com/mimecast-connect/mimecast-connect/internal/mimecast"
 	"github.com/mimecast-connect/mimecast-connect/internal/mimecastfake"
 	"github.com/mimecast-connect/mimecast-connect/internal/streamtest"
@@ -165,6 +166,8 @@ func TestThreatsSIEMSkipsAFileThatCanNeverBeReadAndReadsOn(t *testing.T) {
 	}{
 		{"a file:// URL", []string{"a.json.gz", "file:///etc/passwd", "c.json.gz"}, "/etc/passwd"},
 		{"a file that always answers 500", []string{"a.json.gz", "b.json.gz", "c.json.gz"}, "/files/b.json.gz"},
+		{"a file cut on every transfer", []string{"a.json.gz", "cut.json.gz", "c.json.gz"}, "/files/cut.json.gz"},
+		{"a file whose length lies on every transfer", []string{"a.json.gz", "lying.json.gz", "c.json.gz"}, "/files/lying.json.gz"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -173,6 +176,10 @@ func TestThreatsSIEMSkipsAFileThatCanNeverBeReadAndReadsOn(t *testing.T) {
 				"a.json.gz": gzipLines(bigSIEMLine(1, 10), bigSIEMLine(2, 10)),
 				"b.json.gz": func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "boom", http.StatusInternalServerError) },
 				"c.json.gz": gzipLines(bigSIEMLine(3, 10)),
+				"cut.json.gz": hostile.Wrap(gzipLines(bigSIEMLine(4, 5000), bigSIEMLine(5, 5000)),
+					hostile.Rule{Match: func(*http.Request) bool { return true }, Do: hostile.Cut{}}).ServeHTTP,
+				"lying.json.gz": hostile.Wrap(gzipLines(bigSIEMLine(6, 10)),
+					hostile.Rule{Match: func(*http.Request) bool { return true }, Do: hostile.LongerThanSent{Extra: 100}}).ServeHTTP,
 			})
 			c := streamtest.NewCollector()
 			_, stop, obs := streamtest.StartObserved(t, streamtest.StreamSpec{Input: threatsYAML(url, siemAV+"max_retries: 0\n")}, c)
@@ -376,5 +383,36 @@ func TestUnreachableTellsAMissingHostFromAPassingFault(t *testing.T) {
 		{"server error", errors.New("HTTP 503"), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) { assert.Equal(t, tc.want, unreachable(tc.err)) })
+	}
+}
+
+// A batch file whose transfer is cut, or whose length lies, once is read again: every event
+// arrives, none error-flagged as if the file were corrupt.
+func TestThreatsSIEMFileCutInTransferIsReadAgainWhole(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		do   hostile.Misbehaviour
+	}{
+		{"cut half-way", hostile.Cut{}},
+		{"cut inside the gzip header", hostile.Cut{At: func([]byte) int { return 5 }}},
+		{"cut one byte before the end", hostile.Cut{At: func(b []byte) int { return len(b) - 1 }}},
+		{"length that lies", hostile.LongerThanSent{Extra: 100}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			file := hostile.Wrap(gzipLines(bigSIEMLine(1, 5000), bigSIEMLine(2, 5000), bigSIEMLine(3, 5000)),
+				hostile.Rule{Match: func(*http.Request) bool { return true }, Times: 1, Do: tc.do})
+			url := siemFilesServer(t, []string{"f.json.gz"}, map[string]http.HandlerFunc{"f.json.gz": file.ServeHTTP})
+			c := streamtest.NewCollector()
+			_, stop := streamtest.StartStream(t, streamtest.StreamSpec{Input: threatsYAML(url, siemAV+"max_retries: 0\n")}, c)
+			c.WaitFor(t, 20*time.Second, func(m []*service.Message) bool { return len(m) >= 3 })
+			msgs := streamtest.Settle(c)
+			stop()
+			require.Equal(t, 1, file.Applied(0))
+			assert.Len(t, msgs, 3, "each event once")
+			for _, m := range msgs {
+				assert.NoError(t, m.GetError())
+			}
+		})
 	}
 }
