@@ -204,6 +204,9 @@ func crawlChaos(t *testing.T, in, res string, a *archAcceptor) {
 	}
 	time.Sleep(300 * time.Millisecond) // the acknowledged batches are committed
 	close(a.release)
+	// The output now rejects every batch, and the input replays them: the stream must stop in
+	// the middle of that (a replay waiting out its back-off once hung the shutdown for good).
+	time.Sleep(300 * time.Millisecond)
 	streamtest.Stop(t, s, 10*time.Second)
 	<-done
 }

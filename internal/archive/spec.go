@@ -18,13 +18,19 @@ import (
 const Name = "mimecast_archive"
 
 // NewBatchInput parses a mimecast_archive config and builds the input; the input's
-// auto_replay_nacks field is applied as Benthos' own inputs apply it.
+// auto_replay_nacks field is applied by the input's queue (see batchinput.Queue.SetReplay).
 func NewBatchInput(conf *service.ParsedConfig, mgr *service.Resources) (service.BatchInput, error) {
 	cfg, err := archiveConfigFromParsed(conf, mgr, time.Now())
 	if err != nil {
 		return nil, err
 	}
-	return service.AutoRetryNacksBatchedToggled(conf, newArchiveInput(cfg, mgr))
+	replay, err := conf.FieldBool(service.AutoRetryNacksToggleFieldName)
+	if err != nil {
+		return nil, err
+	}
+	in := newArchiveInput(cfg, mgr)
+	in.queue.SetReplay(replay)
+	return in, nil
 }
 
 // CacheFields are the fields that name a cache resource.

@@ -28,6 +28,12 @@ type Queue struct {
 	failing  error
 	changed  chan struct{}
 	reported bool // Connect has returned failing since it was set
+
+	// replay: rejected batches are handed out again (see SetReplay); retries are those waiting.
+	replay     bool
+	retryMu    sync.Mutex
+	retries    []*replayed
+	retryAdded chan struct{}
 }
 
 // Batch is one batch handed to the pipeline, with the function that acknowledges it.
@@ -38,7 +44,7 @@ type Batch struct {
 
 // New returns a queue whose work has not started.
 func New() *Queue {
-	return &Queue{shutSig: shutdown.NewSignaller(), batches: make(chan Batch), ended: make(chan struct{}), changed: make(chan struct{})}
+	return &Queue{shutSig: shutdown.NewSignaller(), batches: make(chan Batch), ended: make(chan struct{}), changed: make(chan struct{}), retryAdded: make(chan struct{}, 1)}
 }
 
 // failRecheck is how long Connect waits for a failing input to heal before it reports the
@@ -165,22 +171,50 @@ func (q *Queue) ReadBatch(ctx context.Context) (service.MessageBatch, service.Ac
 	if !q.isStarted() {
 		return nil, nil, service.ErrNotConnected
 	}
+	ended := q.ended
 	for {
 		failing, changed := q.failState()
 		if failing != nil {
 			return nil, nil, service.ErrNotConnected
 		}
+		r, wait := q.dueRetry()
+		if r != nil {
+			return q.hand(r)
+		}
+		var (
+			timer *time.Timer
+			due   <-chan time.Time
+		)
+		if wait > 0 {
+			timer = time.NewTimer(wait)
+			due = timer.C
+		}
+		stop := func() {
+			if timer != nil {
+				timer.Stop()
+			}
+		}
 		select {
 		case <-changed: // failing now: say so
+		case <-q.retryAdded:
+		case <-due:
 		case b := <-q.batches:
-			return b.Batch, b.Ack, nil
-		case <-q.ended:
-			return nil, nil, service.ErrEndOfInput
+			stop()
+			return q.hand(&replayed{batch: b.Batch, ack: b.Ack})
+		case <-ended:
+			if !q.retriesPending() {
+				stop()
+				return nil, nil, service.ErrEndOfInput
+			}
+			ended = nil // the rejected batches first
 		case <-ctx.Done():
+			stop()
 			return nil, nil, ctx.Err()
 		case <-q.shutSig.SoftStopChan():
+			stop()
 			return nil, nil, service.ErrEndOfInput
 		}
+		stop()
 	}
 }
 

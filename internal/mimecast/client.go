@@ -368,7 +368,12 @@ func (c *Client) callError(endpoint string, err error) error {
 	}
 	var apiErr *APIError
 	if errors.As(err, &apiErr) {
-		c.redact.apiError(apiErr)
+		// A token error was scrubbed when the fetch made it, and is shared by every call that
+		// waited for that fetch: scrubbing it again here would write it from several goroutines.
+		var tokErr *tokenError
+		if !errors.As(err, &tokErr) {
+			c.redact.apiError(apiErr)
+		}
 		return err
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errClientClosed) {

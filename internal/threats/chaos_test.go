@@ -472,6 +472,11 @@ func runAccepting(t *testing.T, url, feed, dir string, accept, want int, f mimec
 	out := slices.Clone(keys)
 	mu.Unlock()
 	close(release)
+	if accept >= 0 {
+		// The output now rejects every batch, and the input replays them: the stream must stop
+		// in the middle of that (a replay waiting out its back-off once hung the shutdown).
+		time.Sleep(300 * time.Millisecond)
+	}
 	stop()
 	return out
 }

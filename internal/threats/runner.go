@@ -125,6 +125,7 @@ func (r *sourceRunner) run(ctx context.Context) {
 			r.in.log.Infof("%s: polling works again after %d failed %s", r.src.name(), r.failures, plural(r.failures, "poll", "polls"))
 			r.failures, r.forbidden = 0, false
 			r.in.metrics.authFailing.Set(0, r.src.feed(), r.src.name())
+			r.refuse(nil)
 		}
 		if caughtUp && !batchinput.Sleep(ctx, r.in.cfg.pollInterval) {
 			return
@@ -151,9 +152,11 @@ func (r *sourceRunner) poll(ctx context.Context, gen uint64, st feedState) (caug
 		if err != nil {
 			return false, err
 		}
-		// Read: no longer refused. Said before the chunk is sent, which waits for an input
-		// that is not failing.
-		r.refuse(nil)
+		if len(c.records) > 0 || c.commit || c.caughtUp {
+			// An answer came: no longer refused. Said before the chunk is sent, which waits
+			// for an input that is not failing.
+			r.refuse(nil)
+		}
 		if len(c.records) > 0 || c.commit {
 			if err := r.emit(ctx, gen, c); err != nil {
 				return false, err

@@ -18,13 +18,19 @@ import (
 const Name = "mimecast_threats"
 
 // NewBatchInput parses a mimecast_threats config and builds the input; the input's
-// auto_replay_nacks field is applied as Benthos' own inputs apply it.
+// auto_replay_nacks field is applied by the input's queue (see batchinput.Queue.SetReplay).
 func NewBatchInput(conf *service.ParsedConfig, mgr *service.Resources) (service.BatchInput, error) {
 	cfg, err := threatsConfigFromParsed(conf, mgr)
 	if err != nil {
 		return nil, err
 	}
-	return service.AutoRetryNacksBatchedToggled(conf, newThreatsInput(cfg, mgr))
+	replay, err := conf.FieldBool(service.AutoRetryNacksToggleFieldName)
+	if err != nil {
+		return nil, err
+	}
+	in := newThreatsInput(cfg, mgr)
+	in.queue.SetReplay(replay)
+	return in, nil
 }
 
 // The constructor's validation, for lint (see internal/configlint).
