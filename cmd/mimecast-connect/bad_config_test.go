@@ -187,6 +187,20 @@ func badConfigError(t *testing.T, path, stage string) string {
 // runCLIWithin is runCLI with a deadline, for `run`, which would not return if a config started.
 func runCLIWithin(t *testing.T, timeout time.Duration, args ...string) (int, string) {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), timeout)
+	defer cancel()
+	code, printed, runErr := runCLIUntil(t, ctx, args...)
+	if runErr != nil {
+		printed += runErr.Error()
+	}
+	require.NoError(t, ctx.Err(), "%v did not return within %v", args, timeout)
+	return code, printed
+}
+
+// runCLIUntil runs the CLI in-process with ctx and returns its exit code, what it printed on
+// stdout and stderr, and its error. Not parallel: it swaps os.Stdout and os.Stderr.
+func runCLIUntil(t *testing.T, ctx context.Context, args ...string) (int, string, error) {
+	t.Helper()
 	r, w, err := os.Pipe()
 	require.NoError(t, err)
 	stdout, stderr := os.Stdout, os.Stderr
@@ -197,17 +211,10 @@ func runCLIWithin(t *testing.T, timeout time.Duration, args ...string) (int, str
 		_, _ = io.Copy(&b, r)
 		out <- b.String()
 	}()
-	ctx, cancel := context.WithTimeout(t.Context(), timeout)
-	defer cancel()
 	code, runErr := service.RunCLIToCode(ctx, append(cliOptions(), service.CLIOptSetArgs(append([]string{"mimecast-connect"}, args...)...))...)
 	os.Stdout, os.Stderr = stdout, stderr
 	require.NoError(t, w.Close())
-	printed := <-out
-	if runErr != nil {
-		printed += runErr.Error()
-	}
-	require.NoError(t, ctx.Err(), "%v did not return within %v", args, timeout)
-	return code, printed
+	return code, <-out, runErr
 }
 
 // The markers around the generated table in docs/reliability.md.

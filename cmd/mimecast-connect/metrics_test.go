@@ -90,53 +90,8 @@ func TestPrometheusShowsErrorSeriesFromTheStartAndRefusedCredentials(t *testing.
 func TestPrometheusServesOurCountersDuringARun(t *testing.T) {
 	fake := httptest.NewServer(mimecastfake.New(mimecastfake.Options{Seed: 1, Sizes: mimecastfake.Sizes{EventsPerFeed: 20, Span: time.Hour}}))
 	t.Cleanup(fake.Close)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-
-	b := service.NewStreamBuilder()
-	require.NoError(t, b.SetYAML(fmt.Sprintf(`
-http:
-  enabled: true
-  address: %s
-input:
-  label: threats
-  mimecast_threats:
-    api_url: %s
-    client_id: %s
-    client_secret: %s
-    feeds: [url_protect]
-    poll_interval: 100ms
-    stats_interval: ""
-output:
-  drop: {}
-metrics:
-  prometheus: {}
-logger:
-  level: none
-`, addr, fake.URL, mimecastfake.DefaultClientID, mimecastfake.DefaultClientSecret)))
-	s, err := b.Build()
-	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() { done <- s.Run(t.Context()) }()
-
-	client := &http.Client{Timeout: time.Second}
-	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		res, err := client.Get("http://" + addr + "/metrics")
-		require.NoError(c, err)
-		defer res.Body.Close()
-		body, err := io.ReadAll(res.Body)
-		require.NoError(c, err)
-		assert.Contains(c, string(body), `mimecast_threats_emitted{feed="url_protect",label="threats",path="root.input"} 20`)
-		assert.Contains(c, string(body), `mimecast_api_calls{endpoint="/api/ttp/url/get-logs",label="threats",path="root.input",status="200"}`)
-	}, 10*time.Second, 50*time.Millisecond)
-
-	require.NoError(t, s.StopWithin(5*time.Second))
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(5 * time.Second):
-		t.Fatal("stream did not stop")
-	}
+	scrapeRun(t, fake.URL, mimecastfake.DefaultClientSecret, func(c *assert.CollectT, body string) {
+		assert.Contains(c, body, `mimecast_threats_emitted{feed="url_protect",label="threats",path="root.input"} 20`)
+		assert.Contains(c, body, `mimecast_api_calls{endpoint="/api/ttp/url/get-logs",label="threats",path="root.input",status="200"}`)
+	})
 }

@@ -143,15 +143,21 @@ func TestBatchFileServerErrorIsNotExpired(t *testing.T) {
 	assert.False(t, errors.Is(err, ErrBatchURLExpired), "only 403/404 mean expired")
 }
 
-// A transfer cut before its Content-Length is a failed transfer (the file is read again), never
-// a truncated file: both end in an unexpected EOF, but only the download's own reads say which.
-func TestBatchFileCutMidTransferIsATransferError(t *testing.T) {
-	r := newEndpointRig(t)
+// twentyEventFile is a gzip batch file of 20 av events, a0 to a19, flushed after each line.
+func twentyEventFile(t *testing.T) []byte {
+	t.Helper()
 	var lines []string
 	for i := range 20 {
 		lines = append(lines, fmt.Sprintf(`{"type":"av","aggregateId":"a%d"}`, i))
 	}
-	full := gzippedFlushed(t, lines)
+	return gzippedFlushed(t, lines)
+}
+
+// A transfer cut before its Content-Length is a failed transfer (the file is read again), never
+// a truncated file: both end in an unexpected EOF, but only the download's own reads say which.
+func TestBatchFileCutMidTransferIsATransferError(t *testing.T) {
+	r := newEndpointRig(t)
+	full := twentyEventFile(t)
 	r.handle(http.MethodGet, "/files/cut.json.gz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Length", fmt.Sprint(len(full)))
 		_, _ = w.Write(full[:len(full)/2])
@@ -174,11 +180,7 @@ func TestBatchFileCutMidTransferIsATransferError(t *testing.T) {
 // The same file served whole but truncated (its Content-Length says so) is a corrupt file.
 func TestBatchFileTruncatedButSentWholeIsACorruptRecord(t *testing.T) {
 	r := newEndpointRig(t)
-	var lines []string
-	for i := range 20 {
-		lines = append(lines, fmt.Sprintf(`{"type":"av","aggregateId":"a%d"}`, i))
-	}
-	full := gzippedFlushed(t, lines)
+	full := twentyEventFile(t)
 	r.handle(http.MethodGet, "/files/truncated.json.gz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write(full[:len(full)/2])
 	})

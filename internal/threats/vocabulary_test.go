@@ -11,9 +11,7 @@ import (
 )
 
 func TestSelectionValuesThatMatchNothingAreRefusedWithTheNearestKnownOne(t *testing.T) {
-	cases := []struct {
-		fields, want string
-	}{
+	cases := []struct{ fields, want string }{
 		{"threat_types: [phishing, malwre]\n", `threat_types[1]: "malwre" matches nothing any feed sends (did you mean malware?)`},
 		{"threat_types: [phish]\n", `threat_types[0]: "phish" matches nothing any feed sends (did you mean phishing?)`},
 		{"statuses: [quarantined]\n", `statuses[0]: "quarantined" matches nothing any feed sends: use values of blocked, rejected`},
@@ -21,28 +19,13 @@ func TestSelectionValuesThatMatchNothingAreRefusedWithTheNearestKnownOne(t *test
 		{"threat_sources: [e-mail]\n", `threat_sources[0]: "e-mail" matches nothing any feed sends (did you mean email?)`},
 		{"feeds: [threat_events, url_protect]\nthreat_types: [Malware, URL]\nstatuses: [held, blocked]\nthreat_sources: [url_protect, email]\n", ""},
 	}
-	for _, tc := range cases {
-		t.Run(tc.fields, func(t *testing.T) {
-			conf, err := Spec().ParseYAML(streamtest.ConnYAML("http://127.0.0.1:9")+tc.fields, nil)
-			require.NoError(t, err)
-			c, err := threatsConfigFromParsed(conf, service.MockResources())
-			if tc.want == "" {
-				require.NoError(t, err)
-				c.conn.Close()
-				return
-			}
-			require.Error(t, err)
-			assert.Contains(t, err.Error(), tc.want)
-		})
-	}
+	runConfigCases(t, cases)
 }
 
 // A feed none of whose records can pass the selections is refused rather than polled for
 // nothing; a selection some record of every feed can pass is not.
 func TestFeedsTheSelectionsShutOutAreRefused(t *testing.T) {
-	cases := []struct {
-		fields, want string
-	}{
+	cases := []struct{ fields, want string }{
 		{"threat_types: [url]\nthreat_sources: [email]\n", "feeds: threat_events never passes threat_types [url]: its records carry malware, phishing, spam, suspicious, unwanted; remove threat_events from feeds"},
 		{"feeds: [url_protect]\nthreat_sources: [email]\n", "feeds: url_protect never passes threat_sources [email]: its records carry url_protect"},
 		{"feeds: [threat_events, url_protect]\nthreat_types: [url]\nthreat_sources: [email]\n", "feeds: threat_events never passes threat_types [url]"},
@@ -55,6 +38,13 @@ func TestFeedsTheSelectionsShutOutAreRefused(t *testing.T) {
 		{"feeds: [siem]\nsiem_event_types: [av]\nstatuses: [sandboxed]\nthreat_sources: [siem]\n", ""},
 		{"feeds: [held_messages, threat_events]\nthreat_types: [spam]\nstatuses: [held]\n", ""},
 	}
+	runConfigCases(t, cases)
+}
+
+// runConfigCases parses each case's fields as a mimecast_threats config: want is part of the
+// error, or empty for a config that is accepted.
+func runConfigCases(t *testing.T, cases []struct{ fields, want string }) {
+	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.fields, func(t *testing.T) {
 			conf, err := Spec().ParseYAML(streamtest.ConnYAML("http://127.0.0.1:9")+tc.fields, nil)
