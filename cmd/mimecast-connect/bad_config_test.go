@@ -149,8 +149,28 @@ func TestBadConfigsFailWithTheDocumentedError(t *testing.T) {
 			got := badConfigError(t, path, bc.stage)
 			t.Logf("%s %s: %q", bc.stage, bc.mistake, got)
 			assert.Equal(t, bc.want, got)
+			// check refuses it too, with the same message.
+			code, out := runCheckCLI(t, "check", path)
+			assert.NotEqual(t, 0, code, "check must refuse it: %s", out)
+			assert.Contains(t, strings.Join(strings.Fields(out), " "), strings.Join(strings.Fields(checkMessage(bc.want)), " "), "check says what lint and run say")
 		})
 	}
+}
+
+// checkMessage is the part of a lint or start-up error that check shows: the message after
+// the file position or the component's path.
+func checkMessage(want string) string {
+	if _, msg, ok := strings.Cut(want, ") "); ok && strings.HasPrefix(want, "pipeline.yaml(") {
+		return msg
+	}
+	if i := strings.Index(want, ": "); strings.HasPrefix(want, "failed to init") && i >= 0 {
+		if _, msg, ok := strings.Cut(want, "path root."); ok {
+			if _, m, ok := strings.Cut(msg, ": "); ok {
+				return m
+			}
+		}
+	}
+	return want
 }
 
 // badConfigError runs lint (and for a start-up error, run) on path and returns the error line the

@@ -157,6 +157,10 @@ func (cc componentCheck) parse() (mimecast.Config, []probe, []string, error) {
 	if err != nil {
 		return mimecast.Config{}, nil, nil, err
 	}
+	// What building the client refuses at start-up (an empty client_id, say), check refuses too.
+	if err := mimecast.ValidateConfig(cfg); err != nil {
+		return mimecast.Config{}, nil, nil, err
+	}
 	calls, err := comp.calls(conf)
 	if err != nil {
 		return mimecast.Config{}, nil, nil, err

@@ -230,13 +230,33 @@ func newFoundComponent(kind string, path []string, wrapper, block *yaml.Node) fo
 		}
 	}
 	if !isNull(block) {
-		// Decoding resolves aliases and merge keys, which a re-encoded node would lose.
+		// Decoding resolves aliases and merge keys, which a re-encoded node would lose. Dates
+		// stay the text they were: decoded as timestamps, `end_date: 2024-12-31` would come
+		// back as midnight, where the component reads a date as the whole day.
+		keepTimestampsAsText(block)
 		var v any
 		if err := block.Decode(&v); err == nil {
 			c.config = v
 		}
 	}
 	return c
+}
+
+// keepTimestampsAsText tags the scalars of n that YAML would read as timestamps as strings, as
+// Benthos reads them.
+func keepTimestampsAsText(n *yaml.Node) {
+	if n == nil {
+		return
+	}
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!timestamp" {
+		n.Tag = "!!str"
+	}
+	for _, c := range n.Content {
+		keepTimestampsAsText(c)
+	}
+	if n.Kind == yaml.AliasNode {
+		keepTimestampsAsText(n.Alias)
+	}
 }
 
 // isComponentBlock reports whether n can be a component's config: a mapping, an alias of one, or
