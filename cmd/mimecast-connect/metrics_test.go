@@ -79,6 +79,10 @@ func TestPrometheusShowsErrorSeriesFromTheStartAndRefusedCredentials(t *testing.
 		assert.Contains(c, body, `mimecast_threats_fetch_errors`+series+` 0`)
 		assert.Contains(c, body, `mimecast_threats_checkpoint_errors`+series+` 0`)
 		assert.Contains(c, body, `mimecast_threats_auth_failing{feed="url_protect",label="threats",path="root.input",source="url_protect"} 0`)
+		for _, reason := range []string{"rate_limited", "network", "timeout"} {
+			assert.Contains(c, body, `mimecast_api_retries{endpoint="/api/ttp/url/get-logs",label="threats",path="root.input",reason="`+reason+`"} 0`)
+		}
+		assert.Contains(c, body, `mimecast_api_rate_limited{endpoint="/api/ttp/url/get-logs",label="threats",path="root.input"} 0`)
 	})
 	scrapeRun(t, fake.URL, "not-the-secret", func(c *assert.CollectT, body string) {
 		assert.Contains(c, body, `mimecast_threats_auth_failing{feed="url_protect",label="threats",path="root.input",source="url_protect"} 1`)

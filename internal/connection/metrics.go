@@ -3,6 +3,7 @@ package connection
 import (
 	"time"
 
+	"github.com/mimecast-connect/mimecast-connect/internal/mimecast"
 	"github.com/redpanda-data/benthos/v4/public/service"
 )
 
@@ -32,3 +33,23 @@ func (m *metrics) Call(endpoint, status string, d time.Duration) {
 func (m *metrics) RateLimited(endpoint string) { m.rateLimited.Incr(1, endpoint) }
 
 func (m *metrics) Retry(endpoint, reason string) { m.retries.Incr(1, endpoint, reason) }
+
+// zeroReasons are the retry reasons whose series exist from the start: those of a rate limit,
+// a network failure and a timeout, which any endpoint can meet.
+var zeroReasons = []string{"rate_limited", "network", "timeout"}
+
+// ZeroSeries makes the client's error series of the component's calls exist at zero from the
+// start (mimecast_api_rate_limited, and mimecast_api_retries for the common reasons), so that an
+// alert on them can be written and tested before the first error.
+func ZeroSeries(mgr *service.Resources, calls []mimecast.Call) {
+	if mgr == nil {
+		return
+	}
+	m := newMetrics(mgr.Metrics())
+	for _, c := range calls {
+		m.rateLimited.Incr(0, c.Endpoint)
+		for _, reason := range zeroReasons {
+			m.retries.Incr(0, c.Endpoint, reason)
+		}
+	}
+}

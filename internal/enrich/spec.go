@@ -22,6 +22,11 @@ func NewProcessor(conf *service.ParsedConfig, mgr *service.Resources) (service.B
 	if err != nil {
 		return nil, err
 	}
+	calls, err := Endpoints(conf)
+	if err != nil {
+		return nil, err
+	}
+	connection.ZeroSeries(mgr, calls)
 	return newEnrichProcessor(cfg, mgr), nil
 }
 

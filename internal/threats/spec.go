@@ -28,6 +28,11 @@ func NewBatchInput(conf *service.ParsedConfig, mgr *service.Resources) (service.
 	if err != nil {
 		return nil, err
 	}
+	calls, err := Endpoints(conf)
+	if err != nil {
+		return nil, err
+	}
+	connection.ZeroSeries(mgr, calls)
 	in := newThreatsInput(cfg, mgr)
 	in.queue.SetReplay(replay)
 	return in, nil
