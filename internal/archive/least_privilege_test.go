@@ -3,6 +3,7 @@ package archive
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,7 +52,11 @@ func TestArchiveWithoutDirectoryIsNotReady(t *testing.T) {
 		mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/ready", nil))
 		return rec.Code, rec.Body.String()
 	}
-	require.Eventually(t, func() bool { code, _ := ready(); return code == http.StatusServiceUnavailable }, 10*time.Second, 20*time.Millisecond)
+	// Not connected at once, and with the reason once Benthos asked the input to connect.
+	require.Eventually(t, func() bool {
+		code, body := ready()
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "crawling the archive")
+	}, 10*time.Second, 20*time.Millisecond)
 	_, body := ready()
 	assert.Contains(t, body, "crawling the archive: listing internal domains")
 	assert.Contains(t, body, "403")
