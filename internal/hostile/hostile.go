@@ -15,7 +15,7 @@ import (
 
 // Misbehaviour is what a Rule does to an answer, given the answer the handler gave.
 type Misbehaviour interface {
-	serve(w http.ResponseWriter, answer *httptest.ResponseRecorder)
+	serve(w http.ResponseWriter, r *http.Request, answer *httptest.ResponseRecorder)
 }
 
 // Rule applies Do to the first Times requests (0: every request) for which Match is true.
@@ -59,7 +59,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	answer := httptest.NewRecorder()
 	s.next.ServeHTTP(answer, r)
-	rule.Do.serve(w, answer)
+	rule.Do.serve(w, r, answer)
 }
 
 func (s *Server) take(r *http.Request) *Rule {
@@ -103,7 +103,7 @@ type Cut struct {
 	At func(body []byte) int
 }
 
-func (c Cut) serve(w http.ResponseWriter, answer *httptest.ResponseRecorder) {
+func (c Cut) serve(w http.ResponseWriter, _ *http.Request, answer *httptest.ResponseRecorder) {
 	body := answer.Body.Bytes()
 	at := len(body) / 2
 	if c.At != nil {
@@ -129,28 +129,37 @@ func Inside(marker string, k int) func([]byte) int {
 }
 
 // Trickle sends the first Head bytes of the answer at once and then one byte every Every, for
-// at most For in all (then it hangs up): a server that is there and never done.
+// at most For in all (then it hangs up), or until the client goes: a server that is there and
+// never done.
 type Trickle struct {
 	Head  int
 	Every time.Duration
 	For   time.Duration
 }
 
-func (t Trickle) serve(w http.ResponseWriter, answer *httptest.ResponseRecorder) {
+func (t Trickle) serve(w http.ResponseWriter, r *http.Request, answer *httptest.ResponseRecorder) {
 	body := answer.Body.Bytes()
 	writeHead(w, answer, len(body))
 	head := min(t.Head, len(body))
 	_, _ = w.Write(body[:head])
 	flush(w)
-	end := time.Now().Add(t.For)
-	for i := head; i < len(body) && time.Now().Before(end); i++ {
-		time.Sleep(t.Every)
+	tick := time.NewTicker(t.Every)
+	defer tick.Stop()
+	end := time.After(t.For)
+	for i := head; i < len(body); i++ {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-end:
+			hangUp(w)
+			return
+		case <-tick.C:
+		}
 		if _, err := w.Write(body[i : i+1]); err != nil {
 			return
 		}
 		flush(w)
 	}
-	hangUp(w)
 }
 
 func flush(w http.ResponseWriter) {
@@ -165,7 +174,7 @@ type LongerThanSent struct {
 	Extra int
 }
 
-func (l LongerThanSent) serve(w http.ResponseWriter, answer *httptest.ResponseRecorder) {
+func (l LongerThanSent) serve(w http.ResponseWriter, _ *http.Request, answer *httptest.ResponseRecorder) {
 	body := answer.Body.Bytes()
 	writeHead(w, answer, len(body)+l.Extra)
 	_, _ = w.Write(body)
@@ -179,7 +188,7 @@ type Status struct {
 	Body   string
 }
 
-func (s Status) serve(w http.ResponseWriter, _ *httptest.ResponseRecorder) {
+func (s Status) serve(w http.ResponseWriter, _ *http.Request, _ *httptest.ResponseRecorder) {
 	for k, v := range s.Header {
 		w.Header()[k] = v
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mimecast-connect/mimecast-connect/internal/hostile"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -62,26 +63,17 @@ func TestBodyLargerThanMaxBodyBytesIsAnError(t *testing.T) {
 	assert.LessOrEqual(t, len(apiErr.Body), snippetLen+len("…"))
 }
 
-// dripServer sends head, then one byte every every, for as long as the client reads.
+// dripServer sends head bytes of a 64 KiB file, then one byte every every, for as long as the
+// client reads (up to a minute).
 func dripServer(t *testing.T, head int, every time.Duration) string {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	file := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/octet-stream")
-		_, _ = w.Write(bytes.Repeat([]byte("a"), head))
-		w.(http.Flusher).Flush()
-		tick := time.NewTicker(every)
-		defer tick.Stop()
-		for {
-			select {
-			case <-r.Context().Done():
-				return
-			case <-tick.C:
-				if _, err := w.Write([]byte("b")); err != nil {
-					return
-				}
-				w.(http.Flusher).Flush()
-			}
-		}
+		_, _ = w.Write(bytes.Repeat([]byte("a"), 64<<10))
+	})
+	srv := httptest.NewServer(hostile.Wrap(file, hostile.Rule{
+		Match: func(*http.Request) bool { return true },
+		Do:    hostile.Trickle{Head: head, Every: every, For: time.Minute},
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL
