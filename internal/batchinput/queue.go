@@ -1,6 +1,8 @@
 // Package batchinput is the plumbing both Mimecast inputs share as Benthos BatchInputs:
 // background work that starts once in Connect and lives until Close (never until Connect's
-// context ends), a queue that hands its batches to ReadBatch, and Close waiting for it.
+// context ends), a queue that hands its batches to ReadBatch and replays the rejected ones
+// (auto_replay_nacks), the input's failing state as Benthos' connection status, and Close
+// waiting for the work.
 package batchinput
 
 import (
@@ -113,7 +115,7 @@ func (q *Queue) connectFailing(ctx context.Context) error {
 
 // Connect starts the background work once: open is called with Connect's context and returns
 // the work, which then runs with a context that ends when Close is called. Later calls do
-// nothing.
+// nothing, unless the input is failing (see SetFailing): then they report it.
 func (q *Queue) Connect(ctx context.Context, open func(ctx context.Context) (run func(ctx context.Context), err error)) error {
 	if q.isStarted() {
 		if err, _ := q.failState(); err != nil {
