@@ -25,6 +25,16 @@ type replayed struct {
 // one ends with ReadBatch, dropping what was not delivered, whose checkpoints never moved.
 func (q *Queue) SetReplay(on bool) { q.replay = on }
 
+// ReplayAsConfigured sets replay from conf's auto_replay_nacks field.
+func (q *Queue) ReplayAsConfigured(conf *service.ParsedConfig) error {
+	on, err := conf.FieldBool(service.AutoRetryNacksToggleFieldName)
+	if err != nil {
+		return err
+	}
+	q.SetReplay(on)
+	return nil
+}
+
 // replayBackoff is the wait before attempt n of a rejected batch: at once for the first two,
 // then from 1ms doubling up to a second, as Benthos' own replay waits.
 func replayBackoff(n int) time.Duration {

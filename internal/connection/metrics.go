@@ -38,12 +38,14 @@ func (m *metrics) Retry(endpoint, reason string) { m.retries.Incr(1, endpoint, r
 // a network failure and a timeout, which any endpoint can meet.
 var zeroReasons = []string{"rate_limited", "network", "timeout"}
 
-// ZeroSeries makes the client's error series of the component's calls exist at zero from the
-// start (mimecast_api_rate_limited, and mimecast_api_retries for the common reasons), so that an
-// alert on them can be written and tested before the first error.
-func ZeroSeries(mgr *service.Resources, calls []mimecast.Call) {
-	if mgr == nil {
-		return
+// ZeroSeries makes the client's error series of the calls the component of conf makes (as
+// endpoints lists them) exist at zero from the start: mimecast_api_rate_limited, and
+// mimecast_api_retries for the common reasons, so that an alert on them can be written and
+// tested before the first error.
+func ZeroSeries(conf *service.ParsedConfig, mgr *service.Resources, endpoints func(*service.ParsedConfig) ([]mimecast.Call, error)) error {
+	calls, err := endpoints(conf)
+	if err != nil || mgr == nil {
+		return err
 	}
 	m := newMetrics(mgr.Metrics())
 	for _, c := range calls {
@@ -52,4 +54,5 @@ func ZeroSeries(mgr *service.Resources, calls []mimecast.Call) {
 			m.retries.Incr(0, c.Endpoint, reason)
 		}
 	}
+	return nil
 }

@@ -22,11 +22,9 @@ func NewProcessor(conf *service.ParsedConfig, mgr *service.Resources) (service.B
 	if err != nil {
 		return nil, err
 	}
-	calls, err := Endpoints(conf)
-	if err != nil {
+	if err := connection.ZeroSeries(conf, mgr, Endpoints); err != nil {
 		return nil, err
 	}
-	connection.ZeroSeries(mgr, calls)
 	return newEnrichProcessor(cfg, mgr), nil
 }
 

@@ -18,23 +18,19 @@ import (
 const Name = "mimecast_threats"
 
 // NewBatchInput parses a mimecast_threats config and builds the input; the input's
-// auto_replay_nacks field is applied by the input's queue (see batchinput.Queue.SetReplay).
+// auto_replay_nacks field is applied by the input's queue (see batchinput.Queue.ReplayAsConfigured).
 func NewBatchInput(conf *service.ParsedConfig, mgr *service.Resources) (service.BatchInput, error) {
 	cfg, err := threatsConfigFromParsed(conf, mgr)
 	if err != nil {
 		return nil, err
 	}
-	replay, err := conf.FieldBool(service.AutoRetryNacksToggleFieldName)
-	if err != nil {
+	if err := connection.ZeroSeries(conf, mgr, Endpoints); err != nil {
 		return nil, err
 	}
-	calls, err := Endpoints(conf)
-	if err != nil {
-		return nil, err
-	}
-	connection.ZeroSeries(mgr, calls)
 	in := newThreatsInput(cfg, mgr)
-	in.queue.SetReplay(replay)
+	if err := in.queue.ReplayAsConfigured(conf); err != nil {
+		return nil, err
+	}
 	return in, nil
 }
 
