@@ -180,8 +180,9 @@ func (r *sourceRunner) refuse(err error) {
 }
 
 // fetchFailed logs and counts a failed fetch and says how long to wait before the next try. The
-// first failure of a run of them is a warning; repeats are debug lines, with a warning again
-// every failureRelog while it lasts.
+// first failure of a run of them is a warning (an ERROR when Mimecast refuses the credentials or
+// the permission, or cannot be reached at all); repeats are debug lines, with an ERROR every
+// failureRelog while it lasts.
 func (r *sourceRunner) fetchFailed(err error, backoff *time.Duration) time.Duration {
 	log := r.in.log
 	r.in.metrics.fetchErrors.Incr(1, r.src.feed())
