@@ -73,9 +73,12 @@ func (cc componentCheck) run(ctx context.Context) componentReport {
 		// The rest would test a config that cannot start.
 		return rep
 	}
-	for _, missing := range cc.found.missingCaches(cc.caches) {
+	for _, missing := range cc.found.undefinedResources(cc.caches, cc.rateLimits) {
+		if missing.kind != "cache" {
+			continue // the connection's parse below says it
+		}
 		rep.Checks = append(rep.Checks, checkRow{
-			Feature: "config", Result: resultFailed, Error: missing,
+			Feature: "config", Result: resultFailed, Error: missing.msg,
 			Hint: "`run` refuses to start without it (check never opens caches)",
 		})
 	}

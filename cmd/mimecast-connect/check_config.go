@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/mimecast-connect/mimecast-connect/internal/archive"
+	"github.com/mimecast-connect/mimecast-connect/internal/connection"
 	"github.com/mimecast-connect/mimecast-connect/internal/enrich"
 	"github.com/mimecast-connect/mimecast-connect/internal/mimecast"
 	"github.com/mimecast-connect/mimecast-connect/internal/threats"
@@ -92,29 +94,39 @@ func loadConfigFiles(configPath string, resourcePatterns []string, lookup func(s
 		missing []string
 	)
 	for _, p := range paths {
-		raw, err := os.ReadFile(p)
+		f, unset, err := readConfigFile(p, lookup)
 		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", p, err)
-		}
-		resolved, unset, err := resolveEnvVars(raw, lookup)
-		if err != nil {
-			return nil, fmt.Errorf("resolving environment variables in %s: %w", p, err)
+			return nil, err
 		}
 		for _, v := range unset {
 			if !slices.Contains(missing, v) {
 				missing = append(missing, v)
 			}
 		}
-		var root yaml.Node
-		if err := yaml.Unmarshal(resolved, &root); err != nil {
-			return nil, fmt.Errorf("parsing %s: %w", p, err)
-		}
-		files = append(files, configFile{name: p, root: &root})
+		files = append(files, f)
 	}
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("required environment variables were not set: %v (export them, give them a default with ${VAR:default}, or load a dotenv file with `mimecast-connect -e file.env check ...`)", missing)
 	}
 	return files, nil
+}
+
+// readConfigFile reads and parses one config or resource file with ${VAR} references resolved
+// as `run` resolves them, and names the variables that are unset and have no default.
+func readConfigFile(p string, lookup func(string) (string, bool)) (configFile, []string, error) {
+	raw, err := os.ReadFile(p)
+	if err != nil {
+		return configFile{}, nil, fmt.Errorf("reading %s: %w", p, err)
+	}
+	resolved, unset, err := resolveEnvVars(raw, lookup)
+	if err != nil {
+		return configFile{}, nil, fmt.Errorf("resolving environment variables in %s: %w", p, err)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(resolved, &root); err != nil {
+		return configFile{}, nil, fmt.Errorf("parsing %s: %w", p, err)
+	}
+	return configFile{name: p, root: &root}, unset, nil
 }
 
 // expandResourcePattern accepts a file or a glob pattern: `run -r` in Benthos v4.60.0 takes
@@ -321,15 +333,43 @@ func resourceLabels(f configFile, list string) []string {
 	return out
 }
 
-// missingCaches names the cache resources the component refers to that no file defines. The
-// caches themselves are never opened: check must not read or write checkpoints.
-func (c foundComponent) missingCaches(defined []string) []string {
-	m, _ := c.config.(map[string]any)
-	var out []string
+// undefinedResource is a resource a component names that no file defines.
+type undefinedResource struct {
+	kind string // cache or rate_limit
+	line int    // of the field naming it
+	msg  string // as start-up says it
+}
+
+// undefinedResources lists the cache and rate_limit resources the component names that are not
+// among the defined ones, in field order. The resources themselves are never opened: check
+// must not read or write checkpoints.
+func (c foundComponent) undefinedResources(caches, rateLimits []string) []undefinedResource {
+	refs := map[string]string{connection.FieldRateLimit: "rate_limit"}
 	for _, field := range checkedComponents[c.kind].cacheFields() {
-		if name, _ := m[field].(string); name != "" && !slices.Contains(defined, name) {
-			out = append(out, fmt.Sprintf("%s: cache resource %q is not defined: add it under cache_resources or pass its file with -r", field, name))
+		refs[field] = "cache"
+	}
+	// Names come from the decoded block (merge keys resolved), lines from the field's node, or
+	// the block's when a merge key supplied the field.
+	m, _ := c.config.(map[string]any)
+	var out []undefinedResource
+	for _, field := range slices.Sorted(maps.Keys(refs)) {
+		name, _ := m[field].(string)
+		if name == "" {
+			continue
 		}
+		kind, defined := refs[field], caches
+		if kind == "rate_limit" {
+			defined = rateLimits
+		}
+		if slices.Contains(defined, name) {
+			continue
+		}
+		line := c.block.Line
+		if node := c.field(field); node != nil {
+			line = node.Line
+		}
+		out = append(out, undefinedResource{kind: kind, line: line,
+			msg: fmt.Sprintf("%s: %s resource %q is not defined: add it under %s_resources or pass its file with -r", field, kind, name, kind)})
 	}
 	return out
 }

@@ -152,22 +152,23 @@ func parseDemoCounts(r io.Reader) (demoCounts, error) {
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		name, rest, _ := strings.Cut(line, "{")
-		if strings.HasPrefix(line, "#") || (name != "mimecast_threats_emitted" && !strings.HasPrefix(line, "mimecast_archive_emails")) {
+		fields := strings.Fields(line)
+		if len(fields) < 2 || strings.HasPrefix(line, "#") {
 			continue
 		}
-		fields := strings.Fields(line)
+		name, labels, _ := strings.Cut(fields[0], "{")
 		v, err := strconv.ParseFloat(fields[len(fields)-1], 64)
 		if err != nil {
 			continue
 		}
-		if name != "mimecast_threats_emitted" {
+		switch name {
+		case "mimecast_archive_emails":
 			counts.emails += int64(v)
-			continue
-		}
-		if _, after, ok := strings.Cut(rest, `feed="`); ok {
-			feed, _, _ := strings.Cut(after, `"`)
-			counts.feeds[feed] += int64(v)
+		case "mimecast_threats_emitted":
+			if _, after, ok := strings.Cut(labels, `feed="`); ok {
+				feed, _, _ := strings.Cut(after, `"`)
+				counts.feeds[feed] += int64(v)
+			}
 		}
 	}
 	return counts, sc.Err()

@@ -5,16 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
-	"gopkg.in/yaml.v3"
-
-	"github.com/mimecast-connect/mimecast-connect/internal/connection"
 )
 
 // lintResourceRefs is the part of `lint` that Benthos' own lint cannot do, as it lints each
@@ -71,19 +67,9 @@ func lintTargets(args []string) ([]string, error) {
 func resourceRefLints(paths []string) []string {
 	var files []configFile
 	for _, p := range paths {
-		raw, err := os.ReadFile(p)
-		if err != nil {
-			continue
+		if f, _, err := readConfigFile(p, os.LookupEnv); err == nil {
+			files = append(files, f)
 		}
-		resolved, _, err := resolveEnvVars(raw, os.LookupEnv)
-		if err != nil {
-			continue
-		}
-		var root yaml.Node
-		if yaml.Unmarshal(resolved, &root) != nil {
-			continue
-		}
-		files = append(files, configFile{name: p, root: &root})
 	}
 	var caches, rateLimits []string
 	for _, f := range files {
@@ -97,23 +83,8 @@ func resourceRefLints(paths []string) []string {
 	var found []lint
 	for _, f := range files {
 		for _, comp := range findComponents(f) {
-			refs := map[string]string{connection.FieldRateLimit: "rate_limit"}
-			for _, field := range checkedComponents[comp.kind].cacheFields() {
-				refs[field] = "cache"
-			}
-			for _, field := range slices.Sorted(maps.Keys(refs)) {
-				node := comp.field(field)
-				if node == nil || node.Kind != yaml.ScalarNode || node.Value == "" {
-					continue
-				}
-				kind, defined := refs[field], caches
-				if kind == "rate_limit" {
-					defined = rateLimits
-				}
-				if !slices.Contains(defined, node.Value) {
-					found = append(found, lint{f.name, fmt.Sprintf("%s(%d,1) %s: %s resource %q is not defined: add it under %s_resources or pass its file with -r",
-						f.name, node.Line, field, kind, node.Value, kind), node.Line})
-				}
+			for _, u := range comp.undefinedResources(caches, rateLimits) {
+				found = append(found, lint{f.name, fmt.Sprintf("%s(%d,1) %s", f.name, u.line, u.msg), u.line})
 			}
 		}
 	}

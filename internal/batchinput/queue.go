@@ -61,7 +61,7 @@ const failRecheck = time.Minute
 func (q *Queue) SetFailing(err error) {
 	q.failMu.Lock()
 	defer q.failMu.Unlock()
-	if (q.failing == nil) == (err == nil) && (err == nil || err.Error() == q.failing.Error()) {
+	if errText(q.failing) == errText(err) {
 		return
 	}
 	q.failing = err
@@ -70,6 +70,14 @@ func (q *Queue) SetFailing(err error) {
 	}
 	close(q.changed)
 	q.changed = make(chan struct{})
+}
+
+// errText is err's text, "" for nil.
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }
 
 // failState is the current failure and the channel closed on its next change.

@@ -25,6 +25,9 @@ type Rule struct {
 	Do    Misbehaviour
 }
 
+// Any matches every request.
+func Any(*http.Request) bool { return true }
+
 // Path matches the requests to one path.
 func Path(p string) func(*http.Request) bool {
 	return func(r *http.Request) bool { return r.URL.Path == p }

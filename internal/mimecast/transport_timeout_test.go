@@ -72,7 +72,7 @@ func dripServer(t *testing.T, head int, every time.Duration) string {
 		_, _ = w.Write(bytes.Repeat([]byte("a"), 64<<10))
 	})
 	srv := httptest.NewServer(hostile.Wrap(file, hostile.Rule{
-		Match: func(*http.Request) bool { return true },
+		Match: hostile.Any,
 		Do:    hostile.Trickle{Head: head, Every: every, For: time.Minute},
 	}))
 	t.Cleanup(srv.Close)

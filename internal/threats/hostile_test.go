@@ -177,9 +177,9 @@ func TestThreatsSIEMSkipsAFileThatCanNeverBeReadAndReadsOn(t *testing.T) {
 				"b.json.gz": func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "boom", http.StatusInternalServerError) },
 				"c.json.gz": gzipLines(bigSIEMLine(3, 10)),
 				"cut.json.gz": hostile.Wrap(gzipLines(bigSIEMLine(4, 5000), bigSIEMLine(5, 5000)),
-					hostile.Rule{Match: func(*http.Request) bool { return true }, Do: hostile.Cut{}}).ServeHTTP,
+					hostile.Rule{Match: hostile.Any, Do: hostile.Cut{}}).ServeHTTP,
 				"lying.json.gz": hostile.Wrap(gzipLines(bigSIEMLine(6, 10)),
-					hostile.Rule{Match: func(*http.Request) bool { return true }, Do: hostile.LongerThanSent{Extra: 100}}).ServeHTTP,
+					hostile.Rule{Match: hostile.Any, Do: hostile.LongerThanSent{Extra: 100}}).ServeHTTP,
 			})
 			c := streamtest.NewCollector()
 			_, stop, obs := streamtest.StartObserved(t, streamtest.StreamSpec{Input: threatsYAML(url, siemAV+"max_retries: 0\n")}, c)
@@ -404,7 +404,7 @@ func TestThreatsSIEMFileCutInTransferIsReadAgainWhole(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			file := hostile.Wrap(gzipLines(bigSIEMLine(1, 5000), bigSIEMLine(2, 5000), bigSIEMLine(3, 5000)),
-				hostile.Rule{Match: func(*http.Request) bool { return true }, Times: 1, Do: tc.do})
+				hostile.Rule{Match: hostile.Any, Times: 1, Do: tc.do})
 			url := siemFilesServer(t, []string{"f.json.gz"}, map[string]http.HandlerFunc{"f.json.gz": file.ServeHTTP})
 			c := streamtest.NewCollector()
 			_, stop := streamtest.StartStream(t, streamtest.StreamSpec{Input: threatsYAML(url, siemAV+"max_retries: 0\n")}, c)
