@@ -118,6 +118,8 @@ var badConfigs = []badConfig{
 	{"mimecast_threats", "checkpoint_cache not defined", "checkpoint_cache: checkpoints\n", stageResources, "pipeline.yaml(10,1) checkpoint_cache: cache resource \"checkpoints\" is not defined: add it under cache_resources or pass its file with -r"},
 	{"mimecast_threats", "checkpoint_key with a path separator", "checkpoint_key: team/threats\n", stageLint, "pipeline.yaml(7,1) checkpoint_key: \"team/threats\" must be non-empty and hold no path separator (the file cache turns it into a file name)"},
 	{"mimecast_threats", "max_pages_in_flight zero", "max_pages_in_flight: 0\n", stageLint, "pipeline.yaml(10,1) max_pages_in_flight must be at least 1"},
+	{"mimecast_threats", "backfill_concurrency zero", "backfill_concurrency: 0\n", stageLint, "pipeline.yaml(10,1) backfill_concurrency must be at least 1"},
+	{"mimecast_threats", "backfill_slice within the overlap", "backfill_slice: 5m\n", stageLint, "pipeline.yaml(7,1) backfill_slice: 5m0s is not longer than overlap (5m0s): the window of every poll would be cut up; use a longer slice, or 0s for none"},
 	{"mimecast_threats", "misspelt field", "feed: [url_protect]\n", stageLint, "pipeline.yaml(10,1) field feed not recognised"},
 	// mimecast_archive
 	{"mimecast_archive", "invalid regular expression", "include_mailboxes: ['(legal']\n", stageLint, "pipeline.yaml(7,1) include_mailboxes[0]: invalid regular expression \"(legal\": error parsing regexp: missing closing ): `(?i)(legal`"},

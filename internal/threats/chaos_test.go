@@ -28,8 +28,8 @@ import (
 // none lost.
 
 // chaosEvents is the backlog of every feed of the chaos tenant, all inside the lookback: at
-// page_size 7 the lookback's window is narrowed to backfill_slice, and each slice has several
-// pages.
+// page_size 7 and a backfill_slice of 1h the backlog is read in three slices of several pages,
+// at once.
 const chaosEvents = 100
 
 // windowFeedSources are the window feeds and the sources each reads.
@@ -382,32 +382,37 @@ func TestFeedsBackOffFromAPageThatKeepsFailing(t *testing.T) {
 	}
 }
 
-// A lookback holding more pages than one window should is read in backfill_slice windows, and
-// each record still comes out once; backfill_slice 0s reads it as one window.
-func TestWindowFeedsNarrowALongBacklogToSlices(t *testing.T) {
+// A lookback longer than backfill_slice is read in slices, backfill_concurrency of them at
+// once, and each record still comes out once; backfill_slice 0s reads it as one window.
+func TestWindowFeedsReadALongBacklogInSlicesAtOnce(t *testing.T) {
 	anchor := time.Now().UTC().Truncate(time.Minute)
 	cases := []struct {
-		slice    string
-		narrowed bool
-	}{{"1h", true}, {"0s", false}}
+		name     string
+		conf     string
+		parallel bool // more than one call was in flight at once
+		calls    int  // at most this many list calls
+	}{
+		// 25 slices of the 24h lookback (and the overlap), 3 of them with the backlog's pages.
+		{"slices read at once", "backfill_slice: 1h\nbackfill_concurrency: 6\n", true, 25 + chaosEvents/7 + 3 + 3},
+		{"one slice at a time", "backfill_slice: 1h\nbackfill_concurrency: 1\n", false, 25 + chaosEvents/7 + 3 + 3},
+		{"one window", "backfill_slice: 0s\n", false, chaosEvents/7 + 3},
+	}
 	for _, tc := range cases {
-		t.Run(tc.slice, func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			fake, url := streamtest.FakeTenant(t, chaosTenant(anchor, mimecastfake.Faults{ListOrder: mimecastfake.ListOrderNewest}))
 			c := streamtest.NewCollector()
-			in := threatsYAML(url, "feeds: [url_protect]\nbackfill_slice: "+tc.slice+"\n")
-			_, stop, obs := streamtest.StartObserved(t, streamtest.StreamSpec{Input: in}, c)
+			in := threatsYAML(url, "feeds: [url_protect]\n"+tc.conf)
+			_, stop := streamtest.StartStream(t, streamtest.StreamSpec{Input: in}, c)
 			c.WaitFor(t, 20*time.Second, func(m []*service.Message) bool { return len(m) >= chaosEvents })
-			pages := fake.Stats().Calls["/api/ttp/url/get-logs"]
+			stats := fake.Stats()
 			msgs := streamtest.Settle(c)
 			stop()
 			assert.Equal(t, chaosEvents, distinct(eventIDs(msgs)))
 			assert.Len(t, msgs, chaosEvents)
-			narrowed := strings.Contains(obs.LogText(), "holds more than 10 pages; reading it 1h0m0s at a time")
-			assert.Equal(t, tc.narrowed, narrowed)
-			if !tc.narrowed {
-				assert.LessOrEqual(t, pages, chaosEvents/7+3, "one walk over the lookback (and a poll or two)")
-			}
+			assert.Equal(t, tc.parallel, stats.MaxConcurrent > 1, "calls in flight at once: %d", stats.MaxConcurrent)
+			assert.LessOrEqual(t, stats.Calls["/api/ttp/url/get-logs"], tc.calls, "one walk over each slice (and a poll or two)")
+			assert.Zero(t, stats.PagesServedTwice, "no page read twice")
 		})
 	}
 }

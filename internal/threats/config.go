@@ -49,6 +49,7 @@ const (
 	tfLookback         = "lookback"
 	tfOverlap          = "overlap"
 	tfBackfillSlice    = "backfill_slice"
+	tfBackfillConc     = "backfill_concurrency"
 	tfContentView      = "content_view"
 	tfFilters          = "filters"
 	tfCheckpointCache  = "checkpoint_cache"
@@ -100,8 +101,12 @@ func threatsFields() []*service.ConfigField {
 			Description("Each poll re-reads this much before the feed's cursor, to catch records Mimecast indexes late; the ids seen inside it keep them from being emitted twice.").
 			Default("5m").Advanced(),
 		service.NewDurationField(tfBackfillSlice).
-			Description("How a long backlog of a window feed (a lookback, or a feed far behind after an outage) is cut up. A window that holds more than 10 pages and spans longer than this is narrowed to its first slice of this length and read from there, one slice at a time (the span doubles again after a sparse slice). The records it keeps ids of, to catch repeats, stay bounded that way, and a window read again after Mimecast refused a page token costs little. A feed's checkpoint moves to a window's end only once the whole window was read and acknowledged. Must be longer than `overlap`; `0s` never narrows. SIEM batch files are not affected.").
+			Description("How a long backlog of a window feed (a lookback, or a feed far behind after an outage) is read. A window longer than this is cut into slices of this span, and `backfill_concurrency` of them are read at once, each page by page on its own, so a backlog drains at several pages per round trip to Mimecast instead of one. Records of different slices are emitted as their pages arrive, so they interleave: no order is promised, within a slice or across slices (Mimecast promises none either). A feed's checkpoint names the slices being read and moves only past slices read whole and acknowledged; ids at slice boundaries are deduplicated. A window within this span (every poll once the feed caught up) is read as one slice. Must be longer than `overlap`; `0s` reads every window as one slice. SIEM batch files are not affected.").
 			Default("1h").Advanced(),
+		service.NewIntField(tfBackfillConc).
+			Description("How many slices of a backlog (see `backfill_slice`) one feed reads at once, each with one API call in flight. The calls of every feed share the client's `max_in_flight` and its pacing on Mimecast's quota headers, so a higher value reaches the quota sooner but never runs past it. `1` reads one slice after the other.").
+			Default(8).Advanced().
+			LintRule(`root = if this < 1 { ["backfill_concurrency must be at least 1"] }`),
 		service.NewBoolField(tfContentView).
 			Description("For events with a message id, fetch the message's headers and body from the archive and add them as `content`. Needs the Content View permission; without it (403) a warning is logged once, `mimecast_threats_content_forbidden` counts, and the events are emitted without content.").
 			Default(false),
@@ -155,6 +160,7 @@ type threatsConfig struct {
 	lookback         time.Duration
 	overlap          time.Duration
 	backfillSlice    time.Duration
+	backfillConc     int
 	contentView      bool
 	filters          *celfilter.Set
 	checkpointName   string
@@ -232,7 +238,13 @@ func threatsConfigFromParsed(conf *service.ParsedConfig, mgr *service.Resources)
 		return nil, err
 	}
 	if c.backfillSlice < 0 || (c.backfillSlice > 0 && c.backfillSlice <= c.overlap) {
-		return nil, fmt.Errorf("%s: %v is not longer than %s (%v): windows would not move on; use a longer slice, or 0s for none", tfBackfillSlice, c.backfillSlice, tfOverlap, c.overlap)
+		return nil, fmt.Errorf("%s: %v is not longer than %s (%v): the window of every poll would be cut up; use a longer slice, or 0s for none", tfBackfillSlice, c.backfillSlice, tfOverlap, c.overlap)
+	}
+	if c.backfillConc, err = conf.FieldInt(tfBackfillConc); err != nil {
+		return nil, err
+	}
+	if c.backfillConc < 1 {
+		return nil, fmt.Errorf("%s: %d is below 1: use 1 to read one slice at a time", tfBackfillConc, c.backfillConc)
 	}
 	if c.contentView, err = conf.FieldBool(tfContentView); err != nil {
 		return nil, err

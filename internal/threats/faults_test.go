@@ -38,7 +38,9 @@ func faultSIEMTenant() mimecastfake.Options {
 }
 
 const (
-	faultWindowInput = "feeds: [url_protect]\npage_size: 5\nmax_pages_in_flight: 1\n"
+	// Slices of several pages, one at a time, so that the calls (and what the client logs of
+	// them) come in one sequence; the chaos tests run the faults against slices read at once.
+	faultWindowInput = "feeds: [url_protect]\npage_size: 5\nmax_pages_in_flight: 1\nbackfill_slice: 4h\nbackfill_concurrency: 1\n"
 	faultSIEMInput   = "feeds: [siem]\nsiem_event_types: [av]\nmax_pages_in_flight: 1\n"
 )
 

@@ -49,8 +49,9 @@ func (in *threatsInput) sources() []threatSource {
 func (in *threatsInput) window(name, feed string, retention time.Duration, page windowPageFunc) *windowSource {
 	return &windowSource{
 		sourceName: name, feedName: feed, retention: retention, overlap: in.cfg.overlap,
-		slice: in.cfg.backfillSlice, now: in.now, log: in.log, failed: in.metrics.fetchErrors, cycles: in.metrics.paginationCycles,
-		ahead: pageReadAhead{page: page},
+		slice: in.cfg.backfillSlice, concurrency: in.cfg.backfillConc,
+		now: in.now, log: in.log, failed: in.metrics.fetchErrors, cycles: in.metrics.paginationCycles,
+		pool: newSlicePool(page),
 	}
 }
 

@@ -17,12 +17,18 @@ import (
 // with a warning (the feed restarts at its lookback) rather than misread.
 const checkpointVersion = 1
 
-// feedState is one source's checkpoint. Time-window sources read [WindowFrom, WindowTo) page by
-// page; Token is the next page of that window (or, for SIEM, the next @nextPage). For a window
-// source Cursor is the end of the last window read whole (the next starts at Cursor - overlap);
-// for SIEM it is the newest event time read. Seen holds the ids of the events of the window
-// being read and of the overlap, with their times in Unix milliseconds, so that repeats across
-// pages, a re-read of the overlap or a replay after a crash are not emitted twice.
+// feedState is one source's checkpoint. Time-window sources read the window [WindowFrom,
+// WindowTo) in slices: Slices are the slices being read, each with the token of its next page,
+// and SliceNext is where the next slice opens (WindowTo once every slice is open). For a window
+// source Cursor is where reading is complete up to: the end of the last window read whole (the
+// next starts at Cursor - overlap) or, inside a window, the start of its oldest open slice; for
+// SIEM it is the newest event time read, and Token is the next @nextPage. Seen holds the ids of
+// the events of the slices being read and of the overlap, with their times in Unix
+// milliseconds, so that repeats across pages and slices, a re-read of the overlap or a replay
+// after a crash are not emitted twice.
+//
+// A checkpoint of an earlier build names one window with Token and no slices: it is read on as
+// the window's one slice.
 //
 // Inside a SIEM listing page, Done names the files of the page at Token that were delivered
 // whole, and File and Line the file being read and how many of its lines were delivered: a page
@@ -33,6 +39,8 @@ type feedState struct {
 	WindowFrom time.Time        `json:"window_from,omitzero"`
 	WindowTo   time.Time        `json:"window_to,omitzero"`
 	Token      string           `json:"token,omitempty"`
+	Slices     []sliceState     `json:"slices,omitempty"`
+	SliceNext  time.Time        `json:"slice_next,omitzero"`
 	Done       []string         `json:"files_done,omitempty"`
 	File       string           `json:"file,omitempty"`
 	Line       int64            `json:"line,omitempty"`
@@ -42,7 +50,16 @@ type feedState struct {
 func (s feedState) clone() feedState {
 	s.Seen = maps.Clone(s.Seen)
 	s.Done = slices.Clone(s.Done)
+	s.Slices = slices.Clone(s.Slices)
 	return s
+}
+
+// sliceState is one slice of a window being read: [From, To), and the token of its next page
+// (empty: its first).
+type sliceState struct {
+	From  time.Time `json:"from"`
+	To    time.Time `json:"to"`
+	Token string    `json:"token,omitempty"`
 }
 
 // prune forgets ids of events older than horizon: they can no longer be read again.

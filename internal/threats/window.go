@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"strconv"
 	"time"
 
@@ -30,42 +31,45 @@ func decodedPage(records []threatRecord, next string) windowPage {
 }
 
 // windowSource turns a time-filtered, paged endpoint into a threatSource. Each poll reads the
-// window [cursor - overlap, now) page by page; the cursor moves to the window's end only once
-// the whole window was read, so records Mimecast indexes late are read again (and
-// deduplicated), and no record order is assumed: pages may come newest first, oldest first or
-// unordered, and while a window is read the ids of every record of it stay in the seen set.
+// window [cursor - overlap, now); the cursor moves to the window's end only once the whole
+// window was read, so records Mimecast indexes late are read again (and deduplicated), and no
+// record order is assumed: pages may come newest first, oldest first or unordered, and while a
+// window is read the ids of every record of it stay in the seen set.
 //
-// A window that turns out to hold more than narrowAfterPages pages and spans more than
-// backfill_slice is narrowed to its first backfill_slice: the records read so far stay emitted
-// and in the seen set, and the narrowed window is read from its first page. Later windows keep
-// that span, doubling it after each sparse one, so a backlog is read in slices while a quiet
-// stretch costs few calls.
+// A window longer than backfill_slice (a lookback, or a feed far behind after an outage) is
+// cut into slices of that span, and backfill_concurrency of them are read at once, each page by
+// page on its own (see slicePool). Pages are emitted as they arrive, so records of different
+// slices interleave; the checkpoint names the open slices with their next pages, and the
+// cursor is the start of the oldest open slice, so it moves only past slices read whole and
+// acknowledged. A window within backfill_slice is one slice.
 type windowSource struct {
-	sourceName string
-	feedName   string
-	retention  time.Duration // 0 = none known
-	overlap    time.Duration
-	slice      time.Duration // backfill_slice; 0 = never narrow
-	now        func() time.Time
-	log        *service.Logger
-	failed     *service.MetricCounter // mimecast_threats_fetch_errors
-	cycles     *service.MetricCounter // mimecast_threats_pagination_cycles
-	ahead      pageReadAhead          // used by the source's runner goroutine only
-	walk       pageWalk               // the tokens of the window being read; runner goroutine only
-	span       time.Duration          // the span the next window opens with; 0 = up to now. Runner goroutine only.
-	liveTo     time.Time              // the end of the last window opened up to now. Runner goroutine only.
+	sourceName  string
+	feedName    string
+	retention   time.Duration // 0 = none known
+	overlap     time.Duration
+	slice       time.Duration // backfill_slice; 0 = one slice per window
+	concurrency int           // backfill_concurrency: slices read at once
+	now         func() time.Time
+	log         *service.Logger
+	failed      *service.MetricCounter // mimecast_threats_fetch_errors
+	cycles      *service.MetricCounter // mimecast_threats_pagination_cycles
+	pool        *slicePool             // used by the source's runner goroutine only
+	walks       map[sliceKey]*pageWalk // the tokens of each open slice; runner goroutine only
+	liveTo      time.Time              // the end of the last window of one slice opened up to now. Runner goroutine only.
+	// wide says the last page read answered: only then are slices read at once, so that a
+	// refusal or an outage costs one call, not one per slice. Runner goroutine only.
+	wide bool
 
-	// The failed pages of the window being read that the source handles itself (a refused page
-	// token, a pagination cycle): a streak ends when the window was read to its end. Runner
-	// goroutine only.
+	// The failed pages that the source handles itself (a refused page token, a pagination
+	// cycle): a streak ends when a slice was read to its end. Runner goroutine only.
 	streak failStreak
 }
 
 func (w *windowSource) name() string { return w.sourceName }
 func (w *windowSource) feed() string { return w.feedName }
 
-// close stops a page read ahead; the runner calls it when it stops.
-func (w *windowSource) close() { w.ahead.close() }
+// close stops the slices' walkers; the runner calls it when it stops.
+func (w *windowSource) close() { w.pool.close() }
 
 func (w *windowSource) start(now time.Time, lookback time.Duration) feedState {
 	return feedState{Cursor: clampLookback(w.log, w.sourceName, now, lookback, w.retention)}
@@ -83,98 +87,135 @@ func (w *windowSource) read(ctx context.Context, st feedState) iter.Seq2[chunk, 
 	}
 }
 
-// narrowAfterPages is how many pages a window longer than backfill_slice may take before it is
-// narrowed; a window ending in at most half of them was sparse, and the next one spans twice
-// as long.
-const narrowAfterPages = 10
-
 // open starts the window after the cursor: from the cursor less the overlap (not before the
-// retention limit) to now, or the current span on.
+// retention limit) to now, cut into slices.
 func (w *windowSource) open(st feedState) feedState {
 	st.WindowFrom = st.Cursor.Add(-w.overlap)
 	st.WindowTo = w.now()
-	st.Token = ""
+	st.Token, st.Slices = "", nil
 	if w.retention > 0 {
 		if limit := st.WindowTo.Add(-w.retention); st.WindowFrom.Before(limit) {
 			st.WindowFrom = limit
 		}
 	}
-	if w.span > 0 && st.WindowTo.Sub(st.WindowFrom) > w.span {
-		st.WindowTo = st.WindowFrom.Add(w.span)
-	} else {
+	st.SliceNext = st.WindowFrom
+	if w.slice == 0 || st.WindowTo.Sub(st.WindowFrom) <= w.slice {
 		w.liveTo = st.WindowTo
+	} else {
+		w.log.Debugf("%s: reading the backlog from %s in slices of %v, %d at a time", w.sourceName, st.WindowFrom.Format(time.RFC3339), w.slice, w.concurrency)
 	}
 	return st
 }
 
-// readPage reads the next page of the window st stands in, opening a window first when none is
-// under way, and returns it as one chunk that commits the state after the page. A failed page
-// returns the error, and a chunk with the state to read next when that changes: a page token
-// the API refused restarts the window from its first page. The caller backs off either way.
+// readPage reads the next page of any open slice of the window st stands in, opening a window
+// first when none is under way, and returns it as one chunk that commits the state after the
+// page. A failed page returns the error, and a chunk with the state to read next when that
+// changes: a page token the API refused restarts its slice from its first page. The caller
+// backs off either way.
 func (w *windowSource) readPage(ctx context.Context, st feedState) (chunk, error) {
-	if st.WindowTo.IsZero() {
+	switch {
+	case st.WindowTo.IsZero():
 		st = w.open(st)
+	case st.SliceNext.IsZero():
+		// A checkpoint of one window and its next page: that window is its one slice.
+		st.Slices, st.SliceNext = []sliceState{{From: st.WindowFrom, To: st.WindowTo, Token: st.Token}}, st.WindowTo
+		st.Token = ""
+	default:
+		st = st.clone()
 	}
-	w.walk.enter(st)
-	page, err := w.ahead.read(ctx, st.WindowFrom, st.WindowTo, st.Token)
+	openSlices(&st, w.concurrency, w.slice)
+	if len(st.Slices) == 0 {
+		return w.windowDone(st), nil
+	}
+	limit := 1
+	if w.wide {
+		limit = w.concurrency
+	}
+	w.pool.sync(ctx, st.Slices, limit)
+	r, err := w.pool.next(ctx)
 	if err != nil {
-		if st.Token != "" && pageTokenRefused(err) {
-			// A saved page token the API no longer accepts (it expired, or the window changed),
-			// or another refusal of this one page: read the window again from its start, after a
-			// back-off; the ids in Seen absorb the repeats.
-			w.failed.Incr(1, w.feedName)
-			n := w.streak.failed(w.log, w.log.Warnf, w.sourceName, w.now(), fmt.Sprintf("reading the next page failed (%v); its page token may have expired, so the window is read again from %s", err, st.WindowFrom.Format(time.RFC3339)))
-			st.Token = ""
-			return chunk{state: &st}, &handledError{err: err, streak: n}
-		}
 		return chunk{}, err
 	}
-	next := page.next
+	w.wide = r.err == nil
+	i := slices.IndexFunc(st.Slices, func(s sliceState) bool { return keyOf(s) == keyOf(r.s) })
+	if i < 0 || st.Slices[i].Token != r.token {
+		// Cannot happen: sync keeps only the walkers of the slices st asks for.
+		return chunk{}, fmt.Errorf("a page of the slice from %s came for another read state", r.s.From.Format(time.RFC3339))
+	}
+	sl := &st.Slices[i]
+	if r.err != nil {
+		if r.token != "" && pageTokenRefused(r.err) {
+			// A saved page token the API no longer accepts (it expired, or the window changed),
+			// or another refusal of this one page: read the slice again from its start, after a
+			// back-off; the ids in Seen absorb the repeats.
+			w.failed.Incr(1, w.feedName)
+			n := w.streak.failed(w.log, w.log.Warnf, w.sourceName, w.now(), fmt.Sprintf("reading the next page failed (%v); its page token may have expired, so the slice is read again from %s", r.err, sl.From.Format(time.RFC3339)))
+			sl.Token = ""
+			return chunk{state: &st}, &handledError{err: r.err, streak: n}
+		}
+		return chunk{}, r.err
+	}
+	walk := w.walk(*sl)
+	next := r.page.next
 	var cycle error
 	if next != "" {
-		if back, ok := w.walk.follow(st.Token, next); !ok {
+		if back, ok := walk.follow(r.token, next); !ok {
 			cycle = &paginationCycleError{token: next, page: back}
-			next = ""
 		}
 	}
-	caughtUp := page.next == ""
-	narrow := next != "" && w.slice > 0 && st.WindowTo.Sub(st.WindowFrom) > w.slice && w.walk.pages() > narrowAfterPages
-	if next != "" && !narrow {
-		w.ahead.start(ctx, st.WindowFrom, st.WindowTo, next)
-	}
-	records := page.records()
-	nst := st
+	records := r.page.records()
 	switch {
 	case cycle != nil:
-		// The page is real; what follows it cannot be trusted: read the window again from its
-		// first page, after a back-off. The checkpoint stays in the window.
+		// The page is real; what follows it cannot be trusted: read the slice again from its
+		// first page, after a back-off. The checkpoint stays before the slice.
 		w.cycles.Incr(1, w.feedName)
-		n := w.streak.failed(w.log, w.log.Errorf, w.sourceName, w.now(), fmt.Sprintf("%v; the walk ends here and the window is read again from %s", cycle, st.WindowFrom.Format(time.RFC3339)))
-		nst.Token = ""
-		return chunk{records: records, state: &nst, commit: true}, &handledError{err: cycle, streak: n}
-	case narrow:
-		// Too many pages for one window: read its first slice from the start instead. The
-		// records of the pages read are emitted and stay in the seen set.
-		nst.WindowTo, nst.Token = st.WindowFrom.Add(w.slice), ""
-		w.span = w.slice
-		w.log.Debugf("%s: the window from %s holds more than %d pages; reading it %v at a time", w.sourceName, st.WindowFrom.Format(time.RFC3339), narrowAfterPages, w.slice)
-		return chunk{records: records, state: &nst, commit: true}, nil
-	case caughtUp:
-		// The whole window was read: the next one starts at its end less the overlap.
-		w.streak.ended(w.log, w.sourceName, "the window was read to its end")
-		if st.WindowTo.After(nst.Cursor) {
-			nst.Cursor = st.WindowTo
+		n := w.streak.failed(w.log, w.log.Errorf, w.sourceName, w.now(), fmt.Sprintf("%v; the walk ends here and the slice is read again from %s", cycle, sl.From.Format(time.RFC3339)))
+		sl.Token = ""
+		return chunk{records: records, state: &st, commit: true}, &handledError{err: cycle, streak: n}
+	case next == "":
+		// The slice was read to its end.
+		w.streak.ended(w.log, w.sourceName, "the slice was read to its end")
+		delete(w.walks, keyOf(*sl))
+		st.Slices = slices.Delete(st.Slices, i, i+1)
+		openSlices(&st, w.concurrency, w.slice)
+		if len(st.Slices) == 0 {
+			c := w.windowDone(st)
+			c.records = records
+			return c, nil
 		}
-		if w.span > 0 && w.walk.pages() <= narrowAfterPages/2 {
-			w.span *= 2
-		}
-		live := st.WindowTo.Equal(w.liveTo)
-		nst.WindowFrom, nst.WindowTo, nst.Token = time.Time{}, time.Time{}, ""
-		return chunk{records: records, state: &nst, commit: true, caughtUp: live}, nil
 	default:
-		nst.Token = next
-		return chunk{records: records, state: &nst, commit: true}, nil
+		sl.Token = next
 	}
+	if oldest := st.Slices[0].From; oldest.After(st.Cursor) {
+		st.Cursor = oldest
+	}
+	return chunk{records: records, state: &st, commit: true}, nil
+}
+
+// windowDone is the chunk that ends the window st stands in, all of it read: the next window
+// starts at its end less the overlap.
+func (w *windowSource) windowDone(st feedState) chunk {
+	if st.WindowTo.After(st.Cursor) {
+		st.Cursor = st.WindowTo
+	}
+	live := st.WindowTo.Equal(w.liveTo)
+	st.WindowFrom, st.WindowTo, st.Token, st.Slices, st.SliceNext = time.Time{}, time.Time{}, "", nil, time.Time{}
+	return chunk{state: &st, commit: true, caughtUp: live}
+}
+
+// walk is the page walk of slice s.
+func (w *windowSource) walk(s sliceState) *pageWalk {
+	k := keyOf(s)
+	p := w.walks[k]
+	if p == nil {
+		if w.walks == nil {
+			w.walks = map[sliceKey]*pageWalk{}
+		}
+		p = &pageWalk{}
+		p.reset()
+		w.walks[k] = p
+	}
+	return p
 }
 
 // failStreak counts the failed pages in a row that a source handles itself. It is logged when
@@ -228,28 +269,16 @@ func pageTokenRefused(err error) bool {
 	return errors.As(err, &apiErr) && !apiErr.Retryable && !apiErr.Forbidden() && !apiErr.Unauthorized() && !apiErr.RateLimited()
 }
 
-// pageWalk remembers the next tokens of the walk under way (the pages of one window, or of a
+// pageWalk remembers the next tokens of the walk under way (the pages of one slice, or of a
 // SIEM listing until it is caught up), in the order they were first given, so that a token
 // pointing back at a page already read is caught instead of read in a loop. A walk read again
 // after a nack or a restart follows the same tokens forward, which is no cycle.
 type pageWalk struct {
-	from, to time.Time
-	pos      map[string]int // token -> page number it leads to; "" is page 0
+	pos map[string]int // token -> page number it leads to; "" is page 0
 }
 
 // maxWalkPages bounds the tokens a walk remembers; a longer walk starts to be remembered anew.
 const maxWalkPages = 100_000
-
-// pages is how many pages of the window the walk has seen.
-func (p *pageWalk) pages() int { return len(p.pos) }
-
-// enter starts a new walk when st is in another window than the walk.
-func (p *pageWalk) enter(st feedState) {
-	if p.pos == nil || !p.from.Equal(st.WindowFrom) || !p.to.Equal(st.WindowTo) {
-		p.from, p.to = st.WindowFrom, st.WindowTo
-		p.reset()
-	}
-}
 
 // reset starts a new walk.
 func (p *pageWalk) reset() { p.pos = map[string]int{"": 0} }

@@ -1,0 +1,201 @@
+package threats
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// countingPages is a windowPageFunc whose page for a token is the token itself as one record,
+// counting the calls per slice end and token, and blocking on release when it is set.
+type countingPages struct {
+	mu       sync.Mutex
+	calls    map[string]int
+	inFlight int
+	most     int
+	release  chan struct{}
+	last     string // the token of a slice's last page; empty: every page has a next one
+}
+
+func (c *countingPages) page(ctx context.Context, _, to time.Time, token string) (windowPage, error) {
+	c.mu.Lock()
+	c.calls[pageKey(to, token)]++
+	c.inFlight++
+	c.most = max(c.most, c.inFlight)
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.inFlight--
+		c.mu.Unlock()
+	}()
+	if c.release != nil {
+		select {
+		case <-c.release:
+		case <-ctx.Done():
+			return windowPage{}, ctx.Err()
+		}
+	}
+	next := token + "+"
+	if c.last != "" && token == c.last {
+		next = ""
+	}
+	return decodedPage([]threatRecord{{id: token}}, next), nil
+}
+
+func (c *countingPages) count(to time.Time, token string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.calls[pageKey(to, token)]
+}
+
+func pageKey(to time.Time, token string) string { return to.Format(time.RFC3339) + "/" + token }
+
+func TestOpenSlicesCutsTheWindowIntoSlices(t *testing.T) {
+	at := func(s string) time.Time {
+		v, err := time.Parse(time.RFC3339Nano, s)
+		require.NoError(t, err)
+		return v
+	}
+	cases := []struct {
+		name     string
+		from, to string
+		n        int
+		span     time.Duration
+		want     [][2]string
+	}{
+		{
+			name: "at most n open", from: "2026-01-01T00:00:00Z", to: "2026-01-01T05:00:00Z", n: 2, span: time.Hour,
+			want: [][2]string{{"2026-01-01T00:00:00Z", "2026-01-01T01:00:00Z"}, {"2026-01-01T01:00:00Z", "2026-01-01T02:00:00Z"}},
+		},
+		{
+			name: "cut at whole seconds", from: "2026-01-01T00:00:00.700Z", to: "2026-01-01T02:30:00Z", n: 8, span: time.Hour,
+			want: [][2]string{{"2026-01-01T00:00:00.7Z", "2026-01-01T01:00:00Z"}, {"2026-01-01T01:00:00Z", "2026-01-01T02:00:00Z"}, {"2026-01-01T02:00:00Z", "2026-01-01T02:30:00Z"}},
+		},
+		{
+			name: "a short last slice joins the one before", from: "2026-01-01T00:00:00Z", to: "2026-01-01T02:20:00Z", n: 8, span: time.Hour,
+			want: [][2]string{{"2026-01-01T00:00:00Z", "2026-01-01T01:00:00Z"}, {"2026-01-01T01:00:00Z", "2026-01-01T02:20:00Z"}},
+		},
+		{
+			name: "span 0 is one slice", from: "2026-01-01T00:00:00Z", to: "2026-01-03T00:00:00Z", n: 8, span: 0,
+			want: [][2]string{{"2026-01-01T00:00:00Z", "2026-01-03T00:00:00Z"}},
+		},
+		{
+			name: "a window within the span is one slice", from: "2026-01-01T00:00:00Z", to: "2026-01-01T00:06:00Z", n: 8, span: time.Hour,
+			want: [][2]string{{"2026-01-01T00:00:00Z", "2026-01-01T00:06:00Z"}},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			st := feedState{WindowFrom: at(tc.from), WindowTo: at(tc.to), SliceNext: at(tc.from)}
+			openSlices(&st, tc.n, tc.span)
+			var got [][2]string
+			for _, s := range st.Slices {
+				got = append(got, [2]string{s.From.Format(time.RFC3339Nano), s.To.Format(time.RFC3339Nano)})
+			}
+			assert.Equal(t, tc.want, got)
+			assert.Equal(t, st.Slices[len(st.Slices)-1].To, st.SliceNext, "the next slice opens where the last one ends")
+		})
+	}
+}
+
+func TestSlicePoolReadsTheSlicesAtOnce(t *testing.T) {
+	pages := &countingPages{calls: map[string]int{}, release: make(chan struct{}), last: "a"}
+	p := newSlicePool(pages.page)
+	defer p.close()
+	open := threeSlices()
+	for i := range open {
+		open[i].Token = "a" // each slice is this one page
+	}
+	p.sync(t.Context(), open, 3)
+	require.Eventually(t, func() bool {
+		pages.mu.Lock()
+		defer pages.mu.Unlock()
+		return pages.inFlight == 3
+	}, 5*time.Second, time.Millisecond, "one call per slice in flight before any answered")
+	close(pages.release)
+	got := map[time.Time]string{}
+	for range 3 {
+		r, err := p.next(t.Context())
+		require.NoError(t, err)
+		require.NoError(t, r.err)
+		got[r.s.To] = r.page.records()[0].id
+	}
+	assert.Len(t, got, 3, "a page of each slice")
+}
+
+func TestSlicePoolStartsNoMoreWalkersThanTheLimit(t *testing.T) {
+	pages := &countingPages{calls: map[string]int{}, last: "t"}
+	p := newSlicePool(pages.page)
+	defer p.close()
+	open := threeSlices()
+	for i := range open {
+		open[i].Token = "t"
+	}
+	p.sync(t.Context(), open, 1)
+	r, err := p.next(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, open[0].To, r.s.To, "the oldest slice first")
+	p.close()
+	assert.Zero(t, pages.count(open[1].To, "t")+pages.count(open[2].To, "t"), "the other slices wait")
+}
+
+func TestSlicePoolDropsAWalkerTheReadStateNoLongerAsksFor(t *testing.T) {
+	pages := &countingPages{calls: map[string]int{}}
+	p := newSlicePool(pages.page)
+	defer p.close()
+	open := threeSlices()[:1]
+	open[0].Token = "t1"
+	p.sync(t.Context(), open, 1)
+	r, err := p.next(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, "t1", r.page.records()[0].id)
+	// A nack reset the read state to an earlier page of the slice: the walker, already at
+	// t1+, is replaced by one at t0.
+	open[0].Token = "t0"
+	p.sync(t.Context(), open, 1)
+	r, err = p.next(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, "t0", r.token)
+	assert.Equal(t, "t0", r.page.records()[0].id, "the page asked for, not the one read ahead")
+	p.close()
+	assert.Equal(t, 1, pages.count(open[0].To, "t0"), "the page asked for is read once")
+	assert.LessOrEqual(t, pages.count(open[0].To, "t1+"), 1, "the dropped walker cost at most the page it read ahead")
+}
+
+func TestSlicePoolCloseCancelsPagesInFlight(t *testing.T) {
+	pages := &countingPages{calls: map[string]int{}, release: make(chan struct{})}
+	p := newSlicePool(pages.page)
+	p.sync(t.Context(), threeSlices(), 3)
+	closed := make(chan struct{})
+	go func() { p.close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("close did not cancel the pages being read")
+	}
+}
+
+func TestSlicePoolWaitIsCancelledWithTheContext(t *testing.T) {
+	pages := &countingPages{calls: map[string]int{}, release: make(chan struct{})}
+	p := newSlicePool(pages.page)
+	defer p.close()
+	p.sync(t.Context(), threeSlices(), 3)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, err := p.next(ctx)
+	require.ErrorIs(t, err, context.Canceled)
+}
+
+// threeSlices are three one-minute slices, at their first pages.
+func threeSlices() []sliceState {
+	base := time.Unix(0, 0).UTC()
+	var out []sliceState
+	for i := range 3 {
+		out = append(out, sliceState{From: base.Add(time.Duration(i) * time.Minute), To: base.Add(time.Duration(i+1) * time.Minute)})
+	}
+	return out
+}
