@@ -17,7 +17,7 @@ type issuedToken struct {
 
 // routesAuth registers POST /oauth/token (form-encoded client credentials grant).
 func (s *Server) routesAuth() {
-	s.mux.Handle("POST /oauth/token", s.countOnly("/oauth/token", s.handleToken))
+	s.mux.Handle("POST /oauth/token", s.countOnly("/oauth/token", s.opts.Latency.API, s.opts.Latency.APIJitter, s.handleToken))
 }
 
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {

@@ -30,9 +30,10 @@ type durationKnob struct {
 }
 
 const (
-	catTenant = "Tenant"
-	catAuth   = "Authentication and quota"
-	catFaults = "Faults (counts apply to the next N matching requests)"
+	catTenant  = "Tenant"
+	catAuth    = "Authentication and quota"
+	catLatency = "Latency"
+	catFaults  = "Faults (counts apply to the next N matching requests)"
 )
 
 var intKnobs = []intKnob{
@@ -72,6 +73,10 @@ var durationKnobs = []durationKnob{
 	{"siem-batch-window", "how often live SIEM batch files appear (each window's events are listed once it closes)", catTenant, siemDefaultBatchWindow, func(o *Options, v time.Duration) { o.Sizes.SIEMBatchWindow = v }},
 	{"token-ttl", "lifetime of access tokens (expires_in reports one second less)", catAuth, 30 * time.Minute, func(o *Options, v time.Duration) { o.TokenTTL = v }},
 	{"quota-window", "length of the fixed quota window", catAuth, time.Minute, func(o *Options, v time.Duration) { o.Quota.Window = v }},
+	{"latency", "time every API call (the token endpoint too) takes to answer", catLatency, 0, func(o *Options, v time.Duration) { o.Latency.API = v }},
+	{"latency-jitter", "up to this much more, uniformly at random, per API call", catLatency, 0, func(o *Options, v time.Duration) { o.Latency.APIJitter = v }},
+	{"download-latency", "time every download of a SIEM batch file takes to start", catLatency, 0, func(o *Options, v time.Duration) { o.Latency.Download = v }},
+	{"download-latency-jitter", "up to this much more, uniformly at random, per download", catLatency, 0, func(o *Options, v time.Duration) { o.Latency.DownloadJitter = v }},
 	{"fault-server-error-for", "answer every API call 503 for this long after start", catFaults, 0, func(o *Options, v time.Duration) { o.Faults.ServerErrorFor = v }},
 	{"fault-slow-by", "delay of slow responses", catFaults, 2 * time.Second, func(o *Options, v time.Duration) { o.Faults.SlowBy = v }},
 	{"fault-late-index-by", "every other TTP, held and threat event record appears this long after its time", catFaults, 0, func(o *Options, v time.Duration) { o.Faults.LateIndexBy = v }},

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -22,6 +23,9 @@ func (s *Server) guard(path, product string, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := s.begin(path, w)
 		defer s.end(path, rec)
+		if !wait(r, s.opts.Latency.API, s.opts.Latency.APIJitter) {
+			return
+		}
 		// Every gateway answer names the request, as Mimecast's does.
 		rec.Header().Set("X-Request-Id", fmt.Sprintf("fake-%d", s.requestSeq.Add(1)))
 
@@ -62,13 +66,37 @@ func (s *Server) guard(path, product string, h http.HandlerFunc) http.Handler {
 }
 
 // countOnly wraps an endpoint that takes no token (token endpoint, pre-signed downloads): it is
-// counted and takes part in the concurrency gauge, nothing else.
-func (s *Server) countOnly(path string, h http.HandlerFunc) http.Handler {
+// counted, takes part in the concurrency gauge and answers after latency and up to jitter more,
+// nothing else.
+func (s *Server) countOnly(path string, latency, jitter time.Duration, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := s.begin(path, w)
 		defer s.end(path, rec)
+		if !wait(r, latency, jitter) {
+			return
+		}
 		h(rec, r)
 	})
+}
+
+// wait holds a request for latency and a uniform random part of jitter, and reports false when
+// the client went away meanwhile.
+func wait(r *http.Request, latency, jitter time.Duration) bool {
+	d := latency
+	if jitter > 0 {
+		d += rand.N(jitter)
+	}
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
 }
 
 func (s *Server) begin(path string, w http.ResponseWriter) *statusRecorder {

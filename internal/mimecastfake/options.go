@@ -100,6 +100,16 @@ type Options struct {
 	ArchiveSearchFlat bool
 	// SIEMURLTTL is how long the pre-signed SIEM batch file URLs stay valid; default 15m.
 	SIEMURLTTL time.Duration
+	// Latency is how long the tenant takes to answer, as a real one across the internet does.
+	Latency Latency
+}
+
+// Latency delays every answer by a fixed time and a uniform random jitter on top, separately
+// for API calls (the token endpoint included) and for downloads of pre-signed files. The zero
+// value answers at once.
+type Latency struct {
+	API, APIJitter           time.Duration
+	Download, DownloadJitter time.Duration
 }
 
 // Shapes of GET /threats/v1/events (see Options.ThreatsShape).

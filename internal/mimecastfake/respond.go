@@ -56,7 +56,7 @@ func (s *Server) handleREST(pattern, path, product string, h http.HandlerFunc) {
 // handlePublic registers an endpoint that takes no bearer token (pre-signed downloads). It is
 // counted in the stats like every other endpoint.
 func (s *Server) handlePublic(pattern, path string, h http.HandlerFunc) {
-	s.mux.Handle(pattern, s.countOnly(path, h))
+	s.mux.Handle(pattern, s.countOnly(path, s.opts.Latency.Download, s.opts.Latency.DownloadJitter, h))
 }
 
 // writeJSON writes v as a JSON body with status.
