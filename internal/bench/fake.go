@@ -40,6 +40,8 @@ type fakeSpec struct {
 
 	SIEMLinePadBytes    int // pads every SIEM line (huge records)
 	ArchiveReportedSize int // the size every archive search hit reports (a lying search)
+
+	Latency, LatencyJitter time.Duration // of every API call
 }
 
 func (s fakeSpec) options() mimecastfake.Options {
@@ -59,7 +61,8 @@ func (s fakeSpec) options() mimecastfake.Options {
 			SIEMEventsPerFile:  s.SIEMEventsPerFile,
 			SIEMLinePadBytes:   s.SIEMLinePadBytes,
 		},
-		Faults: mimecastfake.Faults{ArchiveReportedSize: s.ArchiveReportedSize},
+		Faults:  mimecastfake.Faults{ArchiveReportedSize: s.ArchiveReportedSize},
+		Latency: mimecastfake.Latency{API: s.Latency, APIJitter: s.LatencyJitter},
 	}
 }
 

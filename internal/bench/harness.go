@@ -186,6 +186,8 @@ func scenarios() []scenario {
 		{name: "url_threats", fake: urlFake, run: runURLThreats},
 		{name: "url_ceiling", fake: urlFake, run: runURLCeiling},
 		{name: "url_http_client", fake: urlFake, run: runURLHTTPClient},
+		{name: "latency_threats", fake: latencyFake, run: runLatencyThreats},
+		{name: "latency_http_client", fake: latencyFake, run: runLatencyHTTPClient},
 		{name: "quota_headers_on_429", fake: quotaFake(false), run: runQuota},
 		{name: "quota_headers_always", fake: quotaFake(true), run: runQuota},
 	}

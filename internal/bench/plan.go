@@ -19,6 +19,8 @@ type plan struct {
 	ThreatsPerSource int
 	// The single-feed comparison with the stock http_client input (url_protect only).
 	URLEvents int
+	// The same comparison against a tenant answering every call after apiLatency.
+	LatencyEvents int
 	// Quota: the three TTP feeds, QuotaPerFeed each, against QuotaLimit calls per QuotaWindow.
 	QuotaPerFeed int
 	QuotaLimit   int
@@ -44,6 +46,7 @@ func planFor(size string) (plan, error) {
 			Size:                    SizeFull,
 			ThreatsPerSource:        100_000, // 10 sources: 1,000,000 events
 			URLEvents:               300_000,
+			LatencyEvents:           200_000,
 			QuotaPerFeed:            50_000, // 3 x 100 pages of 500: 300 calls, 5 windows of 60
 			QuotaLimit:              60,
 			QuotaWindow:             5 * time.Second,
@@ -65,6 +68,7 @@ func planFor(size string) (plan, error) {
 			Size:                    SizeSmall,
 			ThreatsPerSource:        500,
 			URLEvents:               1_000,
+			LatencyEvents:           2_000,
 			QuotaPerFeed:            1_000, // 3 x 2 pages: 6 calls, 2 windows of 3
 			QuotaLimit:              3,
 			QuotaWindow:             1500 * time.Millisecond,
@@ -100,6 +104,11 @@ const (
 	threatsPageSize = 100 // /threats/v1/events
 	siemPageSize    = 100 // the SIEM batch listing
 )
+
+// apiLatency is how long the latency scenarios' tenant takes for every call: a round trip to a
+// Mimecast region from a nearby cloud region is tens of milliseconds, a page of 500 records
+// takes the API more.
+const apiLatency = 50 * time.Millisecond
 
 // backlogSpan is how far before the anchor the fake spreads a backlog; lookback covers it.
 const (

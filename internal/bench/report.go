@@ -317,7 +317,7 @@ func (r *Report) efficiencySection(md *mdWriter) {
 			continue
 		}
 		rows = append(rows, []string{"`" + res.Scenario + "`", fmt.Sprintf("%d", res.Fake.PagesServedTwice), fmt.Sprintf("%d", res.Fake.RateLimited)})
-		if res.Fake.PagesServedTwice != 0 && res.Scenario != "url_http_client" {
+		if res.Fake.PagesServedTwice != 0 && res.Scenario != "url_http_client" && res.Scenario != "latency_http_client" {
 			allZero = false
 		}
 	}

@@ -37,7 +37,15 @@ var httpClientProcessors = []string{
 }
 
 func runURLHTTPClient(ctx context.Context, e *env) error {
-	expected := int64(e.plan.URLEvents)
+	return drainHTTPClient(ctx, e, int64(e.plan.URLEvents))
+}
+
+func runLatencyHTTPClient(ctx context.Context, e *env) error {
+	return drainHTTPClient(ctx, e, int64(e.plan.LatencyEvents))
+}
+
+// drainHTTPClient runs the stock pipeline until expected clicks arrived at the output.
+func drainHTTPClient(ctx context.Context, e *env, expected int64) error {
 	from := e.anchor.Add(-lookback).UTC().Format("2006-01-02T15:04:05-0700")
 	spec := pipelineSpec{
 		input:      fmt.Sprintf(httpClientYAML, e.fake.URL, apiPageSize, from, fakeClientID, fakeClientSecret),

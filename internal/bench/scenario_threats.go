@@ -18,6 +18,12 @@ func urlFake(p plan, anchor time.Time) fakeSpec {
 	return fakeSpec{Seed: 2, Anchor: anchor, EventsPerFeed: p.URLEvents, Span: backlogSpan}
 }
 
+// latencyFake is the tenant of the latency comparison: LatencyEvents URL Protect clicks, every
+// call answered after apiLatency.
+func latencyFake(p plan, anchor time.Time) fakeSpec {
+	return fakeSpec{Seed: 3, Anchor: anchor, EventsPerFeed: p.LatencyEvents, Span: backlogSpan, Latency: apiLatency}
+}
+
 // drainQuiet is how long a drain may deliver nothing before it is declared stuck.
 const drainQuiet = 30 * time.Second
 
@@ -70,4 +76,8 @@ func runThreatsDrain(ctx context.Context, e *env) error {
 
 func runURLThreats(ctx context.Context, e *env) error {
 	return drainThreats(ctx, e, "mimecast_threats", []string{"url_protect"}, nil, int64(e.plan.URLEvents))
+}
+
+func runLatencyThreats(ctx context.Context, e *env) error {
+	return drainThreats(ctx, e, "mimecast_threats", []string{"url_protect"}, nil, int64(e.plan.LatencyEvents))
 }

@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // Committer saves state N only after every batch up to N was acknowledged. An input asks for a
@@ -14,6 +15,10 @@ import (
 // Reset starts a new generation: the batches in flight are forgotten (their tickets commit
 // nothing any more), and reading starts again from the newest state already committed. An input
 // calls it when a batch was rejected and is to be read again.
+//
+// With Pace, a state that becomes safe soon after the last write is written a little later,
+// together with the ones after it, so that writing large states does not cost more than
+// reading them; Close writes what is left.
 type Committer[T any] struct {
 	save func(context.Context, T) error
 
@@ -25,6 +30,15 @@ type Committer[T any] struct {
 
 	saveMu   sync.Mutex
 	savedSeq uint64 // the tracker position of the newest state saved
+	failed   bool   // the last write failed
+	// Pacing (see Pace): the time between writes is at least factor times what the last one
+	// took, and at most most.
+	factor   int
+	most     time.Duration
+	lastAt   time.Time
+	lastTook time.Duration
+	timer    *time.Timer // a deferred write, when one is due
+	closed   bool
 }
 
 // Ticket stands for one batch handed to the pipeline.
@@ -36,6 +50,16 @@ type Ticket struct {
 // start-up) and which writes states with save.
 func NewCommitter[T any](initial T, save func(context.Context, T) error) *Committer[T] {
 	return &Committer[T]{save: save, committed: initial}
+}
+
+// Pace makes writes wait, after a write that took d, until factor x d has passed, and never
+// longer than most: states that become safe meanwhile are written together, by the last
+// acknowledgement's Done or by a timer. A crash then reads again at most that much of what was
+// acknowledged. Call it before the first Done.
+func (c *Committer[T]) Pace(factor int, most time.Duration) {
+	c.saveMu.Lock()
+	defer c.saveMu.Unlock()
+	c.factor, c.most = factor, most
 }
 
 // Generation is the current generation; Reset moves it on.
@@ -86,40 +110,84 @@ func (c *Committer[T]) Done(ctx context.Context, t Ticket, state *T) error {
 	if upTo <= c.savedSeq {
 		return nil // a later state was saved already
 	}
-	if err := c.save(ctx, st); err != nil {
+	if wait := c.waitLocked(); wait > 0 {
+		if c.timer == nil {
+			c.timer = time.AfterFunc(wait, c.deferred)
+		}
+		return nil
+	}
+	return c.writeLocked(ctx)
+}
+
+// waitLocked is how long the next write is to wait by the pace; 0 once closed or unpaced, or
+// after a failed write (the input retries that at once).
+func (c *Committer[T]) waitLocked() time.Duration {
+	if c.factor == 0 || c.closed || c.failed || c.lastAt.IsZero() {
+		return 0
+	}
+	return time.Until(c.lastAt.Add(min(time.Duration(c.factor)*c.lastTook, c.most)))
+}
+
+// deferred is the timer's write of what became safe since the last write.
+func (c *Committer[T]) deferred() {
+	c.saveMu.Lock()
+	defer c.saveMu.Unlock()
+	c.timer = nil
+	if !c.closed {
+		_ = c.writeLocked(context.Background())
+	}
+}
+
+// writeLocked saves the newest committed state unless it is saved already.
+func (c *Committer[T]) writeLocked(ctx context.Context) error {
+	c.mu.Lock()
+	st, seq := c.committed, c.committedSeq
+	c.mu.Unlock()
+	if seq <= c.savedSeq {
+		return nil
+	}
+	start := time.Now()
+	err := c.save(ctx, st)
+	c.lastAt, c.lastTook = time.Now(), time.Since(start)
+	c.failed = err != nil
+	if err != nil {
 		return err
 	}
-	c.savedSeq = upTo
+	c.savedSeq = seq
 	return nil
 }
 
-// Unsaved reports whether the newest committed state is not saved: its save failed. An input
-// stops reading while it is (see Retry), so that a replay after a restart does not grow with a
-// cache outage.
+// Unsaved reports whether the newest committed state is not saved because its save failed (a
+// write the pace defers is not). An input stops reading while it is (see Retry), so that a
+// replay after a restart does not grow with a cache outage.
 func (c *Committer[T]) Unsaved() bool {
 	c.mu.Lock()
 	seq := c.committedSeq
 	c.mu.Unlock()
 	c.saveMu.Lock()
 	defer c.saveMu.Unlock()
-	return seq > c.savedSeq
+	return c.failed && seq > c.savedSeq
 }
 
 // Retry saves the newest committed state if it is not saved yet, and returns the save's error.
 func (c *Committer[T]) Retry(ctx context.Context) error {
-	c.mu.Lock()
-	st, seq := c.committed, c.committedSeq
-	c.mu.Unlock()
 	c.saveMu.Lock()
 	defer c.saveMu.Unlock()
-	if seq <= c.savedSeq {
-		return nil
+	return c.writeLocked(ctx)
+}
+
+// Close writes the newest committed state if it is not saved yet, and makes every later Done
+// write at once: an input calls it when it stops, so that what was acknowledged is not read
+// again after a clean restart.
+func (c *Committer[T]) Close(ctx context.Context) error {
+	c.saveMu.Lock()
+	defer c.saveMu.Unlock()
+	c.closed = true
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timer = nil
 	}
-	if err := c.save(ctx, st); err != nil {
-		return err
-	}
-	c.savedSeq = seq
-	return nil
+	return c.writeLocked(ctx)
 }
 
 // Reset forgets the batches in flight, starts a new generation and returns it with the newest

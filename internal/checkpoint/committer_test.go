@@ -3,8 +3,10 @@ package checkpoint
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -136,4 +138,85 @@ func TestCommitterTellsAnUnsavedStateAndRetriesIt(t *testing.T) {
 	assert.Equal(t, []string{"after a"}, s.list())
 	require.NoError(t, c.Retry(t.Context()))
 	assert.Equal(t, []string{"after a"}, s.list(), "a saved state is not written again")
+}
+
+// slowSaves is savedStates whose every save takes a while, as a large state's write does.
+type slowSaves struct {
+	savedStates
+	took time.Duration
+}
+
+func (s *slowSaves) save(ctx context.Context, st string) error {
+	time.Sleep(s.took)
+	return s.savedStates.save(ctx, st)
+}
+
+func TestCommitterPaceWritesStatesTogether(t *testing.T) {
+	cases := []struct {
+		name  string
+		close bool // Close writes what is left; else the timer does
+	}{{"on close", true}, {"by the timer", false}}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &slowSaves{took: 5 * time.Millisecond}
+			c := NewCommitter("start", s.save)
+			// 5 ms a write: the next waits 100 ms, more than the Dones below take.
+			c.Pace(20, 10*time.Second)
+			gen := c.Generation()
+			const n = 20
+			for i := range n {
+				tk, ok := c.Add(gen)
+				require.True(t, ok)
+				require.NoError(t, c.Done(t.Context(), tk, state(fmt.Sprint(i))))
+				assert.False(t, c.Unsaved(), "a write the pace defers is not a failed one")
+			}
+			assert.Equal(t, []string{"0"}, s.list(), "the first state at once, the others later")
+			if tc.close {
+				require.NoError(t, c.Close(t.Context()))
+			} else {
+				require.Eventually(t, func() bool { return len(s.list()) == 2 }, 5*time.Second, 5*time.Millisecond)
+			}
+			assert.Equal(t, []string{"0", fmt.Sprint(n - 1)}, s.list(), "then the newest, once")
+
+			// After Close (or once the pace allows), a state is written by its Done.
+			if !tc.close {
+				require.NoError(t, c.Close(t.Context()))
+			}
+			tk, _ := c.Add(gen)
+			require.NoError(t, c.Done(t.Context(), tk, state("last")))
+			assert.Equal(t, "last", s.list()[len(s.list())-1])
+		})
+	}
+}
+
+func TestCommitterPaceNeverWaitsLongerThanItsMost(t *testing.T) {
+	s := &slowSaves{took: 20 * time.Millisecond}
+	c := NewCommitter("start", s.save)
+	c.Pace(1000, 50*time.Millisecond) // 20 s by the factor, 50 ms at most
+	gen := c.Generation()
+	for i := range 2 {
+		tk, _ := c.Add(gen)
+		require.NoError(t, c.Done(t.Context(), tk, state(fmt.Sprint(i))))
+	}
+	require.Eventually(t, func() bool { return len(s.list()) == 2 }, 5*time.Second, 5*time.Millisecond)
+}
+
+func TestCommitterPaceRetriesAFailedWriteAtOnce(t *testing.T) {
+	s := &slowSaves{took: 5 * time.Millisecond}
+	c := NewCommitter("start", s.save)
+	c.Pace(20, 10*time.Second)
+	gen := c.Generation()
+	s.mu.Lock()
+	s.fail = true
+	s.mu.Unlock()
+	tk, _ := c.Add(gen)
+	require.Error(t, c.Done(t.Context(), tk, state("a")))
+	assert.True(t, c.Unsaved(), "a failed write is unsaved")
+	s.mu.Lock()
+	s.fail = false
+	s.mu.Unlock()
+	tk, _ = c.Add(gen)
+	require.NoError(t, c.Done(t.Context(), tk, state("b")), "not deferred after a failure")
+	assert.Equal(t, []string{"b"}, s.list())
+	assert.False(t, c.Unsaved())
 }

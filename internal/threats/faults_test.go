@@ -40,8 +40,10 @@ func faultSIEMTenant() mimecastfake.Options {
 const (
 	// Slices of several pages, one at a time, so that the calls (and what the client logs of
 	// them) come in one sequence; the chaos tests run the faults against slices read at once.
-	faultWindowInput = "feeds: [url_protect]\npage_size: 5\nmax_pages_in_flight: 1\nbackfill_slice: 4h\nbackfill_concurrency: 1\n"
-	faultSIEMInput   = "feeds: [siem]\nsiem_event_types: [av]\nmax_pages_in_flight: 1\n"
+	// The lookback covers the span, so the first slice holds records and a fault switched on
+	// by the first record meets one of its later pages.
+	faultWindowInput = "feeds: [url_protect]\nlookback: 11h\npage_size: 5\nmax_pages_in_flight: 1\nbackfill_slice: 4h\nbackfill_concurrency: 1\n"
+	faultSIEMInput   = "feeds: [siem]\nlookback: 24h\nsiem_event_types: [av]\nmax_pages_in_flight: 1\n"
 )
 
 type threatsFaultCase struct {
@@ -255,7 +257,7 @@ func runThreatsFault(t *testing.T, tc threatsFaultCase, base *faultRun) *faultRu
 			return false
 		}
 	}
-	yaml := "mimecast_threats:\n" + streamtest.Indent(streamtest.ConnYAML(url)+streamtest.FaultConn+tc.conn+"poll_interval: 100ms\nlookback: 24h\n"+in, "  ")
+	yaml := "mimecast_threats:\n" + streamtest.Indent(streamtest.ConnYAML(url)+streamtest.FaultConn+tc.conn+"poll_interval: 100ms\n"+in, "  ")
 	_, stop, obs := streamtest.StartObserved(t, streamtest.StreamSpec{Input: yaml}, c)
 	want := 40
 	if tc.siem {

@@ -34,6 +34,7 @@ type sourceRunner struct {
 	mu      sync.Mutex
 	read    feedState
 	seen    map[string]int64
+	pruned  time.Time  // the horizon seen was last pruned to
 	resetTo *feedState // set by a nack: the committed state the read state goes back to
 
 	// Owned by the run goroutine: the failed polls since the last good one, so that an outage
@@ -48,6 +49,17 @@ type sourceRunner struct {
 	saveWarnedAt time.Time
 }
 
+// The checkpoint of a feed read in slices holds the ids of every open slice, tens of thousands
+// in a large backlog, and writing it after every page cost more than reading the page. So a
+// write waits until savePace times as long as the last one took has passed (at most
+// maxSaveDelay): writes then take a twentieth of the time at most, and a crash reads again at
+// most that stretch of acknowledged pages. A checkpoint of a few ids is still written after
+// every page, and the last one when the input stops.
+const (
+	savePace     = 20
+	maxSaveDelay = time.Second
+)
+
 // failureRelog is how often a failure that goes on is logged again at WARN.
 const failureRelog = 5 * time.Minute
 
@@ -60,6 +72,7 @@ func newSourceRunner(in *threatsInput, src threatSource, st feedState) *sourceRu
 		seen:  maps.Clone(st.Seen),
 	}
 	r.committer = checkpoint.NewCommitter(st.clone(), r.save)
+	r.committer.Pace(savePace, maxSaveDelay)
 	if r.seen == nil {
 		r.seen = map[string]int64{}
 	}
@@ -72,6 +85,12 @@ func (r *sourceRunner) run(ctx context.Context) {
 	if c, ok := r.src.(interface{ close() }); ok {
 		defer c.close()
 	}
+	defer func() {
+		// What was acknowledged and not written yet because of the pace.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = r.committer.Close(ctx)
+	}()
 	backoff, saveBackoff := time.Second, time.Second
 	for ctx.Err() == nil {
 		if r.committer.Unsaved() {
@@ -92,6 +111,7 @@ func (r *sourceRunner) run(ctx context.Context) {
 			if r.seen == nil {
 				r.seen = map[string]int64{}
 			}
+			r.pruned = time.Time{}
 			r.resetTo = nil
 		}
 		// The generation is read under mu with the read state: a nack resets both under mu.
@@ -352,10 +372,13 @@ func (r *sourceRunner) admit(gen uint64, c chunk) (service.MessageBatch, *feedSt
 	var commit *feedState
 	if c.commit {
 		st := c.state.clone()
-		horizon := st.Cursor.Add(-r.in.cfg.overlap - time.Minute)
-		st.Seen = r.seen
-		st.prune(horizon)
-		r.seen = st.Seen
+		// Pruned when the horizon moved: a backlog keeps many ids, and its cursor moves only
+		// when its oldest slice was read.
+		if horizon := st.Cursor.Add(-r.in.cfg.overlap - time.Minute); horizon.After(r.pruned) {
+			st.Seen = r.seen
+			st.prune(horizon)
+			r.pruned = horizon
+		}
 		st.Seen = maps.Clone(r.seen)
 		commit = &st
 	}

@@ -2,6 +2,7 @@ package threats
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 	"testing"
 	"time"
@@ -198,4 +199,37 @@ func threeSlices() []sliceState {
 		out = append(out, sliceState{From: base.Add(time.Duration(i) * time.Minute), To: base.Add(time.Duration(i+1) * time.Minute)})
 	}
 	return out
+}
+
+// A checkpoint reads back as it was written, whatever its ids hold.
+func TestCheckpointEncodingReadsBackWhatWasWritten(t *testing.T) {
+	base := time.Date(2026, 1, 2, 3, 4, 5, 600_000_000, time.UTC)
+	cases := []struct {
+		name string
+		st   feedState
+	}{
+		{"no seen ids", feedState{Version: checkpointVersion, Cursor: base}},
+		{"slices and plain ids", feedState{
+			Version: checkpointVersion, Cursor: base, WindowFrom: base, WindowTo: base.Add(3 * time.Hour), SliceNext: base.Add(2 * time.Hour),
+			Slices: []sliceState{{From: base, To: base.Add(time.Hour), Token: "tok=="}, {From: base.Add(time.Hour), To: base.Add(2 * time.Hour)}},
+			Seen:   map[string]int64{"abc": 1, "sha256:00ff": base.UnixMilli(), "": -5},
+		}},
+		{"ids JSON must escape", feedState{
+			Version: checkpointVersion, Cursor: base,
+			Seen: map[string]int64{`quo"te`: 1, `back\slash`: 2, "new\nline": 3, "ünïcode": 4, "<html>&": 5, "\x00\x7f": 6, "\xff invalid": 7},
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			raw, err := encodeState(tc.st)
+			require.NoError(t, err)
+			var got feedState
+			require.NoError(t, json.Unmarshal(raw, &got), string(raw))
+			want, err := json.Marshal(tc.st)
+			require.NoError(t, err)
+			var viaStd feedState
+			require.NoError(t, json.Unmarshal(want, &viaStd))
+			assert.Equal(t, viaStd, got, "what json.Marshal would have written reads back the same")
+		})
+	}
 }

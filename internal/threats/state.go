@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
@@ -101,9 +102,53 @@ func (c *checkpointStore) load(ctx context.Context, source string) (feedState, b
 // save writes source's state.
 func (c *checkpointStore) save(ctx context.Context, source string, st feedState) error {
 	st.Version = checkpointVersion
-	raw, err := json.Marshal(st)
+	raw, err := encodeState(st)
 	if err != nil {
 		return fmt.Errorf("encoding checkpoint: %w", err)
 	}
 	return c.kv.Set(ctx, c.key(source), raw)
+}
+
+// encodeState is st as JSON, as json.Marshal writes it but for the order of the seen ids. A
+// backlog read in slices keeps tens of thousands of them, and the checkpoint is written after
+// every acknowledged page: json.Marshal sorts a map's keys, which made the saves the larger part
+// of a drain's CPU. Any JSON decoder reads the ids in any order.
+func encodeState(st feedState) ([]byte, error) {
+	seen := st.Seen
+	st.Seen = nil
+	raw, err := json.Marshal(st)
+	if err != nil || len(seen) == 0 {
+		return raw, err
+	}
+	buf := make([]byte, 0, len(raw)+len(seen)*48)
+	buf = append(buf, raw[:len(raw)-1]...) // the object without its closing brace; it has a version
+	buf = append(buf, `,"seen":{`...)
+	first := true
+	for id, t := range seen {
+		if !first {
+			buf = append(buf, ',')
+		}
+		first = false
+		if buf, err = appendJSONString(buf, id); err != nil {
+			return nil, err
+		}
+		buf = append(buf, ':')
+		buf = strconv.AppendInt(buf, t, 10)
+	}
+	return append(buf, "}}"...), nil
+}
+
+// appendJSONString appends s as a JSON string: as it is between quotes when it is printable
+// ASCII without a quote or a backslash (every id Mimecast and this input make), through
+// json.Marshal otherwise.
+func appendJSONString(buf []byte, s string) ([]byte, error) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, err := json.Marshal(s)
+			return append(buf, q...), err
+		}
+	}
+	buf = append(buf, '"')
+	buf = append(buf, s...)
+	return append(buf, '"'), nil
 }
