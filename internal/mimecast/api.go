@@ -59,6 +59,9 @@ type FailError struct {
 type Page[T any] struct {
 	Items []T
 	Next  string
+	// Total is how many records the whole listing holds as the API reports it (totalCount),
+	// 0 when it reports none. A hint only: nothing promises it is right.
+	Total int
 }
 
 // The primitives below are the only way endpoint code talks HTTP. Every one of them goes through

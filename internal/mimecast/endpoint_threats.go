@@ -143,6 +143,13 @@ func decodeThreatEventsBody(body json.RawMessage, known bool) (Page[ThreatEvent]
 	}
 	var data, events, meta []byte
 	var next, nextPage, atNextPage flexString
+	var total, metaTotal flexInt
+	count := func(dst *flexInt, v []byte) {
+		// A hint only: anything but a count leaves it unknown.
+		if json.Unmarshal(v, dst) != nil || *dst < 0 {
+			*dst = 0
+		}
+	}
 	cursor := func(dst *flexString, v []byte) {
 		// Tolerant: a null or a number is fine; anything else leaves the cursor empty.
 		if json.Unmarshal(v, dst) != nil {
@@ -163,12 +170,17 @@ func decodeThreatEventsBody(body json.RawMessage, known bool) (Page[ThreatEvent]
 			cursor(&nextPage, value)
 		case bytes.EqualFold(name, []byte("@nextPage")):
 			cursor(&atNextPage, value)
+		case bytes.EqualFold(name, []byte("total")):
+			count(&total, value)
 		}
 	})
 	var metaNext flexString
 	if pag, ok := validObjectMember(meta, "pagination"); ok {
 		if v, ok := validObjectMember(pag, "next"); ok {
 			cursor(&metaNext, v)
+		}
+		if v, ok := validObjectMember(pag, "totalCount"); ok {
+			count(&metaTotal, v)
 		}
 	}
 	list, err := threatEventList(data, events)
@@ -180,7 +192,7 @@ func decodeThreatEventsBody(body json.RawMessage, known bool) (Page[ThreatEvent]
 	if len(items) == 0 {
 		nextToken = ""
 	}
-	return Page[ThreatEvent]{Items: items, Next: nextToken}, nil
+	return Page[ThreatEvent]{Items: items, Next: nextToken, Total: int(max(metaTotal, total))}, nil
 }
 
 // threatEventList finds the records in data or events (valid JSON): the list itself, or the list

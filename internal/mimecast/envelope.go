@@ -131,7 +131,7 @@ func ListPage[T any](ctx context.Context, c *Client, path string, item any, toke
 	if err != nil {
 		return Page[T]{}, c.dataError(path, env, err)
 	}
-	return Page[T]{Items: items, Next: nextToken(env, token, len(items))}, nil
+	return Page[T]{Items: items, Next: nextToken(env, token, len(items)), Total: max(env.Meta.Pagination.TotalCount, 0)}, nil
 }
 
 // nextToken applies ListPage's stop rule to a page of n records asked for with token.

@@ -10,6 +10,7 @@ import (
 // with a backlog the API's time to answer and the decoding then overlap instead of adding up.
 type PendingPage[T any] struct {
 	Next   string
+	Total  int // as Page.Total
 	elems  []json.RawMessage
 	decode func([]json.RawMessage) []T
 }
@@ -27,7 +28,7 @@ func (p PendingPage[T]) Records() []T {
 
 // page decodes the whole page (an empty Page for the zero PendingPage of an error).
 func (p PendingPage[T]) page() Page[T] {
-	return Page[T]{Items: p.Records(), Next: p.Next}
+	return Page[T]{Items: p.Records(), Next: p.Next, Total: p.Total}
 }
 
 // listPending is ListPage up to finding the records: the same errors and the same stop rule.
@@ -40,7 +41,7 @@ func listPending[T any, P recordPtr[T]](ctx context.Context, c *Client, path str
 	if err != nil {
 		return PendingPage[T]{}, c.dataError(path, env, err)
 	}
-	return PendingPage[T]{Next: nextToken(env, token, len(elems)), elems: elems, decode: decodeAll[T, P]}, nil
+	return PendingPage[T]{Next: nextToken(env, token, len(elems)), Total: max(env.Meta.Pagination.TotalCount, 0), elems: elems, decode: decodeAll[T, P]}, nil
 }
 
 // URLClickLogsPending is URLClickLogsPage without decoding the records (see PendingPage).

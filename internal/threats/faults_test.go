@@ -38,11 +38,9 @@ func faultSIEMTenant() mimecastfake.Options {
 }
 
 const (
-	// Slices of several pages, one at a time, so that the calls (and what the client logs of
-	// them) come in one sequence; the chaos tests run the faults against slices read at once.
-	// The lookback covers the span, so the first slice holds records and a fault switched on
-	// by the first record meets one of its later pages.
-	faultWindowInput = "feeds: [url_protect]\nlookback: 11h\npage_size: 5\nmax_pages_in_flight: 1\nbackfill_slice: 4h\nbackfill_concurrency: 1\n"
+	// One window, one walk, so that the calls (and what the client logs of them) come in one
+	// sequence; the chaos tests run the faults against backlogs read in slices at once.
+	faultWindowInput = "feeds: [url_protect]\nlookback: 24h\npage_size: 5\nmax_pages_in_flight: 1\nbackfill_slice: 0s\n"
 	faultSIEMInput   = "feeds: [siem]\nlookback: 24h\nsiem_event_types: [av]\nmax_pages_in_flight: 1\n"
 )
 

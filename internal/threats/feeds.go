@@ -69,7 +69,7 @@ func record(r mimecast.Record) threatRecord {
 
 // pendingPage is the windowPage of a page whose records are decoded when asked for.
 func pendingPage[T mimecast.Record](page mimecast.PendingPage[T], classify func(T, *threatRecord)) windowPage {
-	return windowPage{next: page.Next, records: func() []threatRecord { return pageRecords(page.Records(), classify) }}
+	return windowPage{next: page.Next, total: page.Total, records: func() []threatRecord { return pageRecords(page.Records(), classify) }}
 }
 
 func pageRecords[T mimecast.Record](items []T, classify func(T, *threatRecord)) []threatRecord {
@@ -117,7 +117,7 @@ func (in *threatsInput) threatEventsPage(ctx context.Context, from, to time.Time
 		r.threatType = pickThreatType(e.Analysis, in.cfg.threatTypes)
 		r.status = strings.ToLower(e.Status)
 		r.source = strings.ToLower(e.Source)
-	}), page.Next), nil
+	}), page.Next).withTotal(page.Total), nil
 }
 
 // pickThreatType chooses the record's category among the analysis verdicts: the first one the
@@ -161,7 +161,7 @@ func (in *threatsInput) impersonationLogsPage(ctx context.Context, from, to time
 	}
 	return decodedPage(pageRecords(page.Items, func(l mimecast.ImpersonationLog, r *threatRecord) {
 		r.threatType, r.status, r.source = "impersonation", impersonationStatus(l.Action), feedImpersonation
-	}), page.Next), nil
+	}), page.Next).withTotal(page.Total), nil
 }
 
 func (in *threatsInput) heldQueuePage(ctx context.Context, from, to time.Time, token string) (windowPage, error) {
@@ -171,7 +171,7 @@ func (in *threatsInput) heldQueuePage(ctx context.Context, from, to time.Time, t
 	}
 	return decodedPage(pageRecords(page.Items, func(h mimecast.HeldMessage, r *threatRecord) {
 		r.threatType, r.status, r.source = heldThreatType(h.ReasonCode, h.Reason), "held", "hold_queue"
-	}), page.Next), nil
+	}), page.Next).withTotal(page.Total), nil
 }
 
 func (in *threatsInput) heldReleasesPage(ctx context.Context, from, to time.Time, token string) (windowPage, error) {
@@ -181,5 +181,5 @@ func (in *threatsInput) heldReleasesPage(ctx context.Context, from, to time.Time
 	}
 	return decodedPage(pageRecords(page.Items, func(h mimecast.HeldReleaseLog, r *threatRecord) {
 		r.threatType, r.status, r.source = heldThreatType("", h.HeldReason), strings.ToLower(h.Status), "release_log"
-	}), page.Next), nil
+	}), page.Next).withTotal(page.Total), nil
 }

@@ -233,3 +233,29 @@ func TestCheckpointEncodingReadsBackWhatWasWritten(t *testing.T) {
 		})
 	}
 }
+
+// How a window whose first page said how many records it holds is cut up.
+func TestSliceSpanFollowsTheReportedCount(t *testing.T) {
+	w := &windowSource{slice: time.Hour, concurrency: 8}
+	day := 24 * time.Hour
+	cases := []struct {
+		name           string
+		total, perPage int
+		sliced         bool
+		span           time.Duration
+	}{
+		{"no count: backfill_slice", 0, 500, true, time.Hour},
+		{"a few pages are walked", 5000, 500, false, 0},
+		{"200 pages: 20 slices of 10 pages", 100_000, 500, true, day/20 + time.Second},
+		{"30 pages: as many slices as are read at once", 15_000, 500, true, day/8 + time.Second},
+		{"a count no window holds: slices of a minute at least", 1 << 30, 500, true, time.Minute + 27*time.Second},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.sliced, w.worthSlicing(tc.total, tc.perPage))
+			if tc.sliced {
+				assert.Equal(t, tc.span, w.sliceSpan(day, tc.total, tc.perPage))
+			}
+		})
+	}
+}

@@ -28,6 +28,9 @@ const checkpointVersion = 1
 // milliseconds, so that repeats across pages and slices, a re-read of the overlap or a replay
 // after a crash are not emitted twice.
 //
+// A window longer than backfill_slice starts as one slice with Probe set: its first page says
+// whether (and, by the count of records it reports, into what SliceSpan) to cut it.
+//
 // A checkpoint of an earlier build names one window with Token and no slices: it is read on as
 // the window's one slice.
 //
@@ -42,6 +45,8 @@ type feedState struct {
 	Token      string           `json:"token,omitempty"`
 	Slices     []sliceState     `json:"slices,omitempty"`
 	SliceNext  time.Time        `json:"slice_next,omitzero"`
+	SliceSpan  time.Duration    `json:"slice_span,omitempty"` // of the slices opened next; 0: to the window's end
+	Probe      bool             `json:"probe,omitempty"`      // the one slice is the window's first page, asked to size the slices`
 	Done       []string         `json:"files_done,omitempty"`
 	File       string           `json:"file,omitempty"`
 	Line       int64            `json:"line,omitempty"`

@@ -22,12 +22,19 @@ type windowPageFunc func(ctx context.Context, from, to time.Time, token string) 
 // asked for, so that the next page can be on its way meanwhile.
 type windowPage struct {
 	next    string
+	total   int // the records of the whole listing as the API reports them; 0: not reported
 	records func() []threatRecord
 }
 
 // decodedPage is a windowPage of records already decoded.
 func decodedPage(records []threatRecord, next string) windowPage {
 	return windowPage{next: next, records: func() []threatRecord { return records }}
+}
+
+// withTotal is p saying the listing holds total records.
+func (p windowPage) withTotal(total int) windowPage {
+	p.total = total
+	return p
 }
 
 // windowSource turns a time-filtered, paged endpoint into a threatSource. Each poll reads the
@@ -37,11 +44,14 @@ func decodedPage(records []threatRecord, next string) windowPage {
 // window is read the ids of every record of it stay in the seen set.
 //
 // A window longer than backfill_slice (a lookback, or a feed far behind after an outage) is
-// cut into slices of that span, and backfill_concurrency of them are read at once, each page by
-// page on its own (see slicePool). Pages are emitted as they arrive, so records of different
-// slices interleave; the checkpoint names the open slices with their next pages, and the
-// cursor is the start of the oldest open slice, so it moves only past slices read whole and
-// acknowledged. A window within backfill_slice is one slice.
+// first asked for its first page, as one probe slice. When more pages follow, the window is cut
+// into slices (see sliceSpan) and backfill_concurrency of them are read at once, each page by
+// page on its own (see slicePool); the probe's records were emitted and their ids absorb the
+// slices' repeats of them. A quiet window costs its one call that way, and a backlog a call
+// more than its pages. Pages are emitted as they arrive, so records of different slices
+// interleave; the checkpoint names the open slices with their next pages, and the cursor is the
+// start of the oldest open slice, so it moves only past slices read whole and acknowledged. A
+// window within backfill_slice is one slice from the start.
 type windowSource struct {
 	sourceName  string
 	feedName    string
@@ -55,7 +65,7 @@ type windowSource struct {
 	cycles      *service.MetricCounter // mimecast_threats_pagination_cycles
 	pool        *slicePool             // used by the source's runner goroutine only
 	walks       map[sliceKey]*pageWalk // the tokens of each open slice; runner goroutine only
-	liveTo      time.Time              // the end of the last window of one slice opened up to now. Runner goroutine only.
+	liveTo      time.Time              // the end of the last window opened (up to now). Runner goroutine only.
 	// wide says the last page read answered: only then are slices read at once, so that a
 	// refusal or an outage costs one call, not one per slice. Runner goroutine only.
 	wide bool
@@ -98,13 +108,43 @@ func (w *windowSource) open(st feedState) feedState {
 			st.WindowFrom = limit
 		}
 	}
-	st.SliceNext = st.WindowFrom
-	if w.slice == 0 || st.WindowTo.Sub(st.WindowFrom) <= w.slice {
-		w.liveTo = st.WindowTo
-	} else {
-		w.log.Debugf("%s: reading the backlog from %s in slices of %v, %d at a time", w.sourceName, st.WindowFrom.Format(time.RFC3339), w.slice, w.concurrency)
-	}
+	st.SliceNext, st.SliceSpan = st.WindowFrom, 0
+	st.Probe = w.slice > 0 && st.WindowTo.Sub(st.WindowFrom) > w.slice
+	w.liveTo = st.WindowTo
 	return st
+}
+
+// Slices of a backlog hold about slicePages pages each when the API says how many records the
+// window holds (a slice's last page is on average half full, so that wastes a twentieth of the
+// calls), and there are at least backfill_concurrency of them (but no more than pages), so that
+// a backlog whose records are not spread evenly over the window is still read at once. A
+// listing that says it holds more than the window can have in slices of minSliceSpan is held to
+// maxSlices.
+const (
+	slicePages   = 10
+	minSliceSpan = time.Minute
+	maxSlices    = 1000
+)
+
+// worthSlicing says whether a window whose first page of perPage records said there are total
+// in all (0: it did not say) is read in slices: when it has more than slicePages pages, or may
+// have. A few pages cost fewer calls walked one after the other.
+func (w *windowSource) worthSlicing(total, perPage int) bool {
+	return total == 0 || perPage == 0 || total > slicePages*perPage
+}
+
+// sliceSpan is the span of the slices a window of span window is cut into, after its first
+// page of perPage records said there are total in all (0: it did not say): about slicePages
+// pages a slice, at least min(backfill_concurrency, pages) slices, at most maxSlices and none
+// shorter than minSliceSpan; or backfill_slice when the count is unknown.
+func (w *windowSource) sliceSpan(window time.Duration, total, perPage int) time.Duration {
+	if total <= perPage || perPage == 0 {
+		return w.slice
+	}
+	pages := (total + perPage - 1) / perPage
+	n := min(max((pages+slicePages-1)/slicePages, min(w.concurrency, pages), 2), maxSlices)
+	span := (window + time.Duration(n) - 1) / time.Duration(n)
+	return max(span.Truncate(time.Second)+time.Second, minSliceSpan)
 }
 
 // readPage reads the next page of any open slice of the window st stands in, opening a window
@@ -119,11 +159,11 @@ func (w *windowSource) readPage(ctx context.Context, st feedState) (chunk, error
 	case st.SliceNext.IsZero():
 		// A checkpoint of one window and its next page: that window is its one slice.
 		st.Slices, st.SliceNext = []sliceState{{From: st.WindowFrom, To: st.WindowTo, Token: st.Token}}, st.WindowTo
-		st.Token = ""
+		st.Token, st.SliceSpan, st.Probe = "", 0, false
 	default:
 		st = st.clone()
 	}
-	openSlices(&st, w.concurrency, w.slice)
+	openSlices(&st, w.concurrency, st.SliceSpan)
 	if len(st.Slices) == 0 {
 		return w.windowDone(st), nil
 	}
@@ -172,18 +212,28 @@ func (w *windowSource) readPage(ctx context.Context, st feedState) (chunk, error
 		n := w.streak.failed(w.log, w.log.Errorf, w.sourceName, w.now(), fmt.Sprintf("%v; the walk ends here and the slice is read again from %s", cycle, sl.From.Format(time.RFC3339)))
 		sl.Token = ""
 		return chunk{records: records, state: &st, commit: true}, &handledError{err: cycle, streak: n}
+	case st.Probe && r.token == "" && next != "" && w.worthSlicing(r.page.total, len(records)):
+		// The window holds many pages: read it in slices, from the start. The records of this
+		// page are emitted now and their ids absorb the slices' repeats of them.
+		delete(w.walks, keyOf(*sl))
+		st.Probe, st.SliceSpan = false, w.sliceSpan(st.WindowTo.Sub(st.WindowFrom), r.page.total, len(records))
+		st.Slices, st.SliceNext = nil, st.WindowFrom
+		openSlices(&st, w.concurrency, st.SliceSpan)
+		w.log.Debugf("%s: reading the backlog from %s in slices of %v, %d at a time (the first page says %d records in all)", w.sourceName, st.WindowFrom.Format(time.RFC3339), st.SliceSpan, w.concurrency, r.page.total)
 	case next == "":
 		// The slice was read to its end.
 		w.streak.ended(w.log, w.sourceName, "the slice was read to its end")
 		delete(w.walks, keyOf(*sl))
 		st.Slices = slices.Delete(st.Slices, i, i+1)
-		openSlices(&st, w.concurrency, w.slice)
+		openSlices(&st, w.concurrency, st.SliceSpan)
 		if len(st.Slices) == 0 {
 			c := w.windowDone(st)
 			c.records = records
 			return c, nil
 		}
 	default:
+		// A window of a few pages is walked on as its one slice.
+		st.Probe = false
 		sl.Token = next
 	}
 	if oldest := st.Slices[0].From; oldest.After(st.Cursor) {
@@ -198,8 +248,11 @@ func (w *windowSource) windowDone(st feedState) chunk {
 	if st.WindowTo.After(st.Cursor) {
 		st.Cursor = st.WindowTo
 	}
-	live := st.WindowTo.Equal(w.liveTo)
+	// Caught up when the window reached what was now when it opened, unless it took slices:
+	// reading those took a while, so the next window is read at once.
+	live := st.WindowTo.Equal(w.liveTo) && st.SliceSpan == 0
 	st.WindowFrom, st.WindowTo, st.Token, st.Slices, st.SliceNext = time.Time{}, time.Time{}, "", nil, time.Time{}
+	st.SliceSpan, st.Probe = 0, false
 	return chunk{state: &st, commit: true, caughtUp: live}
 }
 
