@@ -72,7 +72,7 @@ func TestBenchHarnessSmall(t *testing.T) {
 
 	var md bytes.Buffer
 	require.NoError(t, rep.WriteMarkdown(&md, "go test"))
-	for _, section := range []string{"## 1. Threats drain", "stock `http_client`", "## 2. API efficiency", "## 3. Quota", "## 4. Archive crawl", "## 5. Enrich"} {
+	for _, section := range []string{"## 1. Threats drain", "stock `http_client`", "A backlog with real API latency", "## 2. API efficiency", "## 3. Quota", "## 4. Archive crawl", "## 5. Enrich"} {
 		assert.Contains(t, md.String(), section)
 	}
 	assert.NotContains(t, md.String(), "## Scenarios that failed")

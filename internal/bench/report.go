@@ -20,6 +20,7 @@ func (r *Report) WriteMarkdown(w io.Writer, command string) error {
 	md := &mdWriter{}
 	r.header(md, command)
 	r.threatsSection(md)
+	r.latencySection(md)
 	r.efficiencySection(md)
 	r.quotaSection(md)
 	r.archiveSection(md)
