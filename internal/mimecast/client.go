@@ -495,3 +495,8 @@ func (c *Client) download(ctx context.Context, rawURL string) (io.ReadCloser, er
 	}
 	return nil, e
 }
+
+// QuotaRate is the calls per second the application's quota allows, as its X-RateLimit-*
+// headers told so far; false while they told no limit or no window. Callers size how much they
+// do at once by it: a quota slower than one call at a time needs no parallel calls.
+func (c *Client) QuotaRate() (float64, bool) { return c.quota.rate() }

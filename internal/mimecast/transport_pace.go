@@ -1,6 +1,7 @@
 package mimecast
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"sync"
@@ -60,10 +61,12 @@ type quota struct {
 	maxInFlight int
 
 	mu        sync.Mutex
-	limit     int       // calls per window; 0 until a header says
-	remaining int       // calls left in this window; -1 unknown (no pacing)
-	resetAt   time.Time // end of the window; zero unknown
-	nextAt    time.Time // next free slot while spreading the last calls of a window
+	limit     int           // calls per window; 0 until a header says
+	remaining int           // calls left in this window; -1 unknown (no pacing)
+	resetAt   time.Time     // end of the window; zero unknown
+	lastEnd   time.Time     // end of the window before, once one ended
+	window    time.Duration // length of a window, once two ends were seen; 0 unknown
+	nextAt    time.Time     // next free slot while spreading the last calls of a window
 	inflight  int
 	cap       int // calls allowed in flight now: maxInFlight, less after a 429
 	probing   bool
@@ -98,6 +101,7 @@ func (q *quota) reserve() reservation {
 	if !q.resetAt.IsZero() && !now.Before(q.resetAt) {
 		// A new window. With a known limit we can count it down ourselves; its end is unknown
 		// until an answer says.
+		q.lastEnd = q.resetAt
 		q.resetAt, q.nextAt = time.Time{}, time.Time{}
 		q.remaining = -1
 		if q.limit > 0 {
@@ -163,6 +167,22 @@ func (q *quota) done(resp *http.Response, probe bool) {
 	q.changed = make(chan struct{})
 }
 
+// rate is the calls per second the quota allows, as far as its headers told: its limit over a
+// window's length, or over what is left of the current window while no window ended yet (which
+// can only overstate it). False while no header gave a limit and a window's end.
+func (q *quota) rate() (float64, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	span := q.window
+	if !q.resetAt.IsZero() {
+		span = max(span, q.resetAt.Sub(q.now()))
+	}
+	if q.limit <= 0 || span <= 0 {
+		return 0, false
+	}
+	return float64(q.limit) / span.Seconds(), true
+}
+
 // observe updates the estimate from an answer's headers.
 func (q *quota) observe(resp *http.Response) {
 	h := resp.Header
@@ -200,6 +220,9 @@ func (q *quota) observe(resp *http.Response) {
 		// coming back a little late costs far less than a burst of 429s at the window's edge.
 		resetAt := now.Add(min(reset+resetMargin, q.maxWait))
 		if q.resetAt.IsZero() || resetAt.After(q.resetAt.Add(windowSlack)) {
+			if end := cmp.Or(q.resetAt, q.lastEnd); !end.IsZero() && resetAt.Sub(end) > windowSlack {
+				q.window = resetAt.Sub(end)
+			}
 			q.resetAt, q.nextAt = resetAt, time.Time{}
 			if hasRem {
 				q.remaining = estimate

@@ -266,3 +266,34 @@ func TestQuotaCapsCallsInFlightAndTightensAfterA429(t *testing.T) {
 	}
 	assert.NotNil(t, q.reserve().changed, "never above max_in_flight")
 }
+
+func TestQuotaRateIsLearnedFromTheHeaders(t *testing.T) {
+	clock := newFakeClock()
+	q := newQuota(clock.Now, time.Minute, 16)
+	_, known := q.rate()
+	assert.False(t, known, "no header yet")
+
+	q.reserve()
+	q.done(answer(200, nil), false)
+	_, known = q.rate()
+	assert.False(t, known, "an answer without quota headers tells nothing")
+
+	headers := map[string]string{"X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "59", "X-RateLimit-Reset": "1000"}
+	q.reserve()
+	q.done(answer(200, headers), false)
+	rate, known := q.rate()
+	require.True(t, known)
+	assert.InDelta(t, 60/(1+resetMargin.Seconds()), rate, 0.01, "within the first window: at most the limit over what is left of it")
+
+	// The window ends and the next one's end comes 5 s after the first's: the window is 5 s.
+	clock.Advance(time.Second + resetMargin)
+	q.reserve()
+	headers["X-RateLimit-Reset"] = "5000"
+	q.done(answer(200, headers), false)
+	rate, known = q.rate()
+	require.True(t, known)
+	assert.InDelta(t, 60/(5+resetMargin.Seconds()), rate, 0.01, "the limit over a window (and the margin kept at its end)")
+	clock.Advance(4 * time.Second)
+	rate, _ = q.rate()
+	assert.InDelta(t, 60/(5+resetMargin.Seconds()), rate, 0.01, "late in the window: still the window's rate")
+}

@@ -49,7 +49,7 @@ func (in *threatsInput) sources() []threatSource {
 func (in *threatsInput) window(name, feed string, retention time.Duration, page windowPageFunc) *windowSource {
 	return &windowSource{
 		sourceName: name, feedName: feed, retention: retention, overlap: in.cfg.overlap,
-		slice: in.cfg.backfillSlice, concurrency: in.cfg.backfillConc,
+		slice: in.cfg.backfillSlice, concurrency: in.cfg.backfillConc, quotaRate: in.cfg.conn.Client.QuotaRate,
 		now: in.now, log: in.log, failed: in.metrics.fetchErrors, cycles: in.metrics.paginationCycles,
 		pool: newSlicePool(page),
 	}

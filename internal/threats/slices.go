@@ -45,6 +45,7 @@ type slicePage struct {
 	token string
 	page  windowPage
 	err   error
+	took  time.Duration // how long the call took
 }
 
 func newSlicePool(page windowPageFunc) *slicePool {
@@ -82,12 +83,13 @@ func (p *slicePool) start(ctx context.Context, s sliceState) {
 	p.wg.Go(func() {
 		token := s.Token
 		for {
+			start := time.Now()
 			page, err := p.page(ctx, s.From, s.To, token)
 			if ctx.Err() != nil {
 				return
 			}
 			select {
-			case p.results <- slicePage{w: w, s: s, token: token, page: page, err: err}:
+			case p.results <- slicePage{w: w, s: s, token: token, page: page, err: err, took: time.Since(start)}:
 			case <-ctx.Done():
 				return
 			}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -252,10 +253,34 @@ func TestSliceSpanFollowsTheReportedCount(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			assert.Equal(t, tc.sliced, w.worthSlicing(tc.total, tc.perPage))
+			assert.Equal(t, tc.sliced, w.worthSlicing(tc.total, tc.perPage, 300*time.Millisecond))
 			if tc.sliced {
 				assert.Equal(t, tc.span, w.sliceSpan(day, tc.total, tc.perPage))
 			}
+		})
+	}
+}
+
+// A backlog whose quota the client knows to allow fewer calls than slices would make at once
+// is walked page by page: slices would only spend calls.
+func TestABacklogTheQuotaBoundsIsNotSliced(t *testing.T) {
+	cases := []struct {
+		name   string
+		rate   float64
+		known  bool
+		took   time.Duration
+		sliced bool
+	}{
+		{"no quota known", 0, false, 300 * time.Millisecond, true},
+		{"60 calls a minute at 300 ms a call", 1, true, 300 * time.Millisecond, false},
+		{"60 calls in 5 s on loopback", 12, true, 2 * time.Millisecond, false},
+		{"50 calls a second at 300 ms a call", 50, true, 300 * time.Millisecond, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			w := &windowSource{slice: time.Hour, concurrency: 8, log: service.MockResources().Logger(),
+				quotaRate: func() (float64, bool) { return tc.rate, tc.known }}
+			assert.Equal(t, tc.sliced, w.worthSlicing(100_000, 500, tc.took))
 		})
 	}
 }

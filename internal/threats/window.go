@@ -57,8 +57,9 @@ type windowSource struct {
 	feedName    string
 	retention   time.Duration // 0 = none known
 	overlap     time.Duration
-	slice       time.Duration // backfill_slice; 0 = one slice per window
-	concurrency int           // backfill_concurrency: slices read at once
+	slice       time.Duration          // backfill_slice; 0 = one slice per window
+	concurrency int                    // backfill_concurrency: slices read at once
+	quotaRate   func() (float64, bool) // the client's QuotaRate; nil: none known
 	now         func() time.Time
 	log         *service.Logger
 	failed      *service.MetricCounter // mimecast_threats_fetch_errors
@@ -127,11 +128,26 @@ const (
 )
 
 // worthSlicing says whether a window whose first page of perPage records said there are total
-// in all (0: it did not say) is read in slices: when it has more than slicePages pages, or may
-// have. A few pages cost fewer calls walked one after the other.
-func (w *windowSource) worthSlicing(total, perPage int) bool {
-	return total == 0 || perPage == 0 || total > slicePages*perPage
+// in all (0: it did not say), and took took to come, is read in slices: when it has more than
+// slicePages pages, or may have, unless the quota the client learned is the bound. A few pages
+// cost fewer calls walked one after the other, and so does a backlog whose quota allows fewer
+// than quotaBound calls per round trip: slices would only spend calls the quota counts.
+func (w *windowSource) worthSlicing(total, perPage int, took time.Duration) bool {
+	if total > 0 && perPage > 0 && total <= slicePages*perPage {
+		return false
+	}
+	if w.quotaRate != nil {
+		if rate, ok := w.quotaRate(); ok && rate*took.Seconds() < quotaBound {
+			w.log.Debugf("%s: the quota (%.1f calls/s) and not the round trip (%v) bounds reading the backlog: reading it page by page", w.sourceName, rate, took)
+			return false
+		}
+	}
+	return true
 }
+
+// quotaBound is how many calls the quota must allow per round trip for slices to be worth
+// their extra calls.
+const quotaBound = 1.5
 
 // sliceSpan is the span of the slices a window of span window is cut into, after its first
 // page of perPage records said there are total in all (0: it did not say): about slicePages
@@ -212,7 +228,7 @@ func (w *windowSource) readPage(ctx context.Context, st feedState) (chunk, error
 		n := w.streak.failed(w.log, w.log.Errorf, w.sourceName, w.now(), fmt.Sprintf("%v; the walk ends here and the slice is read again from %s", cycle, sl.From.Format(time.RFC3339)))
 		sl.Token = ""
 		return chunk{records: records, state: &st, commit: true}, &handledError{err: cycle, streak: n}
-	case st.Probe && r.token == "" && next != "" && w.worthSlicing(r.page.total, len(records)):
+	case st.Probe && r.token == "" && next != "" && w.worthSlicing(r.page.total, len(records), r.took):
 		// The window holds many pages: read it in slices, from the start. The records of this
 		// page are emitted now and their ids absorb the slices' repeats of them.
 		delete(w.walks, keyOf(*sl))
