@@ -32,8 +32,9 @@ type Committer[T any] struct {
 	savedSeq uint64 // the tracker position of the newest state saved
 	failed   bool   // the last write failed
 	// Pacing (see Pace): the time between writes is at least factor times what the last one
-	// took, and at most most.
+	// took, and at most most; only states large says are large are paced.
 	factor   int
+	large    func(T) bool
 	most     time.Duration
 	lastAt   time.Time
 	lastTook time.Duration
@@ -52,14 +53,15 @@ func NewCommitter[T any](initial T, save func(context.Context, T) error) *Commit
 	return &Committer[T]{save: save, committed: initial}
 }
 
-// Pace makes writes wait, after a write that took d, until factor x d has passed, and never
-// longer than most: states that become safe meanwhile are written together, by the last
-// acknowledgement's Done or by a timer. A crash then reads again at most that much of what was
-// acknowledged. Call it before the first Done.
-func (c *Committer[T]) Pace(factor int, most time.Duration) {
+// Pace makes the write of a state that large says is large wait, after a write that took d,
+// until factor x d has passed, and never longer than most: states that become safe meanwhile
+// are written together, by the last acknowledgement's Done or by a timer. A crash then reads
+// again at most that much of what was acknowledged; other states are written at once. Call it
+// before the first Done.
+func (c *Committer[T]) Pace(factor int, most time.Duration, large func(T) bool) {
 	c.saveMu.Lock()
 	defer c.saveMu.Unlock()
-	c.factor, c.most = factor, most
+	c.factor, c.most, c.large = factor, most, large
 }
 
 // Generation is the current generation; Reset moves it on.
@@ -123,6 +125,12 @@ func (c *Committer[T]) Done(ctx context.Context, t Ticket, state *T) error {
 // after a failed write (the input retries that at once).
 func (c *Committer[T]) waitLocked() time.Duration {
 	if c.factor == 0 || c.closed || c.failed || c.lastAt.IsZero() {
+		return 0
+	}
+	c.mu.Lock()
+	st := c.committed
+	c.mu.Unlock()
+	if !c.large(st) {
 		return 0
 	}
 	return time.Until(c.lastAt.Add(min(time.Duration(c.factor)*c.lastTook, c.most)))

@@ -161,7 +161,7 @@ func TestCommitterPaceWritesStatesTogether(t *testing.T) {
 			s := &slowSaves{took: 5 * time.Millisecond}
 			c := NewCommitter("start", s.save)
 			// 5 ms a write: the next waits 100 ms, more than the Dones below take.
-			c.Pace(20, 10*time.Second)
+			c.Pace(20, 10*time.Second, always)
 			gen := c.Generation()
 			const n = 20
 			for i := range n {
@@ -192,7 +192,7 @@ func TestCommitterPaceWritesStatesTogether(t *testing.T) {
 func TestCommitterPaceNeverWaitsLongerThanItsMost(t *testing.T) {
 	s := &slowSaves{took: 20 * time.Millisecond}
 	c := NewCommitter("start", s.save)
-	c.Pace(1000, 50*time.Millisecond) // 20 s by the factor, 50 ms at most
+	c.Pace(1000, 50*time.Millisecond, always) // 20 s by the factor, 50 ms at most
 	gen := c.Generation()
 	for i := range 2 {
 		tk, _ := c.Add(gen)
@@ -204,7 +204,7 @@ func TestCommitterPaceNeverWaitsLongerThanItsMost(t *testing.T) {
 func TestCommitterPaceRetriesAFailedWriteAtOnce(t *testing.T) {
 	s := &slowSaves{took: 5 * time.Millisecond}
 	c := NewCommitter("start", s.save)
-	c.Pace(20, 10*time.Second)
+	c.Pace(20, 10*time.Second, always)
 	gen := c.Generation()
 	s.mu.Lock()
 	s.fail = true
@@ -219,4 +219,19 @@ func TestCommitterPaceRetriesAFailedWriteAtOnce(t *testing.T) {
 	require.NoError(t, c.Done(t.Context(), tk, state("b")), "not deferred after a failure")
 	assert.Equal(t, []string{"b"}, s.list())
 	assert.False(t, c.Unsaved())
+}
+
+// always says every state is large.
+func always(string) bool { return true }
+
+func TestCommitterPaceLeavesSmallStatesAlone(t *testing.T) {
+	s := &slowSaves{took: 5 * time.Millisecond}
+	c := NewCommitter("start", s.save)
+	c.Pace(20, 10*time.Second, func(st string) bool { return len(st) > 5 })
+	gen := c.Generation()
+	for i := range 5 {
+		tk, _ := c.Add(gen)
+		require.NoError(t, c.Done(t.Context(), tk, state(fmt.Sprint(i))))
+	}
+	assert.Equal(t, []string{"0", "1", "2", "3", "4"}, s.list(), "every state written by its Done")
 }

@@ -51,12 +51,13 @@ type sourceRunner struct {
 
 // The checkpoint of a feed read in slices holds the ids of every open slice, tens of thousands
 // in a large backlog, and writing it after every page cost more than reading the page. So a
-// write waits until savePace times as long as the last one took has passed (at most
-// maxSaveDelay): writes then take a twentieth of the time at most, and a crash reads again at
-// most that stretch of acknowledged pages. A checkpoint of a few ids is still written after
-// every page, and the last one when the input stops.
+// checkpoint of paceFrom ids or more waits until savePace times as long as the last write took
+// has passed (at most maxSaveDelay): writes then take a twentieth of the time at most, and a
+// crash reads again at most that stretch of acknowledged pages. A smaller checkpoint is written
+// after every page, and the last one when the input stops.
 const (
 	savePace     = 20
+	paceFrom     = 10_000
 	maxSaveDelay = time.Second
 )
 
@@ -72,7 +73,7 @@ func newSourceRunner(in *threatsInput, src threatSource, st feedState) *sourceRu
 		seen:  maps.Clone(st.Seen),
 	}
 	r.committer = checkpoint.NewCommitter(st.clone(), r.save)
-	r.committer.Pace(savePace, maxSaveDelay)
+	r.committer.Pace(savePace, maxSaveDelay, func(st feedState) bool { return len(st.Seen) >= paceFrom })
 	if r.seen == nil {
 		r.seen = map[string]int64{}
 	}
