@@ -51,7 +51,7 @@ func (in *threatsInput) window(name, feed string, retention time.Duration, page 
 		sourceName: name, feedName: feed, retention: retention, overlap: in.cfg.overlap,
 		slice: in.cfg.backfillSlice, concurrency: in.cfg.backfillConc, quotaRate: in.cfg.conn.Client.QuotaRate,
 		now: in.now, log: in.log, failed: in.metrics.fetchErrors, cycles: in.metrics.paginationCycles,
-		pool: newSlicePool(page),
+		pool: newSlicePool(page), failing: map[sliceKey]bool{},
 	}
 }
 

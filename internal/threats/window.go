@@ -72,8 +72,10 @@ type windowSource struct {
 	wide bool
 
 	// The failed pages that the source handles itself (a refused page token, a pagination
-	// cycle): a streak ends when a slice was read to its end. Runner goroutine only.
-	streak failStreak
+	// cycle), and the slices they failed in: a streak ends when each of those slices was read to
+	// its end. Runner goroutine only.
+	streak  failStreak
+	failing map[sliceKey]bool
 }
 
 func (w *windowSource) name() string { return w.sourceName }
@@ -205,6 +207,7 @@ func (w *windowSource) readPage(ctx context.Context, st feedState) (chunk, error
 			// or another refusal of this one page: read the slice again from its start, after a
 			// back-off; the ids in Seen absorb the repeats.
 			w.failed.Incr(1, w.feedName)
+			w.failing[keyOf(*sl)] = true
 			n := w.streak.failed(w.log, w.log.Warnf, w.sourceName, w.now(), fmt.Sprintf("reading the next page failed (%v); its page token may have expired, so the slice is read again from %s", r.err, sl.From.Format(time.RFC3339)))
 			sl.Token = ""
 			return chunk{state: &st}, &handledError{err: r.err, streak: n}
@@ -225,6 +228,7 @@ func (w *windowSource) readPage(ctx context.Context, st feedState) (chunk, error
 		// The page is real; what follows it cannot be trusted: read the slice again from its
 		// first page, after a back-off. The checkpoint stays before the slice.
 		w.cycles.Incr(1, w.feedName)
+		w.failing[keyOf(*sl)] = true
 		n := w.streak.failed(w.log, w.log.Errorf, w.sourceName, w.now(), fmt.Sprintf("%v; the walk ends here and the slice is read again from %s", cycle, sl.From.Format(time.RFC3339)))
 		sl.Token = ""
 		return chunk{records: records, state: &st, commit: true}, &handledError{err: cycle, streak: n}
@@ -232,13 +236,19 @@ func (w *windowSource) readPage(ctx context.Context, st feedState) (chunk, error
 		// The window holds many pages: read it in slices, from the start. The records of this
 		// page are emitted now and their ids absorb the slices' repeats of them.
 		delete(w.walks, keyOf(*sl))
+		delete(w.failing, keyOf(*sl))
 		st.Probe, st.SliceSpan = false, w.sliceSpan(st.WindowTo.Sub(st.WindowFrom), r.page.total, len(records))
 		st.Slices, st.SliceNext = nil, st.WindowFrom
 		openSlices(&st, w.concurrency, st.SliceSpan)
 		w.log.Debugf("%s: reading the backlog from %s in slices of %v, %d at a time (the first page says %d records in all)", w.sourceName, st.WindowFrom.Format(time.RFC3339), st.SliceSpan, w.concurrency, r.page.total)
 	case next == "":
 		// The slice was read to its end.
-		w.streak.ended(w.log, w.sourceName, "the slice was read to its end")
+		if w.failing[keyOf(*sl)] {
+			delete(w.failing, keyOf(*sl))
+			if len(w.failing) == 0 {
+				w.streak.ended(w.log, w.sourceName, "the slice was read to its end")
+			}
+		}
 		delete(w.walks, keyOf(*sl))
 		st.Slices = slices.Delete(st.Slices, i, i+1)
 		openSlices(&st, w.concurrency, st.SliceSpan)
@@ -261,6 +271,10 @@ func (w *windowSource) readPage(ctx context.Context, st feedState) (chunk, error
 // windowDone is the chunk that ends the window st stands in, all of it read: the next window
 // starts at its end less the overlap.
 func (w *windowSource) windowDone(st feedState) chunk {
+	if len(w.failing) > 0 {
+		clear(w.failing)
+		w.streak.ended(w.log, w.sourceName, "the window was read to its end")
+	}
 	if st.WindowTo.After(st.Cursor) {
 		st.Cursor = st.WindowTo
 	}
