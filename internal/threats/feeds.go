@@ -49,10 +49,18 @@ func (in *threatsInput) sources() []threatSource {
 func (in *threatsInput) window(name, feed string, retention time.Duration, page windowPageFunc) *windowSource {
 	return &windowSource{
 		sourceName: name, feedName: feed, retention: retention, overlap: in.cfg.overlap,
-		slice: in.cfg.backfillSlice, concurrency: in.cfg.backfillConc, quotaRate: in.cfg.conn.Client.QuotaRate,
+		slice: in.cfg.backfillSlice, concurrency: in.cfg.backfillConc, quotaRate: in.quotaRate,
 		now: in.now, log: in.log, failed: in.metrics.fetchErrors, cycles: in.metrics.paginationCycles,
 		pool: newSlicePool(page), failing: map[sliceKey]bool{},
 	}
+}
+
+// quotaRate is the client's QuotaRate; none known without a client.
+func (in *threatsInput) quotaRate() (float64, bool) {
+	if in.cfg.conn == nil || in.cfg.conn.Client == nil {
+		return 0, false
+	}
+	return in.cfg.conn.Client.QuotaRate()
 }
 
 // record reduces a client record to a threatRecord; the classification is the caller's.
