@@ -94,8 +94,10 @@ func (r *Report) sizingTable(md *mdWriter, ph Phase, callsPerPage float64) {
 	}
 	md.table(head, rows)
 	md.p("")
-	md.p("- Under a quota the quota sets the pace, and slicing only spends its %.0f%% more calls: read a quota-bound", (callsPerPage-1)*100)
-	md.p("  backlog with `backfill_concurrency: 1` when every call counts.")
+	md.p("- Under a quota the quota sets the pace, and slicing only spends its %.0f%% more calls. When the client", (callsPerPage-1)*100)
+	md.p("  knows the quota from its X-RateLimit-* headers when the backlog's first page is back, and it allows fewer")
+	md.p("  than 1.5 calls per round trip, the backlog is walked page by page instead. A tenant that sends the headers")
+	md.p("  only with a 429 is sliced before its quota is known; `backfill_concurrency: 1` then saves the calls.")
 	md.p("")
 }
 
