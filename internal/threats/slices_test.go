@@ -284,3 +284,21 @@ func TestABacklogTheQuotaBoundsIsNotSliced(t *testing.T) {
 		})
 	}
 }
+
+// A checkpoint of an earlier build names one window and its next page: it is read on from that
+// page, as the window's one slice.
+func TestAnEarlierCheckpointsWindowIsReadOnFromItsToken(t *testing.T) {
+	pages := &countingPages{calls: map[string]int{}, last: "t7"}
+	w := &windowSource{sourceName: "url_protect", slice: time.Hour, concurrency: 8, now: time.Now,
+		log: service.MockResources().Logger(), pool: newSlicePool(pages.page), failing: map[sliceKey]bool{}}
+	defer w.close()
+	from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	st := feedState{Version: checkpointVersion, Cursor: from, WindowFrom: from, WindowTo: from.Add(48 * time.Hour), Token: "t7"}
+	c, err := w.readPage(t.Context(), st)
+	require.NoError(t, err)
+	require.Len(t, c.records, 1)
+	assert.Equal(t, "t7", c.records[0].id, "the page the token names, not the window's first")
+	assert.Zero(t, pages.count(st.WindowTo, ""), "the window is not read again from its start")
+	assert.True(t, c.caughtUp || c.state.WindowTo.IsZero(), "its last page ends the window")
+	assert.Equal(t, st.WindowTo, c.state.Cursor)
+}

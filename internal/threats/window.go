@@ -200,21 +200,21 @@ func (w *windowSource) readPage(ctx context.Context, st feedState) (chunk, error
 		// Cannot happen: sync keeps only the walkers of the slices st asks for.
 		return chunk{}, fmt.Errorf("a page of the slice from %s came for another read state", r.s.From.Format(time.RFC3339))
 	}
-	sl := &st.Slices[i]
+	sl, k := &st.Slices[i], keyOf(st.Slices[i])
 	if r.err != nil {
 		if r.token != "" && pageTokenRefused(r.err) {
 			// A saved page token the API no longer accepts (it expired, or the window changed),
 			// or another refusal of this one page: read the slice again from its start, after a
 			// back-off; the ids in Seen absorb the repeats.
 			w.failed.Incr(1, w.feedName)
-			w.failing[keyOf(*sl)] = true
+			w.failing[k] = true
 			n := w.streak.failed(w.log, w.log.Warnf, w.sourceName, w.now(), fmt.Sprintf("reading the next page failed (%v); its page token may have expired, so the slice is read again from %s", r.err, sl.From.Format(time.RFC3339)))
 			sl.Token = ""
 			return chunk{state: &st}, &handledError{err: r.err, streak: n}
 		}
 		return chunk{}, r.err
 	}
-	walk := w.walk(*sl)
+	walk := w.walk(k)
 	next := r.page.next
 	var cycle error
 	if next != "" {
@@ -228,28 +228,28 @@ func (w *windowSource) readPage(ctx context.Context, st feedState) (chunk, error
 		// The page is real; what follows it cannot be trusted: read the slice again from its
 		// first page, after a back-off. The checkpoint stays before the slice.
 		w.cycles.Incr(1, w.feedName)
-		w.failing[keyOf(*sl)] = true
+		w.failing[k] = true
 		n := w.streak.failed(w.log, w.log.Errorf, w.sourceName, w.now(), fmt.Sprintf("%v; the walk ends here and the slice is read again from %s", cycle, sl.From.Format(time.RFC3339)))
 		sl.Token = ""
 		return chunk{records: records, state: &st, commit: true}, &handledError{err: cycle, streak: n}
 	case st.Probe && r.token == "" && next != "" && w.worthSlicing(r.page.total, len(records), r.took):
 		// The window holds many pages: read it in slices, from the start. The records of this
 		// page are emitted now and their ids absorb the slices' repeats of them.
-		delete(w.walks, keyOf(*sl))
-		delete(w.failing, keyOf(*sl))
+		delete(w.walks, k)
+		delete(w.failing, k)
 		st.Probe, st.SliceSpan = false, w.sliceSpan(st.WindowTo.Sub(st.WindowFrom), r.page.total, len(records))
 		st.Slices, st.SliceNext = nil, st.WindowFrom
 		openSlices(&st, w.concurrency, st.SliceSpan)
 		w.log.Debugf("%s: reading the backlog from %s in slices of %v, %d at a time (the first page says %d records in all)", w.sourceName, st.WindowFrom.Format(time.RFC3339), st.SliceSpan, w.concurrency, r.page.total)
 	case next == "":
 		// The slice was read to its end.
-		if w.failing[keyOf(*sl)] {
-			delete(w.failing, keyOf(*sl))
+		if w.failing[k] {
+			delete(w.failing, k)
 			if len(w.failing) == 0 {
 				w.streak.ended(w.log, w.sourceName, "the slice was read to its end")
 			}
 		}
-		delete(w.walks, keyOf(*sl))
+		delete(w.walks, k)
 		st.Slices = slices.Delete(st.Slices, i, i+1)
 		openSlices(&st, w.concurrency, st.SliceSpan)
 		if len(st.Slices) == 0 {
@@ -286,9 +286,8 @@ func (w *windowSource) windowDone(st feedState) chunk {
 	return chunk{state: &st, commit: true, caughtUp: live}
 }
 
-// walk is the page walk of slice s.
-func (w *windowSource) walk(s sliceState) *pageWalk {
-	k := keyOf(s)
+// walk is the page walk of the slice k names.
+func (w *windowSource) walk(k sliceKey) *pageWalk {
 	p := w.walks[k]
 	if p == nil {
 		if w.walks == nil {
